@@ -1,0 +1,105 @@
+"""Every setting of jupyter-autocoder, as documented traitlets (`c.AutoCoder.<trait>`).
+
+The environment variables of the architecture (`AUTOCODER_MODEL`, `AUTOCODER_ENGINE_URL`,
+`AUTOCODER_API_KEY`, `AUTOCODER_N_GPU_LAYERS`) override the configuration files, so that a
+JupyterHub admin or a user in a terminal can point everything elsewhere without editing them.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from traitlets import Bool, CaselessStrEnum, Float, Int, Unicode
+from traitlets.config import Configurable
+
+ENVIRONMENT_OVERRIDES = {
+    "model": "AUTOCODER_MODEL",
+    "engine_url": "AUTOCODER_ENGINE_URL",
+    "api_key": "AUTOCODER_API_KEY",
+    "n_gpu_layers": "AUTOCODER_N_GPU_LAYERS",
+}
+
+
+class AutoCoder(Configurable):
+    """Settings shared by the server extension, the magic and the command line."""
+
+    model = Unicode(
+        "auto",
+        help=(
+            "Model to load: a catalogue name (autocoder-33b, autocoder-s-6.7b, autocoder-qw-7b, "
+            "smollm2-135m, qwen2.5-coder-1.5b), a path to a .gguf file, hf:REPO/FILE.gguf, or "
+            "'auto' (the largest AutoCoder that fits this machine, else the bundled small model). "
+            "Environment: AUTOCODER_MODEL."
+        ),
+    ).tag(config=True)
+
+    engine_url = Unicode(
+        "",
+        help=(
+            "Base URL (ending in /v1) of a remote OpenAI-compatible engine (llama-server, vLLM, "
+            "Ollama). When set, no local model is started. Environment: AUTOCODER_ENGINE_URL."
+        ),
+    ).tag(config=True)
+
+    api_key = Unicode(
+        "",
+        help="Key for the remote engine named by engine_url. Environment: AUTOCODER_API_KEY.",
+    ).tag(config=True)
+
+    n_gpu_layers = Int(
+        -2,
+        help=(
+            "Layers to offload to the GPU: -2 decides from the GPU memory (all when the model "
+            "fits), -1 all, 0 none. Environment: AUTOCODER_N_GPU_LAYERS."
+        ),
+    ).tag(config=True)
+
+    n_ctx = Int(8192, help="Context size in tokens.").tag(config=True)
+
+    n_threads = Int(0, help="CPU threads for llama.cpp; 0 lets llama.cpp choose.").tag(config=True)
+
+    draft = CaselessStrEnum(
+        ["none", "prompt-lookup"],
+        default_value="none",
+        help="Speculative decoding: 'prompt-lookup' drafts tokens from the prompt (helps when code is edited).",
+    ).tag(config=True)
+
+    max_rounds = Int(3, help="Rounds of run-and-correct before the agent stops.").tag(config=True)
+
+    exec_timeout = Float(
+        60.0, help="Seconds a cell may run before it is interrupted (the kernel's state survives)."
+    ).tag(config=True)
+
+    install_policy = CaselessStrEnum(
+        ["ask", "auto", "never"],
+        default_value="ask",
+        help="Installing missing packages: ask the user, install without asking, or never.",
+    ).tag(config=True)
+
+    load_on_start = Bool(
+        True, help="Load the model in the background when the server starts, rather than on first use."
+    ).tag(config=True)
+
+    worker_start_timeout = Float(
+        600.0, help="Seconds to wait for the model worker to load the model and answer."
+    ).tag(config=True)
+
+    def __init__(self, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.apply_environment()
+
+    def apply_environment(self, environ: dict[str, str] | None = None) -> None:
+        """Let the AUTOCODER_* variables that are set override configured values."""
+        environ = os.environ if environ is None else environ
+        for trait_name, variable in ENVIRONMENT_OVERRIDES.items():
+            value = environ.get(variable)
+            if not value:
+                continue
+            if trait_name == "n_gpu_layers":
+                try:
+                    setattr(self, trait_name, int(value))
+                except ValueError as error:
+                    raise ValueError(f"{variable} must be an integer, not {value!r}") from error
+            else:
+                setattr(self, trait_name, value)

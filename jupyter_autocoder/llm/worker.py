@@ -1,0 +1,153 @@
+"""The model worker: a process of its own that runs llama.cpp behind the OpenAI protocol.
+
+It is llama-cpp-python's own server app (`llama_cpp.server`), started the way a supervisor
+needs it: the socket is bound before the model loads (so the port is known and a port in
+use is a clear error), the key comes through the environment (never the command line,
+which `ps` shows), progress is reported as JSON lines on stdout, and the process ends with
+its parent so that a model is never left holding memory.
+
+    python -m jupyter_autocoder.llm.worker --model PATH [--host 127.0.0.1] [--port 0] ...
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import sys
+import threading
+import time
+from typing import Any
+
+EVENT_PREFIX = "AUTOCODER_WORKER "
+API_KEY_VARIABLE = "AUTOCODER_WORKER_KEY"
+
+
+def emit(event: str, **fields: Any) -> None:
+    """One line the supervisor reads; anything else on stdout is llama.cpp's own chatter."""
+    sys.stdout.write(EVENT_PREFIX + json.dumps({"event": event, **fields}) + "\n")
+    sys.stdout.flush()
+
+
+def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Serve one GGUF model over the OpenAI chat protocol.")
+    parser.add_argument("--model", required=True, help="path to the .gguf file")
+    parser.add_argument("--model-alias", default=None, help="the model's name in /v1/models")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--n-gpu-layers", type=int, default=-2, help="-2 decides from GPU memory, -1 all, 0 none")
+    parser.add_argument("--n-ctx", type=int, default=8192)
+    parser.add_argument("--n-threads", type=int, default=0, help="0 lets llama.cpp choose")
+    parser.add_argument("--n-batch", type=int, default=512)
+    parser.add_argument("--chat-format", default=None, help="llama.cpp chat format; default: the GGUF's template")
+    parser.add_argument("--draft", choices=["none", "prompt-lookup"], default="none")
+    parser.add_argument("--parent-pid", type=int, default=0, help="exit when this process is gone")
+    return parser.parse_args(argv)
+
+
+def bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(64)
+    return sock
+
+
+def watch_parent(parent_pid: int) -> None:
+    """End this worker when the process that started it is gone (killed, crashed)."""
+
+    def watch() -> None:
+        while True:
+            time.sleep(0.5)
+            if os.getppid() != parent_pid:
+                os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def load_app(arguments: argparse.Namespace, api_key: str | None) -> tuple[Any, dict[str, Any]]:
+    """llama-cpp-python's FastAPI app with the model loaded, and what was decided about offload."""
+    import llama_cpp
+    from llama_cpp.server.app import create_app
+    from llama_cpp.server.settings import ModelSettings, ServerSettings
+
+    from .chat_format import register_llama_cpp_formats
+    from .gguf_file import read_header
+    from .hardware import detect_gpu, plan_gpu_layers
+
+    register_llama_cpp_formats()
+    header = read_header(arguments.model)
+    supports_offload = bool(llama_cpp.llama_supports_gpu_offload())
+    gpu = detect_gpu() if supports_offload else None
+    n_layers = header.n_layers or 0
+    n_gpu_layers = plan_gpu_layers(arguments.n_gpu_layers, os.path.getsize(arguments.model), n_layers, gpu, supports_offload)
+    model_settings = ModelSettings(
+        model=arguments.model,
+        model_alias=arguments.model_alias or os.path.basename(arguments.model),
+        n_gpu_layers=n_gpu_layers,
+        n_ctx=arguments.n_ctx,
+        n_batch=arguments.n_batch,
+        n_threads=arguments.n_threads or ModelSettings.model_fields["n_threads"].default,
+        chat_format=arguments.chat_format,
+        draft_model="prompt-lookup-decoding" if arguments.draft == "prompt-lookup" else None,
+        verbose=False,
+    )
+    server_settings = ServerSettings(
+        host=arguments.host,
+        port=arguments.port,
+        api_key=api_key,
+        # A new request must wait its turn, not cut off the stream of another notebook.
+        interrupt_requests=False,
+    )
+    app = create_app(server_settings=server_settings, model_settings=[model_settings])
+    offloaded = n_layers if n_gpu_layers < 0 else min(n_gpu_layers, n_layers)
+    device = gpu.kind if (gpu is not None and offloaded > 0) else "cpu"
+    return app, {
+        "device": device,
+        "gpu": gpu.name if gpu else None,
+        "supports_offload": supports_offload,
+        "n_gpu_layers": offloaded,
+        "n_layers": n_layers,
+        "n_ctx": arguments.n_ctx,
+        "chat_format": arguments.chat_format or "gguf template",
+        "draft": arguments.draft,
+    }
+
+
+def serve(app: Any, sock: socket.socket) -> None:
+    import uvicorn
+
+    config = uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=2)
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def main(argv: list[str] | None = None) -> int:
+    arguments = parse_arguments(argv)
+    if arguments.parent_pid:
+        watch_parent(arguments.parent_pid)
+    api_key = os.environ.get(API_KEY_VARIABLE) or None
+    if api_key is None and arguments.host not in ("127.0.0.1", "localhost", "::1"):
+        emit("error", message=f"refusing to listen on {arguments.host} without a key ({API_KEY_VARIABLE})")
+        return 2
+    try:
+        sock = bind(arguments.host, arguments.port)
+    except OSError as error:
+        emit("error", message=f"cannot listen on {arguments.host}:{arguments.port}: {error.strerror or error}. "
+             "Is another server using that port? Choose another with --port.")
+        return 2
+    emit("listening", host=arguments.host, port=sock.getsockname()[1], pid=os.getpid())
+    started = time.perf_counter()
+    try:
+        app, facts = load_app(arguments, api_key)
+    except Exception as error:  # any load failure must reach the user as a message
+        emit("error", message=f"llama.cpp could not load {arguments.model}: {error}")
+        return 3
+    emit("ready", load_seconds=round(time.perf_counter() - started, 3), **facts)
+    serve(app, sock)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Test doubles that speak the same protocols as the real parts."""

@@ -1,0 +1,1 @@
+"""The jupyter_server extension: REST handlers under `<base_url>/autocoder/api/`."""

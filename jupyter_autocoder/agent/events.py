@@ -1,0 +1,128 @@
+"""The events a session yields, each a dataclass told apart by its `type` field.
+
+`to_dict()` gives the JSON the server sends over its WebSocket; the TypeScript side mirrors
+these shapes. Every event carries the `round` it belongs to (0 before the first).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from ..executors.base import ExecutionResult
+from .approval import ApprovalRequest
+
+# DoneEvent.reason values
+SUCCESS = "success"  # the code ran cleanly and made what was asked
+NO_CODE = "no_code"  # the answer had nothing to run
+MAX_ROUNDS = "max_rounds"  # the round limit was reached without a clean run
+STOPPED = "stopped"  # stop() or an interrupt (the kernel's stop button)
+ERROR = "error"  # the engine or the executor failed; see the error event before
+
+
+@dataclass(kw_only=True)
+class AgentEvent:
+    type: str = field(default="event", init=False)
+    round: int = 0
+
+    def to_dict(self, include_binary: bool = True) -> dict[str, Any]:
+        payload: dict[str, Any] = {}
+        for item in fields(self):
+            value = getattr(self, item.name)
+            if isinstance(value, ExecutionResult):
+                value = value.to_dict(include_binary)
+            elif hasattr(value, "to_dict"):
+                value = value.to_dict()
+            elif isinstance(value, (list, tuple)):
+                value = list(value)
+            payload[item.name] = value
+        return payload
+
+
+@dataclass(kw_only=True)
+class RoundEvent(AgentEvent):
+    """A round begins: the model is asked (again)."""
+
+    type: str = field(default="round", init=False)
+    max_rounds: int = 0
+
+
+@dataclass(kw_only=True)
+class TokenEvent(AgentEvent):
+    """A piece of the model's answer as it streams."""
+
+    type: str = field(default="token", init=False)
+    text: str = ""
+
+
+@dataclass(kw_only=True)
+class CodeEvent(AgentEvent):
+    """Code about to run: `language` "python", or "sh" for an approved shell command."""
+
+    type: str = field(default="code", init=False)
+    code: str = ""
+    language: str = "python"
+    rerun: bool = False  # the same code again, after installing what it lacked
+
+
+@dataclass(kw_only=True)
+class InstallEvent(AgentEvent):
+    """An install, at each step: requested, then installed / failed / declined / refused / disabled."""
+
+    type: str = field(default="install", init=False)
+    packages: list[str] = field(default_factory=list)
+    command: str = ""
+    status: str = "requested"
+    message: str = ""
+    rejected: list[str] = field(default_factory=list)  # arguments refused by validation
+
+
+@dataclass(kw_only=True)
+class ApprovalEvent(AgentEvent):
+    """The user is asked (status "pending"), then answered ("approved" / "declined")."""
+
+    type: str = field(default="approval", init=False)
+    request: ApprovalRequest | None = None
+    status: str = "pending"
+
+
+@dataclass(kw_only=True)
+class ExecutionEvent(AgentEvent):
+    """A run finished; `feedback` is what the model is told next ("" when the round ends well)."""
+
+    type: str = field(default="execution", init=False)
+    result: ExecutionResult | None = None
+    ok: bool = False
+    feedback: str = ""
+    language: str = "python"
+
+
+@dataclass(kw_only=True)
+class ErrorEvent(AgentEvent):
+    """The engine or the executor failed (not the code: that is an execution event)."""
+
+    type: str = field(default="error", init=False)
+    message: str = ""
+    error_type: str = ""
+
+
+@dataclass(kw_only=True)
+class DoneEvent(AgentEvent):
+    """The session's turn is over; `code` is the final code that ran cleanly, if any."""
+
+    type: str = field(default="done", init=False)
+    reason: str = SUCCESS
+    success: bool = False
+    code: str | None = None
+    answer: str = ""  # the model's last answer, as text
+    message: str = ""  # a sentence for the user
+    rounds: int = 0
+    completion_tokens: int = 0
+    seconds: float = 0.0
+    trace_path: str | None = None
+
+
+EVENT_TYPES = {
+    cls.__dataclass_fields__["type"].default: cls
+    for cls in (RoundEvent, TokenEvent, CodeEvent, InstallEvent, ApprovalEvent, ExecutionEvent, ErrorEvent, DoneEvent)
+}

@@ -1,0 +1,539 @@
+"""The execution-verified loop: ask the model, run its code, feed back the real result, repeat.
+
+A session is synchronous and yields typed events (see `events.py`); it knows nothing of
+HTTP, widgets or kernels: it is handed a `ModelClient` and an `Executor`.
+
+    session = AgentSession(client, executor, approver=ask_user, max_rounds=3)
+    for event in session.run("load data.csv into `df` and plot its columns", context=ctx):
+        render(event)
+    for event in session.continue_with("use a log scale"):   # the user's remark, history kept
+        render(event)
+
+`session.stop()` from another thread cancels the stream in progress (and interrupts running
+code); a KeyboardInterrupt on the session's thread (the kernel's stop button) ends the turn
+with a `done` event whose reason is "stopped".
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Generator
+
+from ..executors.base import ExecutionResult, Executor, ExecutorError
+from ..llm.client import ChatStream, ModelClient
+from ..llm.errors import EngineError
+from . import events as ev
+from .approval import ASK, NEVER, ApprovalRequest, Approver, ask, check_policy
+from .feedback import ExpectedResults, describe_outputs, execution_feedback, expected_results, missing_results_feedback
+from .packages import InstallRequest, distribution_for, missing_module, pip_command, requirement_name
+from .parse import parse_reply
+from .prompts import SYSTEM_PROMPT, NotebookContext, coerce_context, request_message
+from .trace import TraceWriter
+
+log = logging.getLogger(__name__)
+
+Verifier = Callable[[str, ExecutionResult, Executor, int], "str | None"]
+"""Called after a clean run with (code, result, executor, round); returns feedback for the
+model when the code is not accepted yet, or None to accept it."""
+
+_Events = Generator[ev.AgentEvent, None, Any]
+
+
+@dataclass
+class RoundRecord:
+    """What happened in one round, for callers that look back (evaluation, tests)."""
+
+    round: int
+    answer: str = ""
+    finish_reason: str | None = None
+    code: str = ""
+    result: ExecutionResult | None = None
+    feedback: str = ""
+    model_seconds: float = 0.0
+    exec_seconds: float = 0.0
+    total_seconds: float = 0.0
+    completion_tokens: int = 0
+
+    @property
+    def overhead_seconds(self) -> float:
+        """Time in the loop itself: the round minus the model's stream and the code's runs."""
+        return max(self.total_seconds - self.model_seconds - self.exec_seconds, 0.0)
+
+
+class _Stop(Exception):
+    """Raised inside the loop when stop() was asked for; ends the turn as "stopped"."""
+
+
+class AgentSession:
+    """One conversation with the model about one notebook, run round by round."""
+
+    def __init__(
+        self,
+        client: ModelClient,
+        executor: Executor,
+        *,
+        approver: Approver | None = None,
+        install_policy: str = ASK,
+        max_rounds: int = 3,
+        exec_timeout: float | None = 60.0,
+        install_timeout: float = 600.0,
+        pip_options: Sequence[str] = (),
+        system_prompt: str = SYSTEM_PROMPT,
+        context_budget: int = 6000,
+        feedback_chars: int = 4000,
+        max_tokens: int = 1024,
+        temperature: float = 0.0,
+        chat_params: dict[str, Any] | None = None,
+        verifier: Verifier | None = None,
+        check_expected: bool = True,
+        trace: bool = True,
+        trace_dir: str | None = None,
+        session_id: str | None = None,
+        max_installs_per_round: int = 3,
+    ):
+        if max_rounds < 1:
+            raise ValueError("max_rounds must be at least 1")
+        self.client = client
+        self.executor = executor
+        self.approver = approver
+        self.install_policy = check_policy(install_policy)
+        self.max_rounds = max_rounds
+        self.exec_timeout = exec_timeout
+        self.install_timeout = install_timeout
+        self.pip_options = list(pip_options)
+        self.context_budget = context_budget
+        self.feedback_chars = feedback_chars
+        self.chat_params: dict[str, Any] = {"max_tokens": max_tokens, "temperature": temperature, **(chat_params or {})}
+        self.verifier = verifier
+        self.check_expected = check_expected
+        self.max_installs_per_round = max_installs_per_round
+        self.tracer = TraceWriter(trace_dir, session_id) if trace else None
+        self.session_id = self.tracer.session_id if self.tracer else (session_id or "")
+
+        self.messages: list[dict[str, str]] = []
+        self.records: list[RoundRecord] = []
+        self.final_code: str | None = None  # the last code that ran cleanly and was accepted
+        self.last_code: str | None = None  # the last code that ran, clean or not
+        self.completion_tokens = 0
+        self._expected = ExpectedResults()
+        self._pending_note = ""  # the last result, told to the model with the next user turn
+        self._declined: set[str] = set()
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._stream: ChatStream | None = None
+        self._executing = False
+        self._append("system", system_prompt)
+        self._trace(
+            "session",
+            session_id=self.session_id,
+            model=getattr(client, "model", None),
+            max_rounds=max_rounds,
+            install_policy=self.install_policy,
+            exec_timeout=exec_timeout,
+            chat_params=self.chat_params,
+        )
+
+    @classmethod
+    def from_config(cls, config: Any, client: ModelClient, executor: Executor, **kwargs: Any) -> AgentSession:
+        """A session with `max_rounds`, `exec_timeout` and `install_policy` from an `AutoCoder` config."""
+        kwargs.setdefault("max_rounds", config.max_rounds)
+        kwargs.setdefault("exec_timeout", config.exec_timeout)
+        kwargs.setdefault("install_policy", config.install_policy)
+        return cls(client, executor, **kwargs)
+
+    # -- the public face -----------------------------------------------------------
+
+    def run(
+        self,
+        request: str,
+        context: NotebookContext | dict[str, Any] | None = None,
+        *,
+        expect_names: Iterable[str] = (),
+        expect_files: Iterable[str] = (),
+    ) -> Iterator[ev.AgentEvent]:
+        """Work on `request` until its code runs cleanly, or the round limit; yields events."""
+        self._add_expected(expected_results(request), expect_names, expect_files)
+        content = request_message(request, coerce_context(context), self.context_budget)
+        return self._turn(content)
+
+    def continue_with(
+        self,
+        remark: str,
+        context: NotebookContext | dict[str, Any] | None = None,
+        *,
+        expect_names: Iterable[str] = (),
+        expect_files: Iterable[str] = (),
+    ) -> Iterator[ev.AgentEvent]:
+        """A further turn with the user's own remark; the history (and the last result) is kept."""
+        self._add_expected(expected_results(remark), expect_names, expect_files)
+        content = request_message(remark, coerce_context(context), self.context_budget)
+        return self._turn(content)
+
+    def stop(self) -> None:
+        """Stop the turn in progress: from any thread, any number of times."""
+        self._stop.set()
+        with self._lock:
+            stream = self._stream
+            executing = self._executing
+        if stream is not None:
+            stream.cancel()
+        if executing:
+            try:
+                self.executor.interrupt()
+            except Exception:
+                log.exception("interrupting the executor failed")
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop.is_set()
+
+    @property
+    def trace_path(self) -> str | None:
+        return str(self.tracer.path) if self.tracer else None
+
+    def close(self) -> None:
+        if self.tracer:
+            self.tracer.close()
+
+    # -- one turn ----------------------------------------------------------------------
+
+    def _turn(self, content: str) -> Iterator[ev.AgentEvent]:
+        self._stop.clear()
+        if self._pending_note:
+            content = f"{self._pending_note}\n\n{content}"
+            self._pending_note = ""
+        self._append("user", content)
+        started = time.perf_counter()
+        tokens_before = self.completion_tokens
+        state = _TurnState()
+
+        def done(reason: str, success: bool, message: str, code: str | None = None) -> ev.DoneEvent:
+            event = ev.DoneEvent(
+                round=state.round,
+                reason=reason,
+                success=success,
+                code=code,
+                answer=state.answer,
+                message=message,
+                rounds=state.round,
+                completion_tokens=self.completion_tokens - tokens_before,
+                seconds=round(time.perf_counter() - started, 4),
+                trace_path=self.trace_path,
+            )
+            self._trace("done", **{k: v for k, v in event.to_dict().items() if k != "type"}, messages=len(self.messages))
+            return event
+
+        try:
+            for number in range(1, self.max_rounds + 1):
+                state.round = number
+                outcome = yield from self._round(number, state)
+                if outcome is not None:
+                    yield done(*outcome)
+                    return
+            yield done(
+                ev.MAX_ROUNDS,
+                False,
+                f"No clean run after {self.max_rounds} round{'s' if self.max_rounds > 1 else ''}.",
+            )
+        except (_Stop, KeyboardInterrupt):
+            self._cancel_stream()
+            yield done(ev.STOPPED, False, "Stopped.")
+        except EngineError as error:
+            yield self._error_event(state.round, error)
+            yield done(ev.ERROR, False, f"The model engine failed: {error}")
+        except ExecutorError as error:
+            yield self._error_event(state.round, error)
+            yield done(ev.ERROR, False, f"Running the code failed: {error}")
+        finally:
+            self._cancel_stream()
+
+    def _round(self, number: int, state: _TurnState) -> Generator[ev.AgentEvent, None, tuple | None]:
+        """One round; returns (reason, success, message[, code]) when the turn ends here."""
+        record = RoundRecord(number)
+        self.records.append(record)
+        round_started = time.perf_counter()
+        try:
+            yield ev.RoundEvent(round=number, max_rounds=self.max_rounds)
+            self._trace("round", round=number)
+            answer = yield from self._ask_model(record)
+            state.answer = answer
+            self._check_stop()
+            self._append("assistant", answer)
+            parsed = parse_reply(answer)
+            last_round = number >= self.max_rounds
+            if not parsed.has_actions:
+                if parsed.problems and not last_round:
+                    return self._next_round(record, "\n".join(parsed.problems))
+                if not answer.strip():
+                    return ev.NO_CODE, False, "The model gave an empty answer."
+                message = "The answer has no code to run."
+                if parsed.problems:
+                    message += " " + " ".join(parsed.problems)
+                return ev.NO_CODE, False, message
+
+            notes: list[str] = list(parsed.problems)
+            for install in parsed.installs:
+                note = yield from self._requested_install(install, number)
+                notes.append(note)
+                self._check_stop()
+            for command in parsed.shell_commands:
+                note = yield from self._shell_command(command, number)
+                notes.append(note)
+                self._check_stop()
+            if not parsed.code.strip():
+                notes.append("Now write the code for the request in a ```python block.")
+                if last_round:
+                    self._pending_note = "\n".join(notes)
+                    return ev.NO_CODE, False, "The answer only installed packages or ran commands."
+                return self._next_round(record, "\n".join(notes))
+
+            code = parsed.code
+            record.code = code
+            result = yield from self._execute(code, number, record)
+            for _ in range(self.max_installs_per_round):
+                module = missing_module(result.error.ename, result.error.evalue) if result.error else None
+                if module is None:
+                    break
+                yield ev.ExecutionEvent(round=number, result=result, ok=False)
+                installed, note = yield from self._install_missing(module, number, result)
+                if not installed:
+                    if note:
+                        notes.append(note)
+                    break
+                self._check_stop()
+                result = yield from self._execute(code, number, record, rerun=True)
+            record.result = result
+            self.last_code = code
+            if result.interrupted or (self._stop.is_set() and not result.ok):
+                yield ev.ExecutionEvent(round=number, result=result, ok=False)
+                raise _Stop
+
+            feedback = "" if result.ok else execution_feedback(result, self.exec_timeout, self.feedback_chars)
+            if result.ok:
+                feedback = self._acceptance_feedback(code, result, number)
+            if not feedback:
+                yield ev.ExecutionEvent(round=number, result=result, ok=True)
+                self.final_code = code
+                self._pending_note = "Your last code ran without errors.\n" + describe_outputs(result, 1000)
+                return ev.SUCCESS, True, f"The code ran without errors in round {number}.", code
+            full_feedback = "\n\n".join([*notes, feedback] if notes else [feedback])
+            yield ev.ExecutionEvent(round=number, result=result, ok=False, feedback=full_feedback)
+            if last_round:
+                self._pending_note = full_feedback
+                return None
+            return self._next_round(record, full_feedback)
+        finally:
+            record.total_seconds = time.perf_counter() - round_started
+            self._trace(
+                "timing",
+                round=number,
+                model_seconds=round(record.model_seconds, 6),
+                exec_seconds=round(record.exec_seconds, 6),
+                total_seconds=round(record.total_seconds, 6),
+                completion_tokens=record.completion_tokens,
+            )
+
+    def _next_round(self, record: RoundRecord, feedback: str) -> None:
+        record.feedback = feedback
+        self._append("user", feedback)
+        return None
+
+    def _acceptance_feedback(self, code: str, result: ExecutionResult, number: int) -> str:
+        """After a clean run: is what the request names there, and does the verifier accept it?"""
+        if self.check_expected and self._expected:
+            names = self._expected.names
+            files = self._expected.files
+            present_names = self.executor.defined_names(names) if names else set()
+            present_files = self.executor.existing_files(files) if files else set()
+            missing_names = [name for name in names if name not in present_names]
+            missing_files = [path for path in files if path not in present_files]
+            if missing_names or missing_files:
+                return missing_results_feedback(missing_names, missing_files)
+        if self.verifier is not None:
+            verdict = self.verifier(code, result, self.executor, number)
+            if verdict:
+                return verdict
+        return ""
+
+    # -- the model -------------------------------------------------------------------------
+
+    def _ask_model(self, record: RoundRecord) -> Generator[ev.AgentEvent, None, str]:
+        stream = self.client.stream_chat(list(self.messages), **self.chat_params)
+        with self._lock:
+            self._stream = stream
+        if self._stop.is_set():
+            stream.cancel()
+        try:
+            with stream:
+                for piece in stream:
+                    yield ev.TokenEvent(round=record.round, text=piece)
+                    if self._stop.is_set():
+                        stream.cancel()
+                        break
+        finally:
+            with self._lock:
+                self._stream = None
+            record.model_seconds = stream.seconds
+            record.completion_tokens = stream.completion_tokens
+            record.finish_reason = stream.finish_reason
+            self.completion_tokens += stream.completion_tokens
+        record.answer = stream.text
+        return stream.text
+
+    def _cancel_stream(self) -> None:
+        with self._lock:
+            stream = self._stream
+        if stream is not None:
+            stream.cancel()
+            stream.close()
+
+    # -- running code ----------------------------------------------------------------------
+
+    def _execute(
+        self, code: str, number: int, record: RoundRecord, rerun: bool = False
+    ) -> Generator[ev.AgentEvent, None, ExecutionResult]:
+        yield ev.CodeEvent(round=number, code=code, rerun=rerun)
+        self._trace("code", round=number, code=code, rerun=rerun)
+        self._check_stop()
+        result = self._timed(record, lambda: self.executor.run(code, timeout=self.exec_timeout))
+        self._trace("execution", round=number, result=result.to_dict(include_binary=False))
+        return result
+
+    def _timed(self, record: RoundRecord, action: Callable[[], ExecutionResult]) -> ExecutionResult:
+        with self._lock:
+            self._executing = True
+        started = time.perf_counter()
+        try:
+            return action()
+        finally:
+            record.exec_seconds += time.perf_counter() - started
+            with self._lock:
+                self._executing = False
+
+    def _shell_command(self, command: str, number: int) -> Generator[ev.AgentEvent, None, str]:
+        request = ApprovalRequest(kind="shell", command=command, reason="a shell command in the model's answer")
+        approved = yield from self._approve(request, number)
+        if not approved:
+            return f"The user did not allow running `{command}`; do without it."
+        yield ev.CodeEvent(round=number, code=command, language="sh")
+        self._trace("shell", round=number, command=command)
+        record = self.records[-1]
+        result = self._timed(record, lambda: self.executor.run_shell(command, timeout=self.exec_timeout))
+        self._trace("execution", round=number, result=result.to_dict(include_binary=False))
+        yield ev.ExecutionEvent(round=number, result=result, ok=result.ok, language="sh")
+        summary = describe_outputs(result, 1000)
+        if result.ok:
+            return f"`{command}` ran." + (f" Output:\n{summary}" if summary else "")
+        return f"`{command}` failed:\n" + execution_feedback(result, self.exec_timeout, 1500)
+
+    def _approve(self, request: ApprovalRequest, number: int) -> Generator[ev.AgentEvent, None, bool]:
+        yield ev.ApprovalEvent(round=number, request=request, status="pending")
+        approved = ask(self.approver, request)
+        self._trace("approval", round=number, request=request.to_dict(), approved=approved)
+        yield ev.ApprovalEvent(round=number, request=request, status="approved" if approved else "declined")
+        return approved
+
+    # -- installs ------------------------------------------------------------------------------
+
+    def _requested_install(self, install: InstallRequest, number: int) -> Generator[ev.AgentEvent, None, str]:
+        if not install.valid:
+            message = f"refused: {install.reason}" if install.reason else "refused"
+            yield ev.InstallEvent(
+                round=number,
+                packages=install.packages,
+                command=install.line,
+                status="refused",
+                message=message,
+                rejected=install.rejected,
+            )
+            self._trace("install", round=number, line=install.line, status="refused", rejected=install.rejected)
+            return (
+                f"`{install.line}` was not run: {install.reason or 'not a valid install'}. "
+                "Only plain package names, optionally with a version, can be installed."
+            )
+        _, note = yield from self._install(install.packages, number, f"the model asked: {install.line}")
+        return note
+
+    def _install_missing(
+        self, module: str, number: int, result: ExecutionResult
+    ) -> Generator[ev.AgentEvent, None, tuple[bool, str]]:
+        package = distribution_for(module)
+        if package is None:
+            return False, ""  # the error itself is the feedback
+        error = result.error
+        reason = f"{error.ename}: {error.evalue}" if error else f"module {module} is missing"
+        return (yield from self._install([package], number, reason))
+
+    def _install(self, packages: list[str], number: int, reason: str) -> Generator[ev.AgentEvent, None, tuple[bool, str]]:
+        names = ", ".join(packages)
+        command = pip_command(packages, self.pip_options)
+        if self.install_policy == NEVER:
+            yield ev.InstallEvent(round=number, packages=packages, command=command, status="disabled",
+                                  message="installing packages is turned off (install_policy = never)")
+            return False, (
+                f"{names} cannot be installed here (installing is turned off). "
+                "Solve the task with the packages that are installed."
+            )
+        if any(requirement_name(p).lower() in self._declined for p in packages):
+            yield ev.InstallEvent(round=number, packages=packages, command=command, status="declined",
+                                  message="declined earlier in this session")
+            return False, f"The user declined installing {names}. Do without it, using installed packages."
+        yield ev.InstallEvent(round=number, packages=packages, command=command, status="requested", message=reason)
+        if self.install_policy == ASK:
+            request = ApprovalRequest(kind="install", command=command, packages=list(packages), reason=reason)
+            approved = yield from self._approve(request, number)
+            if not approved:
+                self._declined.update(requirement_name(p).lower() for p in packages)
+                yield ev.InstallEvent(round=number, packages=packages, command=command, status="declined")
+                self._trace("install", round=number, packages=packages, status="declined")
+                return False, f"The user declined installing {names}. Do without it, using installed packages."
+        self._check_stop()
+        record = self.records[-1]
+        result = self._timed(
+            record, lambda: self.executor.install(packages, self.pip_options, timeout=self.install_timeout)
+        )
+        status = "installed" if result.ok else "failed"
+        output = describe_outputs(result, 1500)
+        self._trace("install", round=number, packages=packages, command=command, status=status,
+                    result=result.to_dict(include_binary=False))
+        yield ev.InstallEvent(round=number, packages=packages, command=command, status=status,
+                              message="" if result.ok else output)
+        if result.ok:
+            return True, f"Installed {names}."
+        return False, f"`{command}` failed:\n{output}"
+
+    # -- bookkeeping ---------------------------------------------------------------------------
+
+    def _check_stop(self) -> None:
+        if self._stop.is_set():
+            raise _Stop
+
+    def _append(self, role: str, content: str) -> None:
+        self.messages.append({"role": role, "content": content})
+        self._trace("message", role=role, content=content)
+
+    def _add_expected(self, found: ExpectedResults, names: Iterable[str], files: Iterable[str]) -> None:
+        for name in [*found.names, *names]:
+            if name not in self._expected.names:
+                self._expected.names.append(name)
+        for path in [*found.files, *files]:
+            if path not in self._expected.files:
+                self._expected.files.append(path)
+
+    def _error_event(self, number: int, error: Exception) -> ev.ErrorEvent:
+        self._trace("error", round=number, error_type=type(error).__name__, message=str(error))
+        return ev.ErrorEvent(round=number, message=str(error), error_type=type(error).__name__)
+
+    def _trace(self, record_type: str, **fields: Any) -> None:
+        if self.tracer is not None:
+            self.tracer.write(record_type, **fields)
+
+
+@dataclass
+class _TurnState:
+    round: int = 0
+    answer: str = ""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -28,12 +29,15 @@ def _installed_files(suffix: str) -> list[Path]:
 
 
 def _jupyter(*args: str) -> str:
+    # `jupyter X` runs `jupyter-X` from PATH: make it this interpreter's (an unactivated venv).
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
     result = subprocess.run(
         [sys.executable, "-m", "jupyter", *args],
         capture_output=True,
         text=True,
         timeout=120,
         check=True,
+        env={**os.environ, "PATH": path},
     )
     return result.stdout + result.stderr  # the extension listings write to stderr
 

@@ -12,7 +12,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -77,6 +77,7 @@ class ChatStream:
                 yield delta
         except httpx.TransportError as error:
             if not self._cancelled.is_set():
+                self._client._connection_lost()
                 raise EngineStreamBroken(
                     f"the engine closed the stream after {self.completion_tokens} tokens: {error}"
                 ) from error
@@ -152,8 +153,12 @@ class ModelClient:
         model: str = "default",
         connect_timeout: float = 5.0,
         read_timeout: float = 600.0,
+        on_connection_lost: Callable[[], None] | None = None,
     ):
+        """`on_connection_lost` is told when the engine drops or refuses a connection
+        (the supervisor uses it to notice a worker that died)."""
         self.base_url = base_url.rstrip("/")
+        self._on_connection_lost = on_connection_lost
         self.api_key = api_key
         self.model = model
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
@@ -195,10 +200,15 @@ class ModelClient:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
+    def _connection_lost(self) -> None:
+        if self._on_connection_lost is not None:
+            self._on_connection_lost()
+
     def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         try:
             response = self._http.request(method, self.base_url + path, **kwargs)
         except httpx.TransportError as error:
+            self._connection_lost()
             raise EngineUnavailable(f"cannot reach the engine at {self.base_url}: {error}") from error
         _raise_for_status(response)
         return response
@@ -208,6 +218,7 @@ class ModelClient:
         try:
             response = self._http.send(request, stream=True)
         except httpx.TransportError as error:
+            self._connection_lost()
             raise EngineUnavailable(f"cannot reach the engine at {self.base_url}: {error}") from error
         if response.status_code >= 400:
             response.read()

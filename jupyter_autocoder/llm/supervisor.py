@@ -56,6 +56,8 @@ class EngineSupervisor:
         self._stopping = False
         self._crash_times: list[float] = []
         self._starter: threading.Thread | None = None
+        self._handled_exits: set[subprocess.Popen[str]] = set()
+        self._suspect = False  # a client lost its connection: the worker may have died
 
     # --- what others see --------------------------------------------------------------
 
@@ -108,7 +110,9 @@ class EngineSupervisor:
         """A client for the engine (call `ensure_running()` first for a local worker)."""
         if self.remote:
             return ModelClient(self.base_url, api_key=self.settings.api_key or None, model=self.settings.model, **kwargs)
-        return ModelClient(self.base_url, api_key=self.api_key, model=self.model_name, **kwargs)
+        return ModelClient(
+            self.base_url, api_key=self.api_key, model=self.model_name, on_connection_lost=self._note_connection_lost, **kwargs
+        )
 
     # --- lifecycle --------------------------------------------------------------------
 
@@ -132,9 +136,29 @@ class EngineSupervisor:
         """Start the worker if it is not running and wait until it answers."""
         if self.remote:
             return
+        process = self._process
+        if process is not None and self._state == READY and self._worker_may_be_dying(process):
+            self._on_exit(process, process.returncode)
         if self.state != READY:
             self.start(wait=False)
         self.wait_ready(timeout)
+
+    def _worker_may_be_dying(self, process: subprocess.Popen[str]) -> bool:
+        """True when the worker has ended: a client lost its connection, so wait briefly
+        for the process (its sockets close a moment before it is reaped)."""
+        with self._lock:
+            suspect, self._suspect = self._suspect, False
+        if not suspect:
+            return process.returncode is not None
+        try:
+            process.wait(timeout=3)
+        except subprocess.TimeoutExpired:
+            return False  # alive: the connection was lost for another reason
+        return True
+
+    def _note_connection_lost(self) -> None:
+        with self._lock:
+            self._suspect = True
 
     def wait_ready(self, timeout: float | None = None) -> None:
         timeout = self.settings.worker_start_timeout if timeout is None else timeout
@@ -265,10 +289,13 @@ class EngineSupervisor:
         """Wait for the worker to end; an end nobody asked for is a crash: restart it."""
         for _ in process.stdout:  # type: ignore[union-attr]
             pass
-        code = process.wait()
+        self._on_exit(process, process.wait())
+
+    def _on_exit(self, process: subprocess.Popen[str], code: int) -> None:
         with self._lock:
-            if self._stopping or process is not self._process:
+            if self._stopping or process is not self._process or process in self._handled_exits:
                 return
+            self._handled_exits.add(process)
             detail = "; ".join(line for line in list(self._stderr_tail)[-3:] if line)
             reason = f"the model worker exited with code {code}" + (f" ({detail})" if detail else "")
             if self._state != READY:

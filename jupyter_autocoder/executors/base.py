@@ -117,12 +117,15 @@ class ExecutionResult:
 
     @property
     def error(self) -> ErrorOutput | None:
+        """The error that ended the run (None when it ended well, even if it showed a traceback)."""
+        if self.status == OK:
+            return None
         errors = [output for output in self.outputs if isinstance(output, ErrorOutput)]
         return errors[-1] if errors else None
 
     @property
     def ok(self) -> bool:
-        return self.status == OK and not self.timed_out and self.error is None
+        return self.status == OK and not self.timed_out
 
     @property
     def interrupted(self) -> bool:

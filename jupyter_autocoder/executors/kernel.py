@@ -101,7 +101,7 @@ class KernelExecutor(Executor):
             client.load_connection_file(self.connection_file)
         client.start_channels()
         try:
-            client.wait_for_ready(timeout=self.startup_timeout)
+            self._wait_for_ready(client)
         except RuntimeError as error:
             client.stop_channels()
             self._shutdown_manager()
@@ -109,6 +109,22 @@ class KernelExecutor(Executor):
         self.client = client
         self._dead_message = None
         return self
+
+    def _wait_for_ready(self, client: BlockingKernelClient) -> None:
+        if self.owns_kernel:
+            client.wait_for_ready(timeout=self.startup_timeout)
+            return
+        # Attached: the heartbeat of a kernel that is still starting reads as dead for a
+        # moment, which wait_for_ready takes for a death; keep asking until the deadline.
+        deadline = time.monotonic() + self.startup_timeout
+        while True:
+            try:
+                client.wait_for_ready(timeout=max(deadline - time.monotonic(), 0.1))
+                return
+            except RuntimeError:
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.2)
 
     def restart(self) -> None:
         """Start a fresh kernel in place of this one (all variables are lost)."""
@@ -205,16 +221,24 @@ class KernelExecutor(Executor):
         reply = self._shell_reply(msg_id)
         duration = time.perf_counter() - started
         error = next((o for o in reversed(collector.outputs) if isinstance(o, ErrorOutput)), None)
+        # The reply says how the cell ended; an error output alone may be a traceback that
+        # the code merely displayed (a nested run, say).
+        if reply is not None:
+            failed = reply.get("status") != "ok"
+            ename = reply.get("ename") or (error.ename if error else "")
+        else:
+            failed = error is not None
+            ename = error.ename if error else ""
         if timed_out:
             status = TIMEOUT
-        elif error is not None and error.ename == "KeyboardInterrupt":
+        elif failed and ename == "KeyboardInterrupt":
             status = INTERRUPTED
-        elif error is not None or (reply or {}).get("status") == "error":
+        elif failed:
             status = ERROR
         else:
             status = OK
-        if reply and reply.get("status") == "error" and error is None:
-            collector.error(reply.get("ename", "Error"), reply.get("evalue", ""), reply.get("traceback", []))
+        if failed and error is None:
+            collector.error(ename or "Error", (reply or {}).get("evalue", ""), (reply or {}).get("traceback", []))
         return ExecutionResult(
             outputs=collector.outputs,
             duration=duration,

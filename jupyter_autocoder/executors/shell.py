@@ -138,14 +138,14 @@ class ShellExecutor(Executor):
                 if not self._running:
                     return
                 self._timer_fired = True
-                _thread.interrupt_main()
+                _interrupt_main_thread()
             if stop.wait(self.interrupt_grace):
                 return
 
     def interrupt(self) -> None:
         with self._lock:
             if self._running:
-                _thread.interrupt_main()
+                _interrupt_main_thread()
 
     def defined_names(self, names: Iterable[str]) -> set[str]:
         namespace = self.shell.user_ns
@@ -153,6 +153,18 @@ class ShellExecutor(Executor):
 
     def existing_files(self, paths: Iterable[str]) -> set[str]:
         return {str(path) for path in paths if os.path.exists(str(path))}
+
+
+def _interrupt_main_thread() -> None:
+    """KeyboardInterrupt in the main thread, even inside a blocking call such as time.sleep.
+
+    `_thread.interrupt_main()` only simulates the signal, which a blocking system call never
+    notices; a real SIGINT aimed at the main thread interrupts it.
+    """
+    if hasattr(signal, "pthread_kill"):
+        signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+    else:
+        _thread.interrupt_main()
 
 
 class _Capture:
@@ -170,13 +182,15 @@ class _Capture:
         capture = self
 
         class TeeDisplayPublisher(DisplayPublisher):
-            def publish(self, data, metadata=None, source=None, *, transient=None, update=False, **kwargs):  # type: ignore[no-untyped-def]
+            def publish(self, *args: Any, **kwargs: Any) -> None:
+                # Forwarded exactly as called: publishers differ in their signatures
+                # (ipykernel's has no `source`).
+                data = kwargs["data"] if "data" in kwargs else args[0]
+                metadata = kwargs.get("metadata", args[1] if len(args) > 1 else None)
                 capture.collector.display(data, metadata)
                 capture.muted = True
                 try:
-                    capture._saved["display_pub"].publish(
-                        data, metadata, source, transient=transient, update=update, **kwargs
-                    )
+                    capture._saved["display_pub"].publish(*args, **kwargs)
                 finally:
                     capture.muted = False
 

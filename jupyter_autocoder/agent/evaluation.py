@@ -153,8 +153,10 @@ def extract_examples(prompt: str, entry_point: str) -> list[Example]:
             if not text or text.startswith(">>>") or text in ('"""', "'''"):
                 break
             expected_lines.append(text.rstrip("\"'") if text.endswith(('"""', "'''")) else text)
-        expected = " ".join(expected_lines).strip()
-        if entry_point in call and expected and _is_example_call(call, entry_point) and _is_value(expected):
+        # Doctest output runs to the next blank line; prose may follow a one-line value directly.
+        candidates = [" ".join(expected_lines).strip(), expected_lines[0] if expected_lines else ""]
+        expected = next((c for c in candidates if c and _is_value(c)), None)
+        if expected is not None and _is_example_call(call, entry_point):
             _add(examples, seen, call, expected)
     pattern = re.compile(rf"(?<![\w.]){re.escape(entry_point)}\s*\(")
     for index, line in enumerate(lines):

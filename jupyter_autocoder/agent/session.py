@@ -126,7 +126,6 @@ class AgentSession:
         self._lock = threading.Lock()
         self._stream: ChatStream | None = None
         self._executing = False
-        self._append("system", system_prompt)
         self._trace(
             "session",
             session_id=self.session_id,
@@ -136,6 +135,7 @@ class AgentSession:
             exec_timeout=exec_timeout,
             chat_params=self.chat_params,
         )
+        self._append("system", system_prompt)
 
     @classmethod
     def from_config(cls, config: Any, client: ModelClient, executor: Executor, **kwargs: Any) -> AgentSession:

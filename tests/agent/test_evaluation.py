@@ -1,0 +1,126 @@
+"""Evaluation: examples from the prompt are the only feedback; hidden tests only score."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from jupyter_autocoder.agent.evaluation import (
+    evaluate,
+    extract_examples,
+    load_humaneval,
+    load_task_file,
+    scoring_program,
+)
+from jupyter_autocoder.llm.client import ModelClient
+
+ADD_PROMPT = '''def add(a, b):
+    """Add two numbers.
+    >>> add(2, 3)
+    5
+    For example, add(-1, 1) returns 0.
+    """
+'''
+SQUARE_PROMPT = '''def square(x):
+    """Return x multiplied by itself."""
+'''
+
+
+def fence(code: str) -> str:
+    return f"```python\n{code}\n```"
+
+
+@pytest.fixture
+def task_file(tmp_path):
+    rows = [
+        {
+            "task_id": "demo/add",
+            "prompt": ADD_PROMPT,
+            "entry_point": "add",
+            "test": "# HIDDEN_TEST_MARKER\ndef check(candidate):\n    assert candidate(10, 5) == 15\n",
+        },
+        {
+            "task_id": "demo/square",
+            "prompt": SQUARE_PROMPT,
+            "test": "# HIDDEN_TEST_MARKER\nassert square(12) == 144\n",
+        },
+    ]
+    path = tmp_path / "tasks.jsonl"
+    path.write_text("\n".join(json.dumps(row) for row in rows) + "\n")
+    return path
+
+
+def test_evaluate_reports_one_shot_and_loop_and_never_shows_the_hidden_tests(engine, task_file):
+    tasks = load_task_file(str(task_file))
+    assert [t.entry_point for t in tasks] == ["add", "square"]
+    assert [(e.call, e.expected) for e in tasks[0].examples] == [("add(2, 3)", "5"), ("add(-1, 1)", "0")]
+    assert tasks[1].examples == []
+    engine.enqueue(
+        fence("def add(a, b):\n    return a - b"),  # wrong: the prompt's examples catch it
+        fence("def add(a, b):\n    return a + b"),
+        fence("def square(x):\n    return x * x"),  # right; no examples, so one re-check round
+        fence("def square(x):\n    return x * x"),
+    )
+    seen = []
+    with ModelClient(engine.base_url, engine.api_key, model="scripted") as client:
+        report = evaluate(tasks, client, rounds=3, progress=seen.append, timeout=20)
+
+    assert report["tasks"] == 2 and report["rounds"] == 3
+    assert report["passed"] == {"one_shot": 1, "loop": 2}
+    assert report["pass@1"] == {"one_shot": 0.5, "loop": 1.0}
+    add, square = report["per_task"]
+    assert (add["passed_one_shot"], add["passed_loop"], add["rounds"]) == (False, True, 2)
+    assert (square["passed_one_shot"], square["passed_loop"], square["rounds"]) == (True, True, 2)
+    assert report["completion_tokens"] > 0 and report["mean_rounds"] == 2.0
+    assert [r["task_id"] for r in seen] == ["demo/add", "demo/square"]
+    json.dumps(report)
+
+    sent = json.dumps([request.messages for request in engine.history])
+    assert "HIDDEN_TEST_MARKER" not in sent and "candidate(10, 5)" not in sent
+    feedback = engine.history[1].messages[-1]["content"]
+    assert "add(2, 3) returned -1, but the task says 5" in feedback
+    recheck = engine.history[3].messages[-1]["content"]
+    assert "Check it once more" in recheck
+
+
+def test_humaneval_loads_with_examples():
+    tasks = load_humaneval()
+    assert len(tasks) == 164
+    first = tasks[0]
+    assert first.task_id == "HumanEval/0" and first.entry_point == "has_close_elements"
+    assert [(e.call, e.expected) for e in first.examples] == [
+        ("has_close_elements([1.0, 2.0, 3.0], 0.5)", "False"),
+        ("has_close_elements([1.0, 2.8, 3.0, 4.0, 5.0, 2.0], 0.3)", "True"),
+    ]
+    assert sum(1 for task in tasks if task.examples) >= 120
+    assert all("def check(" not in task.prompt for task in tasks)
+
+
+def test_prose_examples_and_definitions():
+    prompt = '''def f(lst, n):
+    """
+    Examples:
+        f([1, 2], 3) == 6
+        f([], 1) -> 0
+        f([5], 2) ➞ 10
+        f([2], 2) should return 4
+        f(x, n) = f(x, n - 1) + 1
+    for example: f([1,2,3], 0) # => 0
+    """
+'''
+    pairs = [(e.call, e.expected) for e in extract_examples(prompt, "f")]
+    assert pairs == [
+        ("f([1, 2], 3)", "6"),
+        ("f([], 1)", "0"),
+        ("f([5], 2)", "10"),
+        ("f([2], 2)", "4"),
+        ("f([1,2,3], 0)", "0"),
+    ]
+
+
+def test_scoring_program_calls_check_only_when_the_test_defines_it(task_file):
+    add, square = load_task_file(str(task_file))
+    program = scoring_program(add, "def add(a, b):\n    return a + b")
+    assert program.rstrip().endswith("check(add)")
+    assert "check(" not in scoring_program(square, "def square(x):\n    return x * x")

@@ -8,8 +8,6 @@ the executor.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-import importlib
 import logging
 from typing import Any
 
@@ -27,10 +25,6 @@ STATUS_KEYS = (
     "progress",
     "base_url",
 )
-
-
-class CatalogueUnavailable(RuntimeError):
-    """The model catalogue cannot be imported (a broken installation)."""
 
 
 class EngineHost:
@@ -100,26 +94,8 @@ class EngineHost:
 
 
 def list_models() -> list[dict[str, Any]]:
-    """The catalogue as JSON-ready dicts (`jupyter_autocoder.llm.catalogue.list_models`)."""
-    try:
-        catalogue = importlib.import_module("jupyter_autocoder.llm.catalogue")
-    except ImportError as error:
-        raise CatalogueUnavailable(f"The model catalogue cannot be loaded: {error}") from error
-    if hasattr(catalogue, "list_models"):
-        return [dict(model) for model in catalogue.list_models()]
-    # Until the catalogue grows its own list_models(): its specs, flattened.
-    return [_spec_summary(spec) for spec in catalogue.CATALOGUE.values()]
+    """The catalogue with what is cached on this machine, as JSON-ready dicts."""
+    # Imported here: the resolution brings huggingface_hub, which the server needs only now.
+    from ..llm.resolve import list_models as catalogue_with_cache
 
-
-def _spec_summary(spec: Any) -> dict[str, Any]:
-    data = dataclasses.asdict(spec)
-    return {
-        "name": data["name"],
-        "description": data["description"],
-        "family": data["family"],
-        "source": data["source"],
-        "n_layers": data["n_layers"],
-        "size_bytes": spec.default_size_bytes,
-        "context_length": data["context_length"],
-        "tags": list(data["tags"]),
-    }
+    return catalogue_with_cache()

@@ -17,7 +17,7 @@ from jupyter_server.extension.handler import ExtensionHandlerMixin
 from jupyter_server.utils import url_path_join
 
 from .._version import __version__
-from .engine import CatalogueUnavailable, list_models
+from .engine import list_models
 
 if TYPE_CHECKING:
     from .app import AutoCoderApp
@@ -55,11 +55,8 @@ class ModelsHandler(AutoCoderHandler):
     @tornado.web.authenticated
     @authorized
     async def get(self) -> None:
-        try:
-            # The catalogue may look at files on disk (caches): keep that off the event loop.
-            models = await asyncio.get_running_loop().run_in_executor(None, list_models)
-        except CatalogueUnavailable as error:
-            raise tornado.web.HTTPError(503, str(error)) from error
+        # The catalogue looks at files on disk (caches): keep that off the event loop.
+        models = await asyncio.get_running_loop().run_in_executor(None, list_models)
         self.write_json({"models": models, "configured": self.autocoder.autocoder_config.model})
 
 

@@ -1,0 +1,183 @@
+"""Benchmark of the model engine against plain llama.cpp in the same run; prints JSON.
+
+    python bench/bench_engine.py [--model smollm2-135m] [--runs 5] [--max-tokens 256]
+
+- decode: generated tokens per second through client -> worker against
+  `llama_cpp.Llama.create_chat_completion(stream=True)` in this process (same file,
+  settings and prompt, greedy), runs interleaved; ratio = worker / in-process.
+- second_turn: time to first token of a second turn that extends a first one of about 1k
+  tokens, warm (the worker kept the prefix) against cold (the prefix evicted first).
+- cancel: from `stream.cancel()` until the worker serves the next request, less what that
+  request takes on an idle worker.
+- prompt_lookup: decode speed with prompt-lookup speculative decoding against none, on a
+  request that repeats code from the prompt (where drafting from the prompt helps).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+
+from jupyter_autocoder.config import AutoCoder
+from jupyter_autocoder.llm.resolve import resolve_model
+from jupyter_autocoder.llm.supervisor import EngineSupervisor
+
+DECODE_PROMPT = [{"role": "user", "content": "Write a long, detailed tutorial on Python list comprehensions with many examples."}]
+
+CODE = "\n".join(
+    f"def feature_{i}(frame):\n    \"\"\"Column {i} scaled to unit range.\"\"\"\n"
+    f"    column = frame['c{i}']\n    return (column - column.min()) / (column.max() - column.min())\n"
+    for i in range(24)
+)
+FIRST_TURN = [
+    {"role": "system", "content": "You are a careful Python assistant."},
+    {"role": "user", "content": f"Here is my module:\n```python\n{CODE}\n```\nWhat does feature_3 return?"},
+]
+EDIT_REQUEST = [{"role": "user", "content": f"```python\n{CODE[:1500]}\n```\nRepeat this code exactly, renaming frame to df."}]
+
+
+def decode_rate(pieces_at: list[float]) -> float:
+    """Tokens per second after the first token (prompt processing excluded)."""
+    if len(pieces_at) < 2:
+        return 0.0
+    return (len(pieces_at) - 1) / (pieces_at[-1] - pieces_at[0])
+
+
+def worker_run(client, messages, max_tokens: int) -> tuple[float, float, int]:
+    started = time.perf_counter()
+    stamps = []
+    with client.stream_chat(messages, max_tokens=max_tokens, temperature=0) as stream:
+        for _ in stream:
+            stamps.append(time.perf_counter())
+    return decode_rate(stamps), stamps[0] - started, len(stamps)
+
+
+def inprocess_run(llama, messages, max_tokens: int) -> tuple[float, float, int]:
+    started = time.perf_counter()
+    stamps = []
+    for chunk in llama.create_chat_completion(messages, max_tokens=max_tokens, temperature=0, stream=True):
+        if chunk["choices"][0]["delta"].get("content"):
+            stamps.append(time.perf_counter())
+    return decode_rate(stamps), stamps[0] - started, len(stamps)
+
+
+def bench_decode(client, llama, runs: int, max_tokens: int) -> dict:
+    worker_rates, inprocess_rates = [], []
+    worker_run(client, DECODE_PROMPT, 16)  # warm both
+    inprocess_run(llama, DECODE_PROMPT, 16)
+    for _ in range(runs):
+        worker_rates.append(worker_run(client, DECODE_PROMPT, max_tokens)[0])
+        inprocess_rates.append(inprocess_run(llama, DECODE_PROMPT, max_tokens)[0])
+    worker, inprocess = statistics.median(worker_rates), statistics.median(inprocess_rates)
+    return {
+        "worker_tokens_per_s": round(worker, 1),
+        "inprocess_tokens_per_s": round(inprocess, 1),
+        "ratio": round(worker / inprocess, 3),
+        "target_ratio": 0.95,
+        "runs": runs,
+        "max_tokens": max_tokens,
+    }
+
+
+def bench_second_turn(client, runs: int) -> dict:
+    first_answer = client.chat(FIRST_TURN, max_tokens=48, temperature=0)
+    second_turn = FIRST_TURN + [
+        {"role": "assistant", "content": first_answer},
+        {"role": "user", "content": "And feature_7?"},
+    ]
+    warm, cold = [], []
+    for _ in range(runs):
+        client.chat(FIRST_TURN, max_tokens=48, temperature=0)  # the first turn, as a user would have it
+        warm.append(worker_run(client, second_turn, 1)[1])
+        client.chat([{"role": "user", "content": "Unrelated: say hi."}], max_tokens=1)  # evict the prefix
+        cold.append(worker_run(client, second_turn, 1)[1])
+    prompt_tokens = len(json.dumps(second_turn)) // 4
+    warm_s, cold_s = statistics.median(warm), statistics.median(cold)
+    return {
+        "context_tokens_approx": prompt_tokens,
+        "warm_first_token_s": round(warm_s, 4),
+        "cold_first_token_s": round(cold_s, 4),
+        "ratio": round(warm_s / cold_s, 3),
+        "target_ratio_at_most": 0.3,
+    }
+
+
+def bench_cancel(client, runs: int) -> dict:
+    tiny = [{"role": "user", "content": "Say yes."}]
+    long = [{"role": "user", "content": "Write a very long essay about the history of computing."}]
+    after_cancel, idle = [], []
+    for _ in range(runs):
+        client.chat([{"role": "user", "content": "Say no."}], max_tokens=1)
+        idle.append(worker_run(client, tiny, 1)[1])
+        with client.stream_chat(long, max_tokens=2000, temperature=0) as stream:
+            for index, _ in enumerate(stream):
+                if index == 10:
+                    cancelled_at = time.perf_counter()
+                    stream.cancel()
+        with client.stream_chat(tiny, max_tokens=1) as stream:
+            list(stream)
+            after_cancel.append(time.perf_counter() - cancelled_at)
+    net = statistics.median(after_cancel) - statistics.median(idle)
+    return {
+        "cancel_to_next_first_token_s": round(statistics.median(after_cancel), 4),
+        "idle_first_token_s": round(statistics.median(idle), 4),
+        "cancel_to_idle_s": round(max(net, 0.0), 4),
+        "target_s": 0.1,
+    }
+
+
+def bench_prompt_lookup(path: str, n_ctx: int, runs: int, max_tokens: int) -> dict:
+    rates = {}
+    for draft in ("none", "prompt-lookup"):
+        engine = EngineSupervisor(AutoCoder(model=path, n_ctx=n_ctx, n_gpu_layers=0, draft=draft, engine_url=""))
+        engine.start()
+        try:
+            with engine.client() as client:
+                worker_run(client, EDIT_REQUEST, 8)
+                rates[draft] = statistics.median(worker_run(client, EDIT_REQUEST, max_tokens)[0] for _ in range(runs))
+        finally:
+            engine.stop()
+    return {
+        "none_tokens_per_s": round(rates["none"], 1),
+        "prompt_lookup_tokens_per_s": round(rates["prompt-lookup"], 1),
+        "speedup": round(rates["prompt-lookup"] / rates["none"], 3),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--model", default="smollm2-135m")
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--max-tokens", type=int, default=256)
+    parser.add_argument("--n-ctx", type=int, default=4096)
+    parser.add_argument("--skip-prompt-lookup", action="store_true")
+    arguments = parser.parse_args()
+
+    import llama_cpp
+
+    resolved = resolve_model(arguments.model, download=False)
+    engine = EngineSupervisor(AutoCoder(model=resolved.path, n_ctx=arguments.n_ctx, n_gpu_layers=0, engine_url=""))
+    engine.start()
+    # The same settings as the worker: llama-cpp-python's defaults for threads and batch.
+    llama = llama_cpp.Llama(resolved.path, n_ctx=arguments.n_ctx, n_gpu_layers=0, n_batch=512, verbose=False)
+    report = {"model": resolved.name, "path": resolved.path, "device": "cpu",
+              "gpu_offload_supported": bool(llama_cpp.llama_supports_gpu_offload())}
+    try:
+        with engine.client() as client:
+            report["decode"] = bench_decode(client, llama, arguments.runs, arguments.max_tokens)
+            report["second_turn"] = bench_second_turn(client, arguments.runs)
+            report["cancel"] = bench_cancel(client, arguments.runs)
+    finally:
+        engine.stop()
+        llama.close()
+    if not arguments.skip_prompt_lookup:
+        report["prompt_lookup"] = bench_prompt_lookup(resolved.path, arguments.n_ctx, arguments.runs, arguments.max_tokens)
+    json.dump(report, sys.stdout, indent=2)
+    print()
+
+
+if __name__ == "__main__":
+    main()

@@ -19,6 +19,10 @@ from jupyter_autocoder.testing.scripted_engine import ScriptedEngine
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "real_model: runs the real small model in the llama.cpp worker")
+
+
 @pytest.fixture(scope="session")
 def shared_kernel():
     path = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]))

@@ -24,16 +24,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from jupyter_autocoder.agent import AgentSession  # noqa: E402
-from jupyter_autocoder.executors.base import (  # noqa: E402
+from jupyter_autocoder.agent import AgentSession
+from jupyter_autocoder.executors.base import (
     DisplayOutput,
     ErrorOutput,
     ExecutionResult,
     Executor,
     StreamOutput,
 )
-from jupyter_autocoder.llm.client import ModelClient  # noqa: E402
-from jupyter_autocoder.testing.scripted_engine import ScriptedEngine  # noqa: E402
+from jupyter_autocoder.llm.client import ModelClient
+from jupyter_autocoder.testing.scripted_engine import ScriptedEngine
 
 TARGET_MS = 20.0
 

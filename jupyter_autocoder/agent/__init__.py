@@ -22,6 +22,7 @@ from .session import AgentSession, RoundRecord, Verifier
 from .trace import default_trace_dir, export_verified
 
 __all__ = [
+    "SYSTEM_PROMPT",
     "AgentEvent",
     "AgentSession",
     "ApprovalEvent",
@@ -36,7 +37,6 @@ __all__ = [
     "NotebookContext",
     "RoundEvent",
     "RoundRecord",
-    "SYSTEM_PROMPT",
     "TokenEvent",
     "VariableContext",
     "Verifier",

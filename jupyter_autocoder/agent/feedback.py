@@ -98,9 +98,9 @@ def dataframe_shape(html_text: str = "", plain_text: str = "") -> tuple[int, int
         if match:
             return int(match.group(1)), int(match.group(2))
     if html_text and "dataframe" in html_text:
-        body = re.search(r"<tbody>(.*?)</tbody>", html_text, re.S)
+        body = re.search(r"<tbody>(.*?)</tbody>", html_text, re.DOTALL)
         if body:
-            rows = re.findall(r"<tr[^>]*>(.*?)</tr>", body.group(1), re.S)
+            rows = re.findall(r"<tr[^>]*>(.*?)</tr>", body.group(1), re.DOTALL)
             if rows:
                 first = rows[0]
                 # Index labels are <th>, values <td>.
@@ -141,8 +141,8 @@ def _html_text(text: str) -> str:
 
 def _html_table_head(text: str, rows: int = 5) -> str:
     lines = []
-    for row in re.findall(r"<tr[^>]*>(.*?)</tr>", text, re.S)[: rows + 1]:
-        cells = [_html_text(cell) for cell in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.S)]
+    for row in re.findall(r"<tr[^>]*>(.*?)</tr>", text, re.DOTALL)[: rows + 1]:
+        cells = [_html_text(cell) for cell in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.DOTALL)]
         lines.append("  ".join(cells))
     return "\n".join(lines)
 

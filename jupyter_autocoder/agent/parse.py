@@ -167,8 +167,7 @@ def _take_shell_lines(code: str, reply: ParsedReply) -> str:
             else:
                 command = stripped.lstrip("!%")
                 for name in ("system ", "sx "):
-                    if command.startswith(name):
-                        command = command[len(name) :]
+                    command = command.removeprefix(name)
                 reply.shell_commands.append(command.strip())
             continue
         kept.append(line)
@@ -183,7 +182,7 @@ def _take_shell_block(body: str, reply: ParsedReply) -> None:
         if is_pip_install(stripped):
             reply.installs.append(parse_pip_install(stripped))
         else:
-            reply.shell_commands.append(stripped[2:] if stripped.startswith("$ ") else stripped)
+            reply.shell_commands.append(stripped.removeprefix("$ "))
 
 
 def _join_continuations(lines: list[str]) -> list[str]:

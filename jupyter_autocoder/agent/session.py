@@ -19,17 +19,29 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Generator
+from typing import Any, TypeVar
 
 from ..executors.base import ExecutionResult, Executor, ExecutorError
 from ..llm.client import ChatStream, ModelClient
 from ..llm.errors import EngineError
 from . import events as ev
 from .approval import ASK, NEVER, ApprovalRequest, Approver, ask, check_policy
-from .feedback import ExpectedResults, describe_outputs, execution_feedback, expected_results, missing_results_feedback
-from .packages import InstallRequest, distribution_for, missing_module, pip_command, requirement_name
+from .feedback import (
+    ExpectedResults,
+    describe_outputs,
+    execution_feedback,
+    expected_results,
+    missing_results_feedback,
+)
+from .packages import (
+    InstallRequest,
+    distribution_for,
+    missing_module,
+    pip_command,
+    requirement_name,
+)
 from .parse import parse_reply
 from .prompts import SYSTEM_PROMPT, NotebookContext, coerce_context, request_message
 from .trace import TraceWriter
@@ -40,7 +52,7 @@ Verifier = Callable[[str, ExecutionResult, Executor, int], "str | None"]
 """Called after a clean run with (code, result, executor, round); returns feedback for the
 model when the code is not accepted yet, or None to accept it."""
 
-_Events = Generator[ev.AgentEvent, None, Any]
+_T = TypeVar("_T")
 
 
 @dataclass
@@ -340,21 +352,22 @@ class AgentSession:
     def _next_round(self, record: RoundRecord, feedback: str) -> None:
         record.feedback = feedback
         self._append("user", feedback)
-        return None
 
     def _acceptance_feedback(self, code: str, result: ExecutionResult, number: int) -> str:
         """After a clean run: is what the request names there, and does the verifier accept it?"""
+        record = self.records[-1]
         if self.check_expected and self._expected:
             names = self._expected.names
             files = self._expected.files
-            present_names = self.executor.defined_names(names) if names else set()
-            present_files = self.executor.existing_files(files) if files else set()
+            present_names = self._timed(record, lambda: self.executor.defined_names(names)) if names else set()
+            present_files = self._timed(record, lambda: self.executor.existing_files(files)) if files else set()
             missing_names = [name for name in names if name not in present_names]
             missing_files = [path for path in files if path not in present_files]
             if missing_names or missing_files:
                 return missing_results_feedback(missing_names, missing_files)
         if self.verifier is not None:
-            verdict = self.verifier(code, result, self.executor, number)
+            verifier = self.verifier
+            verdict = self._timed(record, lambda: verifier(code, result, self.executor, number))
             if verdict:
                 return verdict
         return ""
@@ -403,7 +416,8 @@ class AgentSession:
         self._trace("execution", round=number, result=result.to_dict(include_binary=False))
         return result
 
-    def _timed(self, record: RoundRecord, action: Callable[[], ExecutionResult]) -> ExecutionResult:
+    def _timed(self, record: RoundRecord, action: Callable[[], _T]) -> _T:
+        """Run `action` as execution time (interruptible by stop(), not counted as overhead)."""
         with self._lock:
             self._executing = True
         started = time.perf_counter()
@@ -513,6 +527,12 @@ class AgentSession:
             raise _Stop
 
     def _append(self, role: str, content: str) -> None:
+        if role == "user" and self.messages and self.messages[-1]["role"] == "user":
+            # A turn that was stopped or failed before the model answered: keep the roles
+            # alternating (chat templates insist) by joining the two user turns.
+            self.messages[-1] = {"role": "user", "content": f"{self.messages[-1]['content']}\n\n{content}"}
+            self._trace("message", role=role, content=content, merged=True)
+            return
         self.messages.append({"role": role, "content": content})
         self._trace("message", role=role, content=content)
 

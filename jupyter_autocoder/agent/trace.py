@@ -102,7 +102,11 @@ def verified_dialogue(records: list[dict[str, Any]], include_system: bool = Fals
     last_done: dict[str, Any] | None = None
     for record in records:
         if record.get("type") == "message":
-            messages.append({"role": str(record.get("role")), "content": str(record.get("content", ""))})
+            role, content = str(record.get("role")), str(record.get("content", ""))
+            if record.get("merged") and messages and messages[-1]["role"] == role:
+                messages[-1]["content"] += "\n\n" + content
+            else:
+                messages.append({"role": role, "content": content})
         elif record.get("type") == "done":
             last_done = record
             if record.get("success"):

@@ -21,10 +21,10 @@ from jupyter_client.manager import KernelManager
 
 from .base import (
     ERROR,
-    ErrorOutput,
     INTERRUPTED,
     OK,
     TIMEOUT,
+    ErrorOutput,
     ExecutionResult,
     Executor,
     ExecutorError,

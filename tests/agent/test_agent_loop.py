@@ -314,6 +314,13 @@ def test_stop_from_another_thread_cancels_the_stream(kernel, engine, make_sessio
     while not engine.history[0].cancelled and time.time() < deadline:
         time.sleep(0.05)
     assert engine.history[0].cancelled
+    # The user goes on: the conversation keeps alternating roles (chat templates insist).
+    engine.enqueue(py("print('resumed')"))
+    resumed = list(session.continue_with("go on, briefly"))
+    assert resumed[-1].reason == "success"
+    roles = [m["role"] for m in engine.history[1].messages]
+    assert roles == ["system", "user"]
+    assert engine.history[1].messages[1]["content"] == "think\n\ngo on, briefly"
 
 
 def test_stop_interrupts_running_code(kernel, engine, make_session):

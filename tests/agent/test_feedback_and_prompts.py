@@ -13,8 +13,18 @@ from jupyter_autocoder.agent.feedback import (
     expected_results,
     image_size,
 )
-from jupyter_autocoder.agent.prompts import CellContext, NotebookContext, VariableContext, render_context
-from jupyter_autocoder.executors.base import DisplayOutput, ErrorOutput, ExecutionResult, StreamOutput
+from jupyter_autocoder.agent.prompts import (
+    CellContext,
+    NotebookContext,
+    VariableContext,
+    render_context,
+)
+from jupyter_autocoder.executors.base import (
+    DisplayOutput,
+    ErrorOutput,
+    ExecutionResult,
+    StreamOutput,
+)
 
 
 def png(width: int, height: int) -> str:

@@ -11,9 +11,9 @@ import pytest
 
 pytest.importorskip("llama_cpp")
 
-from jupyter_autocoder.agent import AgentSession  # noqa: E402
-from jupyter_autocoder.config import AutoCoder  # noqa: E402
-from jupyter_autocoder.llm.supervisor import EngineSupervisor  # noqa: E402
+from jupyter_autocoder.agent import AgentSession
+from jupyter_autocoder.config import AutoCoder
+from jupyter_autocoder.llm.supervisor import EngineSupervisor
 
 
 @pytest.mark.real_model

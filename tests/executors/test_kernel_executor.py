@@ -14,7 +14,6 @@ from jupyter_autocoder.executors import (
     ExecutionResult,
     KernelDiedError,
     KernelExecutor,
-    StreamOutput,
 )
 
 

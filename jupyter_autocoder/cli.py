@@ -209,21 +209,37 @@ def command_eval(arguments: argparse.Namespace) -> int:
     from .llm.supervisor import EngineSupervisor
 
     tasks = evaluation.load_humaneval() if arguments.tasks == "humaneval" else evaluation.load_task_file(arguments.tasks)
+    output = open(arguments.output, "w", encoding="utf-8") if arguments.output else None
+    finished = 0
+
+    def progress(record: dict[str, Any]) -> None:
+        nonlocal finished
+        finished += 1
+        mark = "pass" if record["passed_loop"] else "fail"
+        print(f"[{finished}] {record['task_id']}: {mark} after {record['rounds']} rounds "
+              f"(one-shot {'pass' if record['passed_one_shot'] else 'fail'}, {record['seconds']:.1f} s)",
+              file=sys.stderr, flush=True)
+        if output is not None:
+            output.write(json.dumps(record) + "\n")
+            output.flush()
+
     supervisor = EngineSupervisor(settings_from(arguments))
     try:
         supervisor.ensure_running()
         with supervisor.client() as client:
             report: dict[str, Any] = evaluation.evaluate(
-                tasks, client, rounds=arguments.rounds, limit=arguments.limit, output=arguments.output
+                tasks, client, rounds=arguments.rounds, limit=arguments.limit, progress=progress
             )
         report["model"] = supervisor.status()["model"]
     finally:
         supervisor.stop()
+        if output is not None:
+            output.close()
     if arguments.json:
-        print(json.dumps(report, indent=2))
+        print(json.dumps({k: v for k, v in report.items() if k != "per_task"}, indent=2))
     else:
         for key, value in report.items():
-            if not isinstance(value, (list, dict)):
+            if key != "per_task":
                 print(f"{key}: {value}")
     return 0
 

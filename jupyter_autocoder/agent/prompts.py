@@ -110,15 +110,14 @@ def render_context(context: NotebookContext | None, budget: int = 6000) -> str:
             lines.append(line)
         add("\n".join(lines))
     cells = [cell for cell in context.cells if cell.source.strip()]
-    if cells:
-        if add("Recent cells, newest first:", minimum=120):
-            for cell in reversed(cells):
-                label = f"In [{cell.execution_count}]" if cell.execution_count is not None else "Cell"
-                text = f"{label}:\n```python\n{cell.source.strip()}\n```"
-                if cell.output.strip():
-                    text += "\nOutput:\n" + cut_middle(strip_ansi(cell.output).strip(), 600)
-                if not add(text):
-                    break
+    if cells and add("Recent cells, newest first:", minimum=120):
+        for cell in reversed(cells):
+            label = f"In [{cell.execution_count}]" if cell.execution_count is not None else "Cell"
+            text = f"{label}:\n```python\n{cell.source.strip()}\n```"
+            if cell.output.strip():
+                text += "\nOutput:\n" + cut_middle(strip_ansi(cell.output).strip(), 600)
+            if not add(text):
+                break
     return "\n\n".join(sections)
 
 

@@ -21,10 +21,9 @@ import threading
 import time
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..executors.base import ExecutionResult, Executor, ExecutorError
-from ..llm.client import ChatStream, ModelClient
 from ..llm.errors import EngineError
 from . import events as ev
 from .approval import ASK, NEVER, ApprovalRequest, Approver, ask, check_policy
@@ -45,6 +44,9 @@ from .packages import (
 from .parse import parse_reply
 from .prompts import SYSTEM_PROMPT, NotebookContext, coerce_context, request_message
 from .trace import TraceWriter
+
+if TYPE_CHECKING:  # the loop is handed a client; it does not import HTTP code itself
+    from ..llm.client import ChatStream, ModelClient
 
 log = logging.getLogger(__name__)
 

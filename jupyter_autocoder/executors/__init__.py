@@ -16,8 +16,18 @@ from .base import (
     KernelUnresponsiveError,
     StreamOutput,
 )
-from .kernel import KernelExecutor
-from .shell import ShellExecutor
+
+# The implementations load on first use: importing the interface (as the agent loop does)
+# must not pull in jupyter_client, zmq and tornado.
+_LAZY = {"KernelExecutor": ".kernel", "ShellExecutor": ".shell"}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        from importlib import import_module
+
+        return getattr(import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "DisplayOutput",

@@ -11,7 +11,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 from ..llm.errors import AutoCoderError
 
@@ -83,7 +83,7 @@ class ErrorOutput:
         }
 
 
-Output = Union[StreamOutput, DisplayOutput, ErrorOutput]
+Output = StreamOutput | DisplayOutput | ErrorOutput
 
 
 def output_from_dict(payload: dict[str, Any]) -> Output:

@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 
 _POLL_SECONDS = 0.1
 _ALIVE_CHECK_SECONDS = 0.5
+_ATTACHED_DEATH_SECONDS = 5.0
 
 
 class KernelExecutor(Executor):
@@ -68,6 +69,7 @@ class KernelExecutor(Executor):
         self.client: BlockingKernelClient | None = None
         self._dead_message: str | None = None
         self._running_msg_id: str | None = None
+        self._silent_since: float | None = None
 
     @classmethod
     def attach(cls, connection_file: str, **kwargs: Any) -> KernelExecutor:
@@ -281,7 +283,14 @@ class KernelExecutor(Executor):
 
     def _check_alive(self) -> None:
         if self.is_alive():
+            self._silent_since = None
             return
+        if self.manager is None:
+            # Attached: only the heartbeat tells, and a loaded machine can miss a beat.
+            now = time.monotonic()
+            self._silent_since = self._silent_since or now
+            if now - self._silent_since < _ATTACHED_DEATH_SECONDS:
+                return
         exit_code = None
         if self.manager is not None and self.manager.provisioner is not None:
             process = getattr(self.manager.provisioner, "process", None)

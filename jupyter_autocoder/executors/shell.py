@@ -49,6 +49,7 @@ class ShellExecutor(Executor):
         self.interrupt_grace = interrupt_grace
         self._lock = threading.Lock()
         self._running = False
+        self._running_on_main_thread = False
         self._timer_fired = False
 
     def run(self, code: str, timeout: float | None = None) -> ExecutionResult:
@@ -57,6 +58,7 @@ class ShellExecutor(Executor):
         stop_timer = threading.Event()
         with self._lock:
             self._running = True
+            self._running_on_main_thread = on_main_thread
             self._timer_fired = False
         capture = _Capture(self.shell, collector).install()
         # The C-level default handler raises KeyboardInterrupt without a frame of ours in
@@ -143,8 +145,9 @@ class ShellExecutor(Executor):
                 return
 
     def interrupt(self) -> None:
+        # Only code running on the main thread can be interrupted (a signal goes there).
         with self._lock:
-            if self._running:
+            if self._running and self._running_on_main_thread:
                 _interrupt_main_thread()
 
     def defined_names(self, names: Iterable[str]) -> set[str]:

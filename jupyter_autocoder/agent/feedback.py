@@ -157,7 +157,8 @@ def format_error(error: ErrorOutput, limit: int = 3000) -> str:
     header = f"{error.ename}: {strip_ansi(error.evalue)}".strip()
     if not traceback:
         return header
-    if header not in traceback:
+    last_line = traceback.splitlines()[-1] if traceback else ""
+    if not last_line.startswith(error.ename):
         traceback = f"{traceback}\n{header}"
     return f"{header}\n{cut_middle(traceback, limit)}"
 

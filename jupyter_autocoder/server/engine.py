@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import threading
+import time
 from typing import Any
 
 from ..config import AutoCoder
@@ -25,6 +28,10 @@ STATUS_KEYS = (
     "progress",
     "base_url",
 )
+
+
+class EngineBusyError(Exception):
+    """A model action that cannot be done now (a remote engine, say); answered with 409."""
 
 
 class EngineHost:
@@ -83,6 +90,64 @@ class EngineHost:
         except Exception as error:  # the supervisor reports failures in its status too
             self.log.error("jupyter_autocoder: the model engine failed to start: %s", error, exc_info=True)
 
+    # --- for the proxy ------------------------------------------------------------------
+
+    @property
+    def remote(self) -> bool:
+        return bool(self.settings.engine_url)
+
+    @property
+    def ready(self) -> bool:
+        return self.supervisor is not None and self.supervisor.state == "ready"
+
+    def ensure_running(self, timeout: float | None = None) -> None:
+        """Start the model if needed and wait until it answers (blocking: call it in a thread)."""
+        if self.supervisor is None:
+            from ..llm.errors import EngineUnavailable
+
+            raise EngineUnavailable(self.unavailable_reason or "no model engine")
+        self.supervisor.ensure_running(timeout)
+
+    def model_name(self) -> str:
+        """The model's name as the engine knows it."""
+        if self.supervisor is None or self.remote:
+            return self.settings.model
+        return self.supervisor.model_name
+
+    def upstream(self, path: str) -> tuple[str, dict[str, str]]:
+        """The engine's URL for `path` (below /v1) and the headers that authenticate there."""
+        key = self.settings.api_key if self.remote else self.supervisor.api_key
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        return f"{self.supervisor.base_url}/{path}", headers
+
+    # --- model actions (blocking: the handlers run them in a thread) ---------------------
+
+    def _local_supervisor(self, action: str) -> Any:
+        if self.remote:
+            raise EngineBusyError(
+                f"Cannot {action}: the engine is remote ({self.settings.engine_url}); "
+                "its models are managed there."
+            )
+        if self.supervisor is None:
+            raise EngineBusyError(f"Cannot {action}: {self.unavailable_reason}")
+        return self.supervisor
+
+    def load(self, model: str | None = None) -> None:
+        """Load the configured model, or switch to `model` when another one is named."""
+        supervisor = self._local_supervisor("load a model")
+        if model and model != self.settings.model:
+            self.switch(model)
+        else:
+            supervisor.start(wait=False)
+
+    def unload(self) -> None:
+        self._local_supervisor("unload the model").stop()
+
+    def switch(self, model: str) -> None:
+        supervisor = self._local_supervisor("switch models")
+        self.log.info("jupyter_autocoder: switching the model to %s", model)
+        supervisor.switch(model, wait=False)
+
     async def stop(self) -> None:
         """Stop the engine (the worker process); log failures, never raise."""
         if self.supervisor is None:
@@ -91,6 +156,80 @@ class EngineHost:
             await asyncio.get_running_loop().run_in_executor(None, self.supervisor.stop)
         except Exception as error:
             self.log.error("jupyter_autocoder: stopping the model engine failed: %s", error, exc_info=True)
+
+
+def check_model_name(name: Any) -> str:
+    """A model name that can be resolved (catalogue, auto, hf: reference, existing .gguf),
+    or a typed error naming the valid choices."""
+    from ..llm.catalogue import CATALOGUE
+    from ..llm.errors import ModelFileError, ModelNotFoundError
+    from ..llm.resolve import parse_hf_reference
+
+    if not isinstance(name, str) or not name.strip():
+        raise ModelNotFoundError(str(name), ["auto", *CATALOGUE])
+    name = name.strip()
+    if name.lower() == "auto" or name.lower() in CATALOGUE:
+        return name.lower()
+    if name.startswith("hf:"):
+        parse_hf_reference(name)
+        return name
+    if name.endswith(".gguf"):
+        path = os.path.abspath(os.path.expanduser(name))
+        if not os.path.isfile(path):
+            raise ModelFileError(f"Model file not found: {path}")
+        return path
+    raise ModelNotFoundError(name, ["auto", *CATALOGUE])
+
+
+class ModelPulls:
+    """Downloads started from the server, each in a thread, with their progress.
+
+    The download itself is `resolve_model` (the hub's cache: partial files keep an
+    `.incomplete` name until they are whole; assembled models are checked before they take
+    their final name), so a pull that fails halfway leaves nothing that a load would use.
+    """
+
+    def __init__(self, log: logging.Logger | None = None):
+        self.log = log or logging.getLogger(__name__)
+        self._lock = threading.Lock()
+        self._pulls: dict[str, dict[str, Any]] = {}
+
+    def start(self, name: str) -> dict[str, Any]:
+        """Begin pulling `name` (a catalogue name or hf: reference); a pull in progress is kept."""
+        if not name.startswith("hf:") and (os.path.isabs(name) or name.endswith(".gguf")):
+            raise ValueError("a local .gguf file needs no pull")
+        with self._lock:
+            current = self._pulls.get(name)
+            if current is not None and current["state"] == "downloading":
+                return dict(current)
+            pull = {"model": name, "state": "downloading", "done": 0, "total": None, "file": None,
+                    "error": None, "path": None, "started_at": time.time(), "finished_at": None}
+            self._pulls[name] = pull
+        threading.Thread(target=self._run, args=(name,), name=f"autocoder-pull-{name}", daemon=True).start()
+        return dict(pull)
+
+    def status(self) -> dict[str, dict[str, Any]]:
+        with self._lock:
+            return {name: dict(pull) for name, pull in self._pulls.items()}
+
+    def _update(self, name: str, **changes: Any) -> None:
+        with self._lock:
+            self._pulls[name].update(changes)
+
+    def _run(self, name: str) -> None:
+        from ..llm.resolve import resolve_model
+
+        def progress(done: int, total: int, what: str) -> None:
+            self._update(name, done=done, total=total, file=what)
+
+        try:
+            resolved = resolve_model(name, download=True, progress=progress, check_memory=False)
+        except Exception as error:  # every failure is reported in the pull's state
+            self.log.warning("jupyter_autocoder: pulling %s failed: %s", name, error)
+            self._update(name, state="failed", error=str(error), finished_at=time.time())
+            return
+        self._update(name, state="done", path=resolved.path, finished_at=time.time())
+        self.log.info("jupyter_autocoder: pulled %s to %s", name, resolved.path)
 
 
 def list_models() -> list[dict[str, Any]]:

@@ -1,7 +1,9 @@
-"""HTTP handlers under `<base_url>/autocoder/api/`: thin translations to `EngineHost` calls.
+"""HTTP and WebSocket handlers under `<base_url>/autocoder/api/`: thin translations to the
+extension's services (`EngineHost`, `ModelPulls`, `EngineProxy`, `AgentService`).
 
-Every verb is authenticated (`@tornado.web.authenticated`) and authorized on the
-`autocoder` resource; errors reach the browser as JSON with a `message` (APIHandler).
+Every verb is authenticated (`@tornado.web.authenticated`, `@ws_authenticated` for the
+socket) and authorized on the `autocoder` resource; errors reach the client as JSON with a
+`message` (APIHandler). The proxy also accepts the key the server gives its kernels.
 """
 
 from __future__ import annotations
@@ -11,18 +13,29 @@ import json
 from typing import TYPE_CHECKING, Any
 
 import tornado.web
-from jupyter_server.auth.decorator import authorized
-from jupyter_server.base.handlers import APIHandler
+from jupyter_core.utils import ensure_async
+from jupyter_server.auth.decorator import authorized, ws_authenticated
+from jupyter_server.auth.identity import User
+from jupyter_server.base.handlers import APIHandler, JupyterHandler
+from jupyter_server.base.websocket import WebSocketMixin
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from jupyter_server.utils import url_path_join
+from tornado import websocket
+from tornado.iostream import StreamClosedError
 
 from .._version import __version__
-from .engine import list_models
+from .engine import EngineBusyError, check_model_name, list_models
+from .protocol import PROTOCOL_VERSION, ProtocolError, parse_message
+from .proxy import ProxyError, ProxyRequest, key_matches
 
 if TYPE_CHECKING:
     from .app import AutoCoderApp
+    from .channel import Channel
 
 AUTH_RESOURCE = "autocoder"
+MODEL_ACTIONS = ("pull", "load", "unload", "switch")
+# The identity of requests that bring the proxy key: the kernels this server started.
+KERNEL_USER = User(username="autocoder-kernel", name="Kernel of this server (proxy key)")
 
 
 class AutoCoderHandler(ExtensionHandlerMixin, APIHandler):
@@ -34,30 +47,227 @@ class AutoCoderHandler(ExtensionHandlerMixin, APIHandler):
     def autocoder(self) -> AutoCoderApp:
         return self.extensionapp  # type: ignore[return-value]
 
-    def write_json(self, payload: Any) -> None:
+    def write_json(self, payload: Any, status: int = 200) -> None:
+        self.set_status(status)
         self.set_header("Content-Type", "application/json")
         # default=str: paths and similar values in engine dicts become strings, not a 500.
         self.finish(json.dumps(payload, default=str))
 
+    def json_body(self) -> dict[str, Any]:
+        """The request's JSON object, or a 400 that says what is wrong."""
+        limit = self.autocoder.max_request_bytes
+        if len(self.request.body) > limit:
+            raise tornado.web.HTTPError(413, f"the request is {len(self.request.body)} bytes; the limit is {limit}")
+        if not self.request.body:
+            return {}
+        try:
+            body = json.loads(self.request.body)
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise tornado.web.HTTPError(400, f"the request body is not JSON: {error}") from None
+        if not isinstance(body, dict):
+            raise tornado.web.HTTPError(400, "the request body must be a JSON object")
+        return body
+
 
 class StatusHandler(AutoCoderHandler):
-    """GET: the package version and the model engine's status."""
+    """GET: the package version, the model engine's status, the queue and recent speed."""
 
     @tornado.web.authenticated
     @authorized
     def get(self) -> None:
-        self.write_json({"version": __version__, "engine": self.autocoder.engine.status()})
+        self.write_json(self.autocoder.status())
 
 
 class ModelsHandler(AutoCoderHandler):
-    """GET: the catalogue of named models, and the configured one."""
+    """GET: the catalogue with what is cached, the configured and loaded model, pulls."""
 
     @tornado.web.authenticated
     @authorized
     async def get(self) -> None:
         # The catalogue looks at files on disk (caches): keep that off the event loop.
         models = await asyncio.get_running_loop().run_in_executor(None, list_models)
-        self.write_json({"models": models, "configured": self.autocoder.autocoder_config.model})
+        app = self.autocoder
+        engine = app.engine.status()
+        self.write_json(
+            {
+                "models": models,
+                "configured": app.autocoder_config.model,
+                "loaded": engine["model"] if engine["state"] == "ready" else None,
+                "state": engine["state"],
+                "remote": app.engine.remote,
+                "pulls": app.pulls.status(),
+            }
+        )
+
+
+class ModelActionHandler(AutoCoderHandler):
+    """POST models/{pull,load,unload,switch} with {"model": name}: see docs/protocol.md."""
+
+    @tornado.web.authenticated
+    @authorized
+    async def post(self, action: str) -> None:
+        if action not in MODEL_ACTIONS:
+            raise tornado.web.HTTPError(404, f"unknown model action {action!r}; expected one of {', '.join(MODEL_ACTIONS)}")
+        body = self.json_body()
+        model = body.get("model")
+        if action in ("pull", "switch") or model is not None:
+            model = self._checked_model(model)
+        engine = self.autocoder.engine
+        loop = asyncio.get_running_loop()
+        try:
+            if action == "pull":
+                pull = self.autocoder.pulls.start(model)
+                self.write_json({"pull": pull}, 202)
+                return
+            if action == "unload":
+                await loop.run_in_executor(None, engine.unload)
+                self.write_json({"engine": engine.status()})
+                return
+            if action == "load":
+                await loop.run_in_executor(None, engine.load, model)
+            else:
+                await loop.run_in_executor(None, engine.switch, model)
+        except EngineBusyError as error:
+            raise tornado.web.HTTPError(409, str(error)) from None
+        except ValueError as error:
+            raise tornado.web.HTTPError(400, str(error)) from None
+        self.write_json({"engine": engine.status()}, 202)
+
+    def _checked_model(self, model: Any) -> str:
+        from ..llm.errors import AutoCoderError
+
+        try:
+            return check_model_name(model)
+        except (AutoCoderError, LookupError) as error:
+            raise tornado.web.HTTPError(404, str(error)) from None
+
+
+class ProxyKeyIdentity:
+    """The server's identity provider, plus the proxy key: a request that brings it is one
+    of this server's kernels (token-authenticated, so no XSRF cookie is asked for)."""
+
+    def __init__(self, inner: Any, key: str):
+        self._inner = inner
+        self._key = key
+
+    def get_user(self, handler: Any) -> Any:
+        scheme, _, value = handler.request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() == "bearer" and key_matches(value.strip(), self._key):
+            handler._token_authenticated = True
+            handler.proxy_key_authenticated = True
+            return KERNEL_USER
+        return self._inner.get_user(handler)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+class ProxyHandler(AutoCoderHandler):
+    """`v1/...`: the OpenAI-compatible proxy (see proxy.py). Key or Jupyter token."""
+
+    proxy_key_authenticated = False
+    _task: asyncio.Future[None] | None = None
+    _client_gone = False
+    _content_type = "application/json"
+
+    @property
+    def identity_provider(self) -> Any:
+        inner = super().identity_provider
+        return ProxyKeyIdentity(inner, self.autocoder.proxy_key)
+
+    @tornado.web.authenticated
+    async def get(self, path: str) -> None:
+        await self._forward("GET", path)
+
+    @tornado.web.authenticated
+    async def post(self, path: str) -> None:
+        await self._forward("POST", path)
+
+    async def _forward(self, method: str, path: str) -> None:
+        if not self.proxy_key_authenticated:
+            allowed = await ensure_async(self.authorizer.is_authorized(self, self.current_user, "execute", AUTH_RESOURCE))
+            if not allowed:
+                raise tornado.web.HTTPError(403, f"not authorized to use the model ({AUTH_RESOURCE})")
+        address = self.request.connection.context.address  # type: ignore[union-attr]
+        lane = f"connection:{address[0]}:{address[1]}" if isinstance(address, tuple) else f"connection:{address}"
+        request = ProxyRequest(method, path, self.request.body, lane)
+        self._task = asyncio.ensure_future(self.autocoder.proxy.forward(request, self))
+        try:
+            await self._task
+        except ProxyError as error:
+            self.write_json(error.to_dict(), error.status)
+            return
+        except (asyncio.CancelledError, StreamClosedError):
+            if self._client_gone:
+                return  # nobody to answer
+            raise
+        if not self._finished:
+            self.finish(set_content_type=self._content_type)
+
+    def on_connection_close(self) -> None:
+        # The client went away: leave the queue, or close the upstream stream (the model stops).
+        self._client_gone = True
+        if self._task is not None:
+            self._task.cancel()
+
+    # ResponseSink, for EngineProxy
+    async def begin(self, status: int, content_type: str) -> None:
+        self.set_status(status)
+        self._content_type = content_type
+        self.set_header("Content-Type", content_type)
+        if content_type.startswith("text/event-stream"):
+            self.set_header("Cache-Control", "no-cache")
+            self.set_header("X-Accel-Buffering", "no")
+            await self.flush()
+
+    async def send(self, data: bytes) -> None:
+        self.write(data)
+        await self.flush()
+
+
+class AgentSocketHandler(ExtensionHandlerMixin, WebSocketMixin, websocket.WebSocketHandler, JupyterHandler):
+    """`agent`: the panel's WebSocket (docs/protocol.md); the work is `AgentService`'s."""
+
+    auth_resource = AUTH_RESOURCE
+    channel: Channel | None = None
+
+    @property
+    def autocoder(self) -> AutoCoderApp:
+        return self.extensionapp  # type: ignore[return-value]
+
+    async def pre_get(self) -> None:
+        allowed = await ensure_async(self.authorizer.is_authorized(self, self.current_user, "execute", AUTH_RESOURCE))
+        if not allowed:
+            raise tornado.web.HTTPError(403)
+
+    @ws_authenticated
+    async def get(self, *args: Any, **kwargs: Any) -> None:
+        await self.pre_get()
+        await super().get(*args, **kwargs)
+
+    def open(self, *args: Any, **kwargs: Any) -> None:
+        from .channel import Channel
+
+        super().open(*args, **kwargs)
+        self.channel = Channel(self.write_message, asyncio.get_running_loop())
+        self.channel.send({"type": "hello", "protocol": PROTOCOL_VERSION, "version": __version__})
+
+    async def on_message(self, message: str | bytes) -> None:
+        channel = self.channel
+        if channel is None:
+            return
+        try:
+            parsed = parse_message(message, self.autocoder.max_message_bytes)
+            await self.autocoder.agents.handle(channel, parsed)
+        except ProtocolError as error:
+            channel.send(error.to_dict())
+        except Exception as error:  # a bug must not close the socket, nor go unreported
+            self.log.exception("jupyter_autocoder: a message on the agent socket failed")
+            channel.send({"type": "error", "message": f"internal error: {error}", "in_reply_to": None})
+
+    def on_close(self) -> None:
+        if self.channel is not None:
+            self.autocoder.agents.detach(self.channel)
 
 
 def api_path(*parts: str) -> str:
@@ -65,8 +275,11 @@ def api_path(*parts: str) -> str:
     return url_path_join("autocoder", "api", *parts)
 
 
-def default_handlers() -> list[tuple[str, type[AutoCoderHandler]]]:
+def default_handlers() -> list[tuple[str, type[JupyterHandler]]]:
     return [
         (api_path("status"), StatusHandler),
         (api_path("models"), ModelsHandler),
+        (api_path("models", "([^/]+)"), ModelActionHandler),
+        (api_path("v1", "(.*)"), ProxyHandler),
+        (api_path("agent"), AgentSocketHandler),
     ]

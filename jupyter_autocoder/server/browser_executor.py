@@ -1,0 +1,164 @@
+"""The executor of the panel: the browser runs the agent's code in the notebook's kernel.
+
+`run(code, timeout)` sends `run_cell` over the WebSocket and blocks the session's thread
+until the browser answers `run_result` with the cell's nbformat outputs. Past the timeout it
+asks the browser to interrupt the kernel (never to restart it: the user's variables
+survive) and reports a timeout. Installs and approved shell commands are run without adding
+a cell; checks of which variables and files exist are silent probes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from ..executors.base import (
+    INTERRUPTED,
+    TIMEOUT,
+    ExecutionResult,
+    Executor,
+    ExecutorError,
+    StreamOutput,
+    valid_identifiers,
+)
+from .channel import ANSWERED, CANCELLED, Channel, PendingReply
+
+log = logging.getLogger(__name__)
+
+RUN = "run"
+CODE, INSTALL, SHELL, PROBE = "code", "install", "shell", "probe"
+
+
+class BrowserExecutor(Executor):
+    """Runs code through the browser connected on `channel`, for one notebook."""
+
+    def __init__(
+        self,
+        channel: Channel,
+        meta: dict[str, Any],
+        *,
+        interrupt_grace: float = 10.0,
+        probe_timeout: float = 30.0,
+    ):
+        """`meta` (notebook, session, turn) is added to every request; the caller keeps it current."""
+        self.channel = channel
+        self.meta = meta
+        self.interrupt_grace = interrupt_grace
+        self.probe_timeout = probe_timeout
+        self._purpose = CODE
+        self._lock = threading.Lock()
+        self._current: tuple[str, PendingReply] | None = None
+        self._stop_requested = False
+
+    # --- the Executor interface -------------------------------------------------------
+
+    def run(self, code: str, timeout: float | None = None) -> ExecutionResult:
+        return self._run(code, timeout, self._purpose)
+
+    def install(
+        self, packages: Sequence[str], options: Sequence[str] = (), timeout: float | None = 600.0
+    ) -> ExecutionResult:
+        with self._purpose_of(INSTALL):
+            return super().install(packages, options, timeout)
+
+    def run_shell(self, command: str, timeout: float | None = None) -> ExecutionResult:
+        with self._purpose_of(SHELL):
+            return super().run_shell(command, timeout)
+
+    def defined_names(self, names: Iterable[str]) -> set[str]:
+        wanted = valid_identifiers(names)
+        if not wanted:
+            return set()
+        return self._probe(f"[name for name in {wanted!r} if name in get_ipython().user_ns]")
+
+    def existing_files(self, paths: Iterable[str]) -> set[str]:
+        wanted = sorted({str(path) for path in paths})
+        if not wanted:
+            return set()
+        return self._probe(f"[path for path in {wanted!r} if __import__('os').path.exists(path)]")
+
+    def interrupt(self) -> None:
+        """Ask the browser to interrupt the running cell (the user pressed stop)."""
+        with self._lock:
+            current = self._current
+            self._stop_requested = current is not None
+        if current is None:
+            return
+        run_id, reply = current
+        self._send_interrupt(run_id, "stopped")
+        reply.cut(self.interrupt_grace)
+
+    # --- inside -----------------------------------------------------------------------
+
+    @contextmanager
+    def _purpose_of(self, purpose: str) -> Iterator[None]:
+        previous, self._purpose = self._purpose, purpose
+        try:
+            yield
+        finally:
+            self._purpose = previous
+
+    def _send_interrupt(self, run_id: str, reason: str) -> None:
+        self.channel.send({"type": "interrupt", "id": run_id, "notebook": self.meta.get("notebook"), "reason": reason})
+
+    def _run(self, code: str, timeout: float | None, purpose: str) -> ExecutionResult:
+        run_id = uuid.uuid4().hex
+        reply = self.channel.expect(RUN, run_id)
+        with self._lock:
+            self._current = (run_id, reply)
+            self._stop_requested = False
+        started = time.monotonic()
+        self.channel.send(
+            {"type": "run_cell", "id": run_id, **self.meta, "code": code, "timeout": timeout, "purpose": purpose}
+        )
+        timed_out = False
+        try:
+            state = reply.wait(timeout)
+            if state == ANSWERED or state == CANCELLED:
+                pass
+            elif not self._stop_requested:
+                timed_out = True
+                self._send_interrupt(run_id, "timeout")
+                state = reply.wait(self.interrupt_grace)
+        finally:
+            self.channel.forget(RUN, run_id)
+            with self._lock:
+                self._current = None
+                stopped = self._stop_requested
+        seconds = time.monotonic() - started
+        if state == ANSWERED:
+            result: ExecutionResult = reply.value
+            result.duration = result.duration or seconds
+        elif state == CANCELLED:
+            result = _note("The browser disconnected before the cell finished; its outcome is unknown.", seconds)
+            result.status = INTERRUPTED
+        else:
+            result = _note("The browser did not answer after the cell was interrupted.", seconds)
+            result.status = INTERRUPTED
+        if timed_out:
+            result.timed_out, result.status = True, TIMEOUT
+        elif stopped and state == ANSWERED and not result.ok:
+            result.status = INTERRUPTED
+        return result
+
+    def _probe(self, expression: str) -> set[str]:
+        result = self._run(f"print(__import__('json').dumps({expression}))", self.probe_timeout, PROBE)
+        lines = result.stdout.strip().splitlines()
+        if not result.ok or not lines:
+            error = result.error
+            detail = f"{error.ename}: {error.evalue}" if error else result.status
+            raise ExecutorError(f"checking the kernel's state failed ({detail})")
+        try:
+            return {str(item) for item in json.loads(lines[-1])}
+        except ValueError as error:
+            raise ExecutorError(f"checking the kernel's state gave {lines[-1][:200]!r}") from error
+
+
+def _note(text: str, seconds: float) -> ExecutionResult:
+    return ExecutionResult(outputs=[StreamOutput("stderr", text)], duration=seconds)

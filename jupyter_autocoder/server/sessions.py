@@ -1,0 +1,374 @@
+"""Agent sessions per notebook, driven by the browser over the agent WebSocket.
+
+The agent loop is synchronous: each turn runs in a thread of its own and hands its events
+to the event loop through the connection's `Channel`. The browser is the executor
+(`BrowserExecutor`) and the approver. A notebook has one conversation and at most one
+running turn; its turns, and the conversation the model saw, are kept on disk
+(`HistoryStore`) so that `history` and `continue` work after a server restart.
+
+Every model request of a session goes through the server's own proxy, in the notebook's
+lane of the fair queue; a stop cancels the stream, which takes the request out of the
+queue at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..agent import events as ev
+from ..agent.approval import ApprovalRequest
+from ..agent.session import AgentSession
+from ..config import AutoCoder
+from ..llm.client import ModelClient
+from .browser_executor import BrowserExecutor
+from .channel import ANSWERED, Channel, PendingReply
+from .chat import ChatSession
+from .history import HistoryStore, NotebookHistory, TurnRecord
+from .paths import PathError, notebook_path
+from .protocol import Approval, Continue, HistoryRequest, Message, ProtocolError, Reset, RunResult, Start, Stop
+
+log = logging.getLogger(__name__)
+
+APPROVAL = "approval"
+RUN = "run"
+# Events after which the history file is written (besides the turn's start and end).
+_SAVE_AFTER = ("execution", "install", "approval")
+
+
+def lane_for(notebook: str) -> str:
+    """The notebook's lane in the fair queue (sent as the OpenAI `user` field)."""
+    return f"notebook:{notebook}"
+
+
+@dataclass
+class NotebookState:
+    notebook: str
+    history: NotebookHistory
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    session: AgentSession | ChatSession | None = None
+    mode: str | None = None
+    executor: BrowserExecutor | None = None
+    runner: TurnRunner | None = None
+
+    def snapshot(self) -> dict[str, Any]:
+        with self.lock:
+            turns = [dict(turn, events=list(turn.get("events", []))) for turn in self.history.turns]
+        return {"type": "history", "notebook": self.notebook, "turns": turns, "running": self.runner is not None}
+
+
+class AgentService:
+    """All notebooks' sessions on this server."""
+
+    def __init__(
+        self,
+        settings: AutoCoder,
+        history: HistoryStore,
+        root_dir: str,
+        client_factory: Callable[[], ModelClient],
+        *,
+        trace_dir: str | Path,
+        interrupt_grace: float = 10.0,
+        log: logging.Logger | None = None,
+    ):
+        """`client_factory()` gives a new client for the server's proxy (one per session)."""
+        self.settings = settings
+        self.history = history
+        self.root_dir = root_dir
+        self.client_factory = client_factory
+        self.trace_dir = Path(trace_dir)
+        self.interrupt_grace = interrupt_grace
+        self.log = log or logging.getLogger(__name__)
+        self._notebooks: dict[str, NotebookState] = {}
+
+    # --- messages from a socket (on the event loop) ---------------------------------------
+
+    async def handle(self, channel: Channel, message: Message) -> None:
+        """Act on one browser message; ProtocolError when it cannot be done."""
+        if isinstance(message, RunResult):
+            if not channel.answer(RUN, message.id, message.result):
+                raise ProtocolError(f"no cell run with id {message.id!r} is waiting for a result", "run_result")
+        elif isinstance(message, Approval):
+            if not channel.answer(APPROVAL, message.id, message.approved):
+                raise ProtocolError(f"no approval with id {message.id!r} is pending", "approval")
+        elif isinstance(message, (Start, Continue)):
+            await self._begin_turn(channel, message)
+        elif isinstance(message, Stop):
+            state = await self._state(message.notebook, "stop")
+            if state.runner is not None:
+                state.runner.stop()
+        elif isinstance(message, HistoryRequest):
+            state = await self._state(message.notebook, "history")
+            channel.send(state.snapshot())
+        elif isinstance(message, Reset):
+            state = await self._state(message.notebook, "reset")
+            if state.runner is not None:
+                raise ProtocolError("a turn is running for this notebook; stop it first", "reset", state.notebook)
+            await asyncio.get_running_loop().run_in_executor(None, self._reset, state)
+            channel.send(state.snapshot())
+
+    def detach(self, channel: Channel) -> None:
+        """The socket closed: stop the turns it was driving."""
+        channel.close()
+        for state in list(self._notebooks.values()):
+            if state.runner is not None and state.runner.channel is channel:
+                state.runner.stop()
+
+    async def shutdown(self, timeout: float = 10.0) -> None:
+        """Stop every turn and wait (a little) for their threads; never raises."""
+        runners = [state.runner for state in self._notebooks.values() if state.runner is not None]
+        for runner in runners:
+            runner.stop()
+            runner.channel.close()
+        loop = asyncio.get_running_loop()
+        for runner in runners:
+            await loop.run_in_executor(None, runner.join, timeout)
+        for state in self._notebooks.values():
+            _close_session(state.session)
+
+    @property
+    def running(self) -> int:
+        return sum(1 for state in self._notebooks.values() if state.runner is not None)
+
+    # --- inside --------------------------------------------------------------------------
+
+    async def _state(self, raw_path: str, in_reply_to: str) -> NotebookState:
+        try:
+            notebook = notebook_path(raw_path, self.root_dir)
+        except PathError as error:
+            raise ProtocolError(str(error), in_reply_to, raw_path) from None
+        state = self._notebooks.get(notebook)
+        if state is None:
+            history = await asyncio.get_running_loop().run_in_executor(None, self.history.load, notebook)
+            state = self._notebooks.setdefault(notebook, NotebookState(notebook, history))
+        return state
+
+    async def _begin_turn(self, channel: Channel, message: Start | Continue) -> None:
+        state = await self._state(message.notebook, message.type)
+        previous = state.runner
+        if previous is not None and previous.done_sent:
+            # Its `done` is out and its thread is finishing: a quick next turn waits for it.
+            await asyncio.get_running_loop().run_in_executor(None, previous.join, 5.0)
+        if state.runner is not None:
+            raise ProtocolError(
+                "a turn is already running for this notebook; stop it first", message.type, state.notebook
+            )
+        if isinstance(message, Start):
+            mode, text, session_id, fresh = message.mode, message.request, uuid.uuid4().hex[:12], True
+        else:
+            conversation = state.history.conversation
+            if state.session is None and not conversation:
+                raise ProtocolError(
+                    "there is no conversation to continue for this notebook; send 'start'", "continue", state.notebook
+                )
+            mode = state.mode or conversation["mode"]
+            session_id = state.session.session_id if state.session else conversation["session"]
+            text, fresh = message.remark, False
+        runner = TurnRunner(
+            self,
+            state,
+            channel,
+            turn=state.history.last_turn + 1,
+            session_id=session_id,
+            mode=mode,
+            text=text,
+            context=message.context,
+            fresh=fresh,
+        )
+        state.runner = runner
+        channel.send(
+            {
+                "type": "started",
+                "notebook": state.notebook,
+                "session": session_id,
+                "turn": runner.turn,
+                "mode": mode,
+                "request": text,
+            }
+        )
+        runner.start()
+
+    @staticmethod
+    def _approve(state: NotebookState, request: ApprovalRequest) -> bool:
+        # The session outlives its turns: ask through the turn that runs now.
+        runner = state.runner
+        return runner.approve(request) if runner is not None else False
+
+    def _reset(self, state: NotebookState) -> None:
+        _close_session(state.session)
+        state.session, state.mode, state.executor = None, None, None
+        with state.lock:
+            state.history = NotebookHistory(state.notebook)
+        self.history.delete(state.notebook)
+
+    def _save(self, state: NotebookState) -> None:
+        try:
+            with state.lock:
+                self.history.save(state.history)
+        except OSError as error:  # a full disk must not end the turn
+            self.log.warning("jupyter_autocoder: cannot save the history of %s: %s", state.notebook, error)
+
+    # --- sessions (built in the turn's thread: they open trace files) -----------------------
+
+    def session_for(self, runner: TurnRunner) -> AgentSession | ChatSession:
+        state = runner.state
+        if not runner.fresh and state.session is not None:
+            if state.executor is not None:
+                state.executor.channel = runner.channel  # the panel may have reconnected
+            return state.session
+        _close_session(state.session)
+        messages = None if runner.fresh else (state.history.conversation or {}).get("messages")
+        client = self.client_factory()
+        params = {"user": lane_for(state.notebook)}
+        if runner.mode == "chat":
+            session: AgentSession | ChatSession = ChatSession(
+                client, session_id=runner.session_id, messages=messages, chat_params=params
+            )
+            executor = None
+        else:
+            executor = BrowserExecutor(runner.channel, runner.meta, interrupt_grace=self.interrupt_grace)
+            session = AgentSession.from_config(
+                self.settings,
+                client,
+                executor,
+                approver=functools.partial(self._approve, state),
+                trace_dir=str(self.trace_dir),
+                session_id=runner.session_id,
+                chat_params=params,
+            )
+            if messages:
+                _restore_messages(session, messages)
+        state.session, state.mode, state.executor = session, runner.mode, executor
+        return session
+
+
+class TurnRunner:
+    """One turn of one notebook, in a thread: events go to the browser and into the history."""
+
+    def __init__(
+        self,
+        service: AgentService,
+        state: NotebookState,
+        channel: Channel,
+        *,
+        turn: int,
+        session_id: str,
+        mode: str,
+        text: str,
+        context: dict[str, Any] | None,
+        fresh: bool,
+    ):
+        self.service = service
+        self.state = state
+        self.channel = channel
+        self.turn = turn
+        self.session_id = session_id
+        self.mode = mode
+        self.text = text
+        self.context = context
+        self.fresh = fresh
+        self.meta = {"notebook": state.notebook, "session": session_id, "turn": turn}
+        self._session: AgentSession | ChatSession | None = None
+        self._stop_requested = threading.Event()
+        self._replies: dict[str, PendingReply] = {}  # approvals the browser owes
+        self.done_sent = False
+        self._thread = threading.Thread(target=self._run, name=f"autocoder-turn-{turn}", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def join(self, timeout: float | None = None) -> None:
+        self._thread.join(timeout)
+
+    def stop(self) -> None:
+        """From any thread: stop the model's stream and the running cell; decline what is asked."""
+        self._stop_requested.set()
+        session = self._session
+        if session is not None:
+            session.stop()
+        for approval_id in list(self._replies):
+            self.channel.cancel(APPROVAL, approval_id)
+
+    def approve(self, request: ApprovalRequest) -> bool:
+        """Wait for the browser's answer to `request` (registered when its pending event
+        went out). A stop or a closed socket declines."""
+        reply = self._replies.pop(request.id, None)
+        if reply is None:
+            return False
+        try:
+            return reply.wait(None) == ANSWERED and bool(reply.value)
+        finally:
+            self.channel.forget(APPROVAL, request.id)
+
+    def _run(self) -> None:
+        state, service = self.state, self.service
+        record = TurnRecord(self.turn, self.session_id, self.mode, self.text)
+        with state.lock:
+            state.history.turns.append(record.data)
+        service._save(state)
+        session: AgentSession | ChatSession | None = None
+        try:
+            session = service.session_for(self)
+            if isinstance(state.executor, BrowserExecutor):
+                state.executor.meta = self.meta
+            self._session = session
+            events = session.run(self.text, self.context) if self.fresh else session.continue_with(self.text, self.context)
+            for event in events:
+                if self._stop_requested.is_set() and not session.stopped:
+                    session.stop()  # a stop that came before the turn had begun
+                self._deliver(event, record)
+        except Exception as error:  # the loop reports its own failures; this is a bug or a broken setup
+            service.log.exception("jupyter_autocoder: the turn of %s failed", state.notebook)
+            self._deliver(ev.ErrorEvent(message=str(error), error_type=type(error).__name__), record)
+            self._deliver(ev.DoneEvent(reason=ev.ERROR, success=False, message=f"The turn failed: {error}"), record)
+        finally:
+            if session is not None:
+                with state.lock:
+                    state.history.conversation = {
+                        "session": self.session_id,
+                        "mode": self.mode,
+                        "messages": [dict(message) for message in session.messages],
+                    }
+            service._save(state)
+            if state.runner is self:
+                state.runner = None
+
+    def _deliver(self, event: ev.AgentEvent, record: TurnRecord) -> None:
+        if isinstance(event, ev.ApprovalEvent) and event.status == "pending" and event.request is not None:
+            # Registered before the browser can see it, so that a quick answer is not lost.
+            self._replies[event.request.id] = self.channel.expect(APPROVAL, event.request.id)
+            if self._stop_requested.is_set():
+                self.channel.cancel(APPROVAL, event.request.id)
+        if isinstance(event, ev.DoneEvent):
+            self.done_sent = True
+        self.channel.send({**event.to_dict(), **self.meta})
+        with self.state.lock:
+            record.add(event.to_dict(include_binary=False))
+        if event.type in _SAVE_AFTER:
+            self.service._save(self.state)
+
+
+def _restore_messages(session: AgentSession, messages: list[dict[str, str]]) -> None:
+    """Give a new session the conversation of one that ended with the server, and put it
+    in the session's trace too, so that the trace holds the whole dialogue."""
+    session.messages = [dict(message) for message in messages]
+    if session.tracer is not None:
+        for message in messages[1:]:
+            session.tracer.write("message", role=message.get("role"), content=message.get("content"), restored=True)
+
+
+def _close_session(session: AgentSession | ChatSession | None) -> None:
+    if session is None:
+        return
+    try:
+        session.close()
+        session.client.close()
+    except Exception:  # closing must not fail a reset or a shutdown
+        log.debug("closing a session failed", exc_info=True)

@@ -1,0 +1,289 @@
+"""How `%%autocoder` shows its work in the cell's output.
+
+In a notebook the answer is a Markdown display that is updated while it streams, and each
+step (a run, an install, the end) adds a line below it; the code's own outputs appear where
+they are made, between those lines. In a terminal (IPython without a kernel) the same goes
+to stdout as plain text. Every display carries `text/plain` beside `text/markdown`, so
+headless runs (nbclient, tests) and consoles read the same words.
+
+The prints here are the magic's user-facing display, not logging.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import uuid
+from typing import Any
+
+# The streaming answer is redrawn at most this often: each redraw sends the whole text.
+REDRAW_SECONDS = 0.15
+
+
+def in_kernel(shell: Any) -> bool:
+    """True inside a Jupyter kernel (rich displays reach a notebook), False in a terminal."""
+    return getattr(shell, "kernel", None) is not None
+
+
+def plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+class CellDisplay:
+    """Writes the magic's progress into the cell's output."""
+
+    def __init__(self, shell: Any, rich: bool | None = None):
+        self.shell = shell
+        self.rich = in_kernel(shell) if rich is None else rich
+        self._answer = ""
+        self._answer_header = ""
+        self._answer_id: str | None = None
+        self._last_redraw = 0.0
+        self._terminal_column = 0
+
+    # -- lines ------------------------------------------------------------------------
+
+    def line(self, markdown: str, plain: str | None = None) -> None:
+        """One line of status: Markdown in a notebook, `plain` (default: the same) elsewhere."""
+        self.end_answer()
+        plain = markdown if plain is None else plain
+        if self.rich:
+            from IPython.display import display
+
+            display({"text/markdown": markdown, "text/plain": plain}, raw=True)
+        else:
+            print(plain, flush=True)
+
+    # -- the streaming answer ----------------------------------------------------------------
+
+    def begin_answer(self, header: str) -> None:
+        self.end_answer()
+        self._answer = ""
+        self._answer_header = header
+        if self.rich:
+            from IPython.display import display
+
+            self._answer_id = uuid.uuid4().hex
+            display(self._bundle(), raw=True, display_id=self._answer_id)
+            self._last_redraw = time.monotonic()
+        else:
+            print(header, flush=True)
+            self._answer_id = "terminal"
+            self._terminal_column = 0
+
+    def add_to_answer(self, text: str) -> None:
+        if self._answer_id is None:
+            self.begin_answer("")
+        self._answer += text
+        if not self.rich:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+            return
+        now = time.monotonic()
+        if now - self._last_redraw >= REDRAW_SECONDS:
+            self._redraw()
+            self._last_redraw = now
+
+    def end_answer(self) -> None:
+        """Draw the whole answer once more (what arrived since the last redraw) and close it."""
+        if self._answer_id is None:
+            return
+        if self.rich:
+            self._redraw()
+        elif self._answer and not self._answer.endswith("\n"):
+            print(flush=True)
+        self._answer_id = None
+
+    def _bundle(self) -> dict[str, str]:
+        parts = [part for part in (self._answer_header, self._answer.strip()) if part]
+        text = "\n\n".join(parts) or "…"
+        return {"text/markdown": text, "text/plain": text}
+
+    def _redraw(self) -> None:
+        from IPython.display import update_display
+
+        update_display(self._bundle(), raw=True, display_id=self._answer_id)
+
+
+class LoadProgress:
+    """The progress of a model download or load, while the first request waits.
+
+    A widget in a notebook (the kernel sends its updates while the cell runs); a line per
+    change of state in a terminal, or where ipywidgets cannot be imported.
+    """
+
+    def __init__(self, shell: Any, display: CellDisplay):
+        self.display = display
+        self._widget: Any = None
+        self._bar: Any = None
+        self._label: Any = None
+        self._last_text = ""
+        if display.rich:
+            try:
+                import ipywidgets
+                from IPython.display import display as show
+            except ImportError:
+                return
+            self._bar = ipywidgets.FloatProgress(value=0.0, min=0.0, max=1.0, bar_style="info")
+            self._label = ipywidgets.Label("Starting the model…")
+            self._widget = ipywidgets.HBox([self._bar, self._label])
+            show(self._widget)
+
+    def update(self, status: dict[str, Any]) -> None:
+        text, fraction = describe_load(status)
+        if self._widget is not None:
+            self._label.value = text
+            if fraction is None:
+                # No measure of a load's progress: a full, striped bar says "working".
+                self._bar.value, self._bar.bar_style = 1.0, "info"
+            else:
+                self._bar.value = fraction
+        elif text != self._last_text:
+            self.display.line(f"_{text}_", text)
+        self._last_text = text
+
+    def close(self) -> None:
+        if self._widget is not None:
+            self._widget.close()
+            self._widget = None
+
+
+def describe_load(status: dict[str, Any]) -> tuple[str, float | None]:
+    """A sentence for a supervisor status while it downloads or loads, and the fraction done."""
+    model = status.get("model") or "the model"
+    progress = status.get("progress") or {}
+    if status.get("state") == "downloading" and progress.get("total"):
+        done, total = progress.get("done", 0), progress["total"]
+        return (
+            f"Downloading {model}: {_size(done)} of {_size(total)} ({100 * done / total:.0f} %)",
+            done / total,
+        )
+    if status.get("state") == "downloading":
+        return f"Downloading {model}…", None
+    return f"Loading {model} into llama.cpp…", None
+
+
+def _size(count: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if count < 1000 or unit == "GB":
+            return f"{count:.0f} {unit}" if unit in ("B", "KB") else f"{count:.1f} {unit}"
+        count /= 1000
+    return f"{count:.1f} GB"
+
+
+def ask_yes_no(question: str) -> bool | None:
+    """The user's answer through the kernel's input prompt; None where nobody can answer."""
+    from IPython.core.error import StdinNotImplementedError
+
+    try:
+        answer = input(f"{question} [y/N] ")
+    except (StdinNotImplementedError, EOFError):
+        return None
+    return answer.strip().lower() in ("y", "yes")
+
+
+class EventView:
+    """Shows a session's events (`agent/events.py`, told apart by `type`) in a `CellDisplay`."""
+
+    def __init__(self, display: CellDisplay, max_rounds: int):
+        self.display = display
+        self.max_rounds = max_rounds
+        self.model_seconds = 0.0  # summed by the caller from the session's records
+
+    def show(self, event: Any) -> None:
+        handler = getattr(self, f"_on_{event.type}", None)
+        if handler is not None:
+            handler(event)
+
+    def _on_round(self, event: Any) -> None:
+        header = f"**Round {event.round} of {event.max_rounds}**" if event.max_rounds > 1 else ""
+        self.display.begin_answer(header)
+
+    def _on_token(self, event: Any) -> None:
+        self.display.add_to_answer(event.text)
+
+    def _on_code(self, event: Any) -> None:
+        if event.language == "sh":
+            self.display.line(f"Running `{event.code}`", f"Running: {event.code}")
+        elif event.rerun:
+            self.display.line("Running the code again with the package installed.")
+        else:
+            self.display.end_answer()
+
+    def _on_execution(self, event: Any) -> None:
+        result = event.result
+        if result is None or event.language == "sh":
+            return
+        seconds = f"{result.duration:.2f} s"
+        if event.ok:
+            self.display.line(
+                f"✓ Ran without errors ({seconds}).", f"Ran without errors ({seconds})."
+            )
+        elif result.timed_out:
+            text = f"Interrupted after {seconds}: the time limit (--timeout) was reached."
+            self.display.line(f"⏱ {text}", text)
+        elif result.ok and event.feedback:
+            # It ran, but what the request named is not there: the feedback says what is missing.
+            first = event.feedback.splitlines()[0]
+            self.display.line(
+                f"✗ {first} Sent back to the model.", f"{first} Sent back to the model."
+            )
+        elif result.error is not None and not result.interrupted:
+            error = f"{result.error.ename}: {result.error.evalue}".strip()
+            if len(error) > 300:
+                error = error[:297] + "..."
+            more = " Sent back to the model." if event.feedback else ""
+            self.display.line(f"✗ `{error}`.{more}", f"Failed with {error}.{more}")
+
+    def _on_install(self, event: Any) -> None:
+        names = ", ".join(event.packages) or event.command
+        messages = {
+            "requested": (
+                f"Package needed: **{names}** ({event.message}).",
+                f"Package needed: {names} ({event.message}).",
+            ),
+            "installed": (
+                f"📦 Installed **{names}** with `{event.command}`.",
+                f"Installed {names} with: {event.command}",
+            ),
+            "failed": (
+                f"Installing **{names}** failed:\n```\n{event.message}\n```",
+                f"Installing {names} failed:\n{event.message}",
+            ),
+            "declined": (
+                f"Not installing **{names}**: declined.",
+                f"Not installing {names}: declined.",
+            ),
+            "refused": (
+                f"Not running `{event.command}`: {event.message}.",
+                f"Not running {event.command}: {event.message}.",
+            ),
+            "disabled": (
+                f"Not installing **{names}**: installing is turned off (--install never).",
+                f"Not installing {names}: installing is turned off (--install never).",
+            ),
+        }
+        if event.status in messages:
+            self.display.line(*messages[event.status])
+
+    def _on_error(self, event: Any) -> None:
+        self.display.line(f"⚠ {event.message}", event.message)
+
+    def done(self, event: Any, tokens_per_second: float | None, wrote_cell: bool) -> None:
+        """The last line: how the request ended, in rounds, time and tokens per second."""
+        facts = [plural(event.rounds, "round"), f"{event.seconds:.1f} s"]
+        if event.completion_tokens:
+            speed = f" at {tokens_per_second:.0f} tokens/s" if tokens_per_second else ""
+            facts.append(f"{plural(event.completion_tokens, 'token')}{speed}")
+        how = ", ".join(facts)
+        below = " The code is in the new cell below." if wrote_cell else ""
+        if event.reason == "success":
+            text, mark = f"Done: the code ran without errors ({how}).{below}", "✅"
+        elif event.reason == "stopped":
+            text, mark = f"Stopped ({how}). Your variables are kept.", "⏹"
+        elif event.reason == "max_rounds":
+            below = " Its last code, which failed, is in the new cell below." if wrote_cell else ""
+            text, mark = f"No clean run after {plural(event.rounds, 'round')} ({how}).{below}", "❌"
+        else:
+            text, mark = f"{event.message} ({how}).", "⚠"
+        self.display.line(f"{mark} **{text}**", text)

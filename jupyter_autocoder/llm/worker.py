@@ -12,16 +12,21 @@ its parent so that a model is never left holding memory.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
+import queue
 import socket
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 EVENT_PREFIX = "AUTOCODER_WORKER "
 API_KEY_VARIABLE = "AUTOCODER_WORKER_KEY"
+# "0" turns the prefetching stream off (to measure against llama-cpp-python's own path).
+PREFETCH_VARIABLE = "AUTOCODER_WORKER_PREFETCH"
 
 
 def emit(event: str, **fields: Any) -> None:
@@ -67,6 +72,104 @@ def watch_parent(parent_pid: int) -> None:
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
+class _Generation:
+    """One streamed completion being computed by a producer thread, a few chunks ahead."""
+
+    END = object()
+    AHEAD = 4  # chunks computed ahead of the sender; a client that stops reading stops it here
+    model_lock = threading.Lock()  # one generation at a time holds the model
+    current: _Generation | None = None
+
+    def __init__(self, chunks: Iterator[dict[str, Any]]):
+        self.chunks = chunks
+        self.queue: queue.SimpleQueue[Any] = queue.SimpleQueue()  # unbounded: END always fits
+        self.room = threading.Semaphore(self.AHEAD)
+        self.stopping = threading.Event()
+
+    def produce(self) -> None:
+        try:
+            while self._wait_for_room():
+                chunk = next(self.chunks, self.END)
+                self.queue.put(chunk)
+                if chunk is self.END:
+                    return
+        except BaseException as error:  # handed to the consumer, which raises it
+            self.queue.put(error)
+        finally:
+            close = getattr(self.chunks, "close", None)
+            if close is not None:
+                close()
+            self.queue.put(self.END)
+            self.model_lock.release()
+
+    def _wait_for_room(self) -> bool:
+        while not self.stopping.is_set():
+            if self.room.acquire(timeout=0.05):
+                return not self.stopping.is_set()
+        return False
+
+    def next(self) -> dict[str, Any]:
+        item = self.queue.get()
+        self.room.release()
+        if item is self.END:
+            self.queue.put(self.END)  # a later call sees the end too
+            raise StopIteration
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+
+class PrefetchedStream:
+    """A streamed completion computed in a thread of its own, ahead of the sender.
+
+    llama-cpp-python's server asks for each next chunk from the event loop through a
+    thread hop, so llama.cpp waits while the previous chunk is sent. A producer thread
+    keeps llama.cpp busy instead. When a client goes, the server stops reading: the
+    producer stops at most AHEAD chunks later, and the next request (which the server's
+    own lock lets in only after the previous sender has ended) stops it for good and waits
+    for its last token before it touches the model.
+    """
+
+    def __init__(self, chunks: Iterator[dict[str, Any]]):
+        self._generation = _Generation(chunks)
+        _Generation.current = self._generation
+        threading.Thread(target=self._generation.produce, name="llama-generate", daemon=True).start()
+
+    def __iter__(self) -> PrefetchedStream:
+        return self
+
+    def __next__(self) -> dict[str, Any]:
+        return self._generation.next()
+
+    def close(self) -> None:
+        self._generation.stopping.set()
+
+    __del__ = close
+
+
+def prefetch_streams(llama_class: Any) -> None:
+    """Make streamed chat completions of `llama_class` run in a producer thread."""
+    original = llama_class.create_chat_completion
+
+    @functools.wraps(original)
+    def create_chat_completion(self: Any, *args: Any, **kwargs: Any) -> Any:
+        abandoned = _Generation.current
+        if abandoned is not None:
+            abandoned.stopping.set()  # its sender has ended: nobody reads it any more
+        _Generation.model_lock.acquire()  # waits for that generation's last token
+        try:
+            result = original(self, *args, **kwargs)
+        except BaseException:
+            _Generation.model_lock.release()
+            raise
+        if not kwargs.get("stream"):
+            _Generation.model_lock.release()
+            return result
+        return PrefetchedStream(result)
+
+    llama_class.create_chat_completion = create_chat_completion
+
+
 def load_app(arguments: argparse.Namespace, api_key: str | None) -> tuple[Any, dict[str, Any]]:
     """llama-cpp-python's FastAPI app with the model loaded, and what was decided about offload."""
     import llama_cpp
@@ -78,6 +181,8 @@ def load_app(arguments: argparse.Namespace, api_key: str | None) -> tuple[Any, d
     from .hardware import detect_gpu, plan_gpu_layers
 
     register_llama_cpp_formats()
+    if os.environ.get(PREFETCH_VARIABLE, "1") != "0":
+        prefetch_streams(llama_cpp.Llama)
     header = read_header(arguments.model)
     supports_offload = bool(llama_cpp.llama_supports_gpu_offload())
     gpu = detect_gpu() if supports_offload else None

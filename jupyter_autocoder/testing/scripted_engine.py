@@ -91,7 +91,8 @@ class ScriptedEngine:
             self._script.replies.extend(ScriptedReply.coerce(r) for r in replies)
 
     def start(self) -> ScriptedEngine:
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # A short poll interval: stop() waits for the serving loop to notice, 0.5 s by default.
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
         return self
 

@@ -39,7 +39,6 @@ class CellDisplay:
         self._answer_header = ""
         self._answer_id: str | None = None
         self._last_redraw = 0.0
-        self._terminal_column = 0
 
     # -- lines ------------------------------------------------------------------------
 
@@ -67,9 +66,9 @@ class CellDisplay:
             display(self._bundle(), raw=True, display_id=self._answer_id)
             self._last_redraw = time.monotonic()
         else:
-            print(header, flush=True)
+            if header:
+                print(header.replace("**", ""), flush=True)
             self._answer_id = "terminal"
-            self._terminal_column = 0
 
     def add_to_answer(self, text: str) -> None:
         if self._answer_id is None:
@@ -95,9 +94,11 @@ class CellDisplay:
         self._answer_id = None
 
     def _bundle(self) -> dict[str, str]:
-        parts = [part for part in (self._answer_header, self._answer.strip()) if part]
-        text = "\n\n".join(parts) or "…"
-        return {"text/markdown": text, "text/plain": text}
+        answer = self._answer.strip()
+        header = self._answer_header
+        markdown = "\n\n".join(part for part in (header, answer) if part) or "…"
+        plain = "\n\n".join(part for part in (header.replace("**", ""), answer) if part) or "…"
+        return {"text/markdown": markdown, "text/plain": plain}
 
     def _redraw(self) -> None:
         from IPython.display import update_display

@@ -149,7 +149,8 @@ def test_no_clean_run_puts_the_last_code_below_marked_as_failing(nb, script):
 
 def test_the_stop_button_ends_an_endless_run_and_keeps_the_namespace(nb, script):
     nb.execute("kept_before = 'still here'")
-    script.enqueue(py("spins = 0\nprint('spinning', flush=True)\nwhile True:\n    spins += 1"))
+    # No flush: the kernel sends the text while the loop runs (an interrupt must land in the loop).
+    script.enqueue(py("spins = 0\nprint('spinning')\nwhile True:\n    spins += 1"))
     run = nb.execute(
         "%%autocoder --timeout 120\nSpin forever.",
         interrupt_when=lambda run: any("spinning" in o.get("text", "") for o in run.outputs),

@@ -27,7 +27,7 @@ from pytest_jupyter.jupyter_server import *  # noqa: F403  (fixtures and hooks, 
 from traitlets.config import Config
 
 from jupyter_autocoder.config import ENVIRONMENT_OVERRIDES
-from jupyter_autocoder.testing.scripted_engine import ScriptedEngine
+from jupyter_autocoder.testing.scripted_engine import ScriptedEngine, ScriptedReply
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -73,9 +73,26 @@ def jp_server_config(autocoder_config, autocoder_app_config):  # noqa: F811  (ov
     )
 
 
+class Responder:
+    """The scripted engine's answer when its queue of replies is empty: a test sets `function`."""
+
+    def __init__(self) -> None:
+        self.function: Callable[[dict], Any] | None = None
+
+    def __call__(self, body: dict) -> Any:
+        if self.function is None:
+            return ScriptedReply(status=500, error_message="the scripted engine has no reply left")
+        return self.function(body)
+
+
 @pytest.fixture
-def scripted_engine():
-    engine = ScriptedEngine(model_name="scripted").start()
+def engine_responder() -> Responder:
+    return Responder()
+
+
+@pytest.fixture
+def scripted_engine(engine_responder):
+    engine = ScriptedEngine(model_name="scripted", responder=engine_responder).start()
     yield engine
     # Its shutdown waits out the server's half-second poll: let that happen in the background.
     threading.Thread(target=engine.stop, daemon=True).start()
@@ -100,8 +117,9 @@ def extension_of(serverapp):
 
 
 @pytest.fixture
-def autocoder(jp_serverapp, jp_asyncio_loop):
-    """The started extension (pytest-jupyter does not run the extensions' start hooks)."""
+def autocoder(jp_serverapp, jp_asyncio_loop, http_server_client):
+    """The started extension (pytest-jupyter does not run the extensions' start hooks),
+    on a server that listens (http_server_client), so its proxy can be reached."""
     app = extension_of(jp_serverapp)
     jp_asyncio_loop.run_until_complete(app._start_jupyter_server_extension(jp_serverapp))
     return app
@@ -187,7 +205,11 @@ class ScriptedBrowser:
         self.send({"type": "run_result", "id": request["id"], **answer})
 
     def send(self, message: dict | str | bytes) -> None:
-        self.socket.write_message(message if isinstance(message, (str, bytes)) else json.dumps(message))
+        """A dict as JSON text; str as a text frame; bytes as a binary frame."""
+        if isinstance(message, bytes):
+            self.socket.write_message(message, binary=True)
+        else:
+            self.socket.write_message(message if isinstance(message, str) else json.dumps(message))
 
     async def wait_for(self, predicate: Callable[[], Any], timeout: float = 30.0) -> Any:
         """Wait until `predicate()` is truthy (checked as messages arrive); returns its value."""
@@ -210,10 +232,11 @@ class ScriptedBrowser:
         """Send `start` / `continue` and wait for the turn's `done`; returns its events."""
         notebook = message["notebook"]
         started_before = sum(1 for m in self.by_notebook[notebook] if m["type"] == "started")
+        errors_before = len(self.errors)
         self.send(message)
         started = await self.wait_for(
             lambda: [m for m in self.by_notebook[notebook] if m["type"] == "started"][started_before:]
-            or [e for e in self.errors if e.get("in_reply_to") == message["type"]],
+            or [e for e in self.errors[errors_before:] if e.get("in_reply_to") == message["type"]],
             timeout,
         )
         if started[0]["type"] == "error":

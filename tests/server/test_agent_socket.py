@@ -167,13 +167,13 @@ async def test_a_cell_past_its_timeout_is_interrupted_and_reported(
     assert [e for e in events if e["type"] == "execution"][-1]["result"]["outputs"][0]["text"] == "kept\n"
 
 
-async def test_four_sessions_at_once_do_not_mix_tokens(open_browser, scripted_engine, autocoder):
+async def test_four_sessions_at_once_do_not_mix_tokens(open_browser, scripted_engine, engine_responder, autocoder):
     def responder(body):
         word = body["messages"][-1]["content"].split("WORD=")[1].split()[0]
         code = f"```python\nprint('{word}')\n```"
         return ScriptedReply(f"Printing {word} now.\n{code}", chunk_size=3, delay=0.002)
 
-    scripted_engine._script.responder = responder
+    engine_responder.function = responder
     words = ["alpha", "bravo", "charlie", "delta"]
 
     def fake_kernel(word):

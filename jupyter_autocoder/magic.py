@@ -204,7 +204,7 @@ class AutoCoderMagics(Magics):
             failure = self.watch.last_failure
             if failure is None:
                 raise UsageError(
-                    "no cell has failed since the extension was loaded: nothing to fix"
+                    "nothing to fix: no cell has failed since the extension was loaded, or the last failure was fixed"
                 )
             self.fix(failure, options, remark=body)
             return
@@ -249,7 +249,11 @@ class AutoCoderMagics(Magics):
         )
         if remark:
             request += f"\n{remark}"
-        self._ask(request, context, options, settings, check_expected=False)
+        fixed = self._ask(request, context, options, settings, check_expected=False)
+        if fixed and not options.no_run and self.watch.last_failure is failure:
+            self.watch.last_failure = (
+                None  # repaired: neither fixed again nor told as the last error
+            )
 
     def _ask(
         self,
@@ -259,21 +263,21 @@ class AutoCoderMagics(Magics):
         settings: AutoCoder,
         *,
         check_expected: bool,
-    ) -> None:
+    ) -> bool:
+        """Ask, show, write the new cell; True when code was written (and ran cleanly, if run)."""
         __tracebackhide__ = True
         from .magic_display import CellDisplay
 
         display = CellDisplay(self.shell)
         client = self.connect(settings, options.model, display)
         if client is None:
-            return
+            return False
         try:
             if options.no_run:
-                self._write_code(client, request, context, display, context_budget(settings))
-            else:
-                self._run_agent(
-                    client, request, context, options, settings, display, check_expected
-                )
+                return self._write_code(client, request, context, display, context_budget(settings))
+            return self._run_agent(
+                client, request, context, options, settings, display, check_expected
+            )
         finally:
             client.close()
 
@@ -286,7 +290,7 @@ class AutoCoderMagics(Magics):
         settings: AutoCoder,
         display: CellDisplay,
         check_expected: bool,
-    ) -> None:
+    ) -> bool:
         __tracebackhide__ = True
         from .agent import AgentSession
         from .executors import ShellExecutor
@@ -326,7 +330,7 @@ class AutoCoderMagics(Magics):
             session.close()
         if done is None:  # the session always ends with a done event; never leave the user guessing
             display.line("⚠ The session ended without a result.")
-            return
+            return False
         code = None
         if done.success:
             code = done.code
@@ -339,10 +343,11 @@ class AutoCoderMagics(Magics):
         view.done(done, speed, wrote_cell=bool(code))
         if done.reason == "stopped":
             raise StoppedByUser("the request was stopped")
+        return done.success
 
     def _write_code(
         self, client: ModelClient, request: str, context: Any, display: CellDisplay, budget: int
-    ) -> None:
+    ) -> bool:
         """--no-run: one answer, its code written into a new cell, nothing run."""
         __tracebackhide__ = True
         from .agent.parse import parse_reply
@@ -367,7 +372,7 @@ class AutoCoderMagics(Magics):
             raise StoppedByUser("the request was stopped") from None
         except EngineError as error:
             display.line(f"⚠ The model engine failed: {error}", f"The model engine failed: {error}")
-            return
+            return False
         display.end_answer()
         parsed = parse_reply(stream.text)
         lines = [
@@ -382,10 +387,11 @@ class AutoCoderMagics(Magics):
             display.line(
                 f"⚠ **The answer has no code ({how}).**", f"The answer has no code ({how})."
             )
-            return
+            return False
         self.write_cell(request, code)
         text = f"Written, not run ({how}). The code is in the new cell below."
         display.line(f"📝 **{text}**", text)
+        return True
 
     def write_cell(self, request: str, code: str) -> None:
         """Put `code` into a new cell below this one, and remember it for later context."""
@@ -588,6 +594,10 @@ def remote_facts(url: str, api_key: str | None, timeout: float = 3.0) -> list[st
             engine = None
         if isinstance(engine, dict):
             lines.append(describe_local(engine) + f" State: {engine.get('state')}.")
+        else:
+            lines.append(
+                "Its device and offloaded layers: the server's status (JupyterLab's status bar)."
+            )
     return lines
 
 

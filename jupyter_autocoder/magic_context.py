@@ -20,7 +20,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .agent.prompts import NotebookContext, VariableContext
+    from .agent.prompts import CellContext, NotebookContext, VariableContext
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +29,7 @@ MAGIC_NAME = "autocoder"
 # How much of the notebook is offered to the model, before the character budget cuts it.
 MAX_CELLS = 12
 MAX_VARIABLES = 40
+MAX_SUMMARY = 240
 # A failure older than this many cells is no longer "the last error" of a request's context.
 RECENT_FAILURE_CELLS = 4
 
@@ -199,7 +200,7 @@ def build_context(
 
 def recent_cells(
     shell: Any, watch: CellWatch | None = None, *, skip_current: bool = True, limit: int = MAX_CELLS
-):
+) -> list[CellContext]:
     """The last `limit` cells of this kernel's history, oldest first, with a short text of their value.
 
     An autocoder cell appears as the code it ran (its request as a comment), for that code
@@ -272,7 +273,17 @@ def describe_namespace(
 
 
 def describe_value(value: Any) -> tuple[str, str]:
-    """(type name, summary) of one value; ("", "") for what the model need not see."""
+    """(type name, summary) of one value; ("", "") for what the model need not see.
+
+    Summaries other than a DataFrame's or a Series' (whose rows are the point) are at most
+    `MAX_SUMMARY` characters."""
+    type_name, summary = _describe(value)
+    if len(summary) > MAX_SUMMARY and not type_name.startswith("pandas"):
+        summary = summary[: MAX_SUMMARY - 3] + "..."
+    return type_name, summary
+
+
+def _describe(value: Any) -> tuple[str, str]:
     kind = type(value)
     module = kind.__module__ or ""
     name = kind.__qualname__

@@ -202,6 +202,9 @@ def test_fix_repairs_the_last_failing_cell_from_its_real_error(nb, script):
         0
     ]
     assert "celsius_values" in last_error and "NameError" in last_error
+    # Repaired: a second fix has nothing to do.
+    again = nb.execute("%autocoder fix")
+    assert again.ename == "UsageError" and "nothing to fix" in again.reply["evalue"]
 
 
 def test_bad_options_give_a_usage_message_and_ask_nothing(nb, script):

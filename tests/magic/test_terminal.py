@@ -27,7 +27,9 @@ def shell(monkeypatch):
     threading.Thread(target=engine.stop, daemon=True).start()
 
 
-def test_in_a_terminal_the_answer_is_printed_and_the_code_is_the_next_input(shell, capsys, tmp_path, monkeypatch):
+def test_in_a_terminal_the_answer_is_printed_and_the_code_is_the_next_input(
+    shell, capsys, tmp_path, monkeypatch
+):
     shell, engine = shell
     monkeypatch.setenv("JUPYTER_DATA_DIR", str(tmp_path))
     shell.user_ns["base"] = 21
@@ -38,7 +40,9 @@ def test_in_a_terminal_the_answer_is_printed_and_the_code_is_the_next_input(shel
     assert "Round 1 of 2\nHere is the code.\n```python\ndoubled = base * 2" in printed
     assert "doubled is 42" in printed
     assert "Done: the code ran without errors (1 round," in printed
-    assert "**" not in printed and "<IPython.core.display" not in printed  # plain text, not Markdown objects
+    assert (
+        "**" not in printed and "<IPython.core.display" not in printed
+    )  # plain text, not Markdown objects
     assert shell.user_ns["doubled"] == 42
     assert shell.rl_next_input == "doubled = base * 2\nprint('doubled is', doubled)\n"
     assert "- base (int): 21" in engine.history[0].messages[-1]["content"]

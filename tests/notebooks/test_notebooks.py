@@ -63,7 +63,10 @@ def run_notebook(name: str, tmp_path: Path) -> tuple[nbformat.NotebookNode, Step
             "MPLBACKEND": "module://matplotlib_inline.backend_inline",
         }
         client = NotebookClient(
-            book, timeout=180, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+            book,
+            timeout=180,
+            kernel_name="python3",
+            resources={"metadata": {"path": str(tmp_path)}},
         )
         client.execute(env=env)  # raises CellExecutionError for a cell that fails unexpectedly
     finally:
@@ -160,7 +163,9 @@ def test_wine_exploration(tmp_path):
 
     written = cell(book, "%%autocoder --no-run")
     assert last_line(written).startswith("Written, not run (")
-    assert "accuracy" not in "".join(o.get("text", "") for o in written.outputs if o.output_type == "stream")
+    assert "accuracy" not in "".join(
+        o.get("text", "") for o in written.outputs if o.output_type == "stream"
+    )
 
     status = text(cell(book, "%autocoder status"))
     assert "Requests go to http://127.0.0.1:" in status and "The engine serves: scripted." in status

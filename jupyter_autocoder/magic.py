@@ -308,7 +308,7 @@ class AutoCoderMagics(Magics):
             max_tokens=ANSWER_TOKENS,
             check_expected=check_expected,
         )
-        view = EventView(display, rounds)
+        view = EventView(display)
         events = session.run(request, context)
         done = None
         try:
@@ -469,7 +469,7 @@ class AutoCoderMagics(Magics):
             supervisor.ensure_running()  # notices a worker that died, and restarts it
             return supervisor
         supervisor.start(wait=False)
-        progress = LoadProgress(self.shell, display)
+        progress = LoadProgress(display)
         started = time.monotonic()
         try:
             status = supervisor.status()

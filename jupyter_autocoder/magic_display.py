@@ -113,7 +113,7 @@ class LoadProgress:
     change of state in a terminal, or where ipywidgets cannot be imported.
     """
 
-    def __init__(self, shell: Any, display: CellDisplay):
+    def __init__(self, display: CellDisplay):
         self.display = display
         self._widget: Any = None
         self._bar: Any = None
@@ -186,10 +186,8 @@ def ask_yes_no(question: str) -> bool | None:
 class EventView:
     """Shows a session's events (`agent/events.py`, told apart by `type`) in a `CellDisplay`."""
 
-    def __init__(self, display: CellDisplay, max_rounds: int):
+    def __init__(self, display: CellDisplay):
         self.display = display
-        self.max_rounds = max_rounds
-        self.model_seconds = 0.0  # summed by the caller from the session's records
 
     def show(self, event: Any) -> None:
         handler = getattr(self, f"_on_{event.type}", None)

@@ -305,3 +305,136 @@ def open_browser(jp_ws_fetch, autocoder):
     yield open_
     for browser in browsers:
         browser.socket.close()
+
+
+# --- a real `jupyter server` process (restarts, the unauthenticated-access check) -------
+
+
+class ServerProcess:
+    """`python -m jupyter_server` with this extension, in directories of its own."""
+
+    def __init__(self, base: Path, config: dict, env: dict[str, str] | None = None):
+        import secrets
+        import socket
+
+        self.base = base
+        self.root = base / "root"
+        self.token = secrets.token_hex(16)
+        self.config = config
+        self.env = env or {}
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.process = None
+        self.log_path = base / "server.log"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    def environment(self) -> dict[str, str]:
+        environment = {name: value for name, value in os.environ.items() if not name.startswith(("AUTOCODER_", "JUPYTER"))}
+        for name in ("config", "data", "runtime"):
+            (self.base / name).mkdir(parents=True, exist_ok=True)
+        environment.update(
+            JUPYTER_CONFIG_DIR=str(self.base / "config"),
+            JUPYTER_DATA_DIR=str(self.base / "data"),
+            JUPYTER_RUNTIME_DIR=str(self.base / "runtime"),
+            JUPYTER_PLATFORM_DIRS="1",
+            PYTHONPATH=os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH", "")])),
+        )
+        environment.update(self.env)
+        return environment
+
+    async def start(self, timeout: float = 60.0) -> ServerProcess:
+        import subprocess
+        import sys
+        import time
+
+        from tornado.httpclient import AsyncHTTPClient
+
+        self.root.mkdir(parents=True, exist_ok=True)
+        (self.base / "config").mkdir(parents=True, exist_ok=True)
+        config = json.loads(json.dumps(self.config))
+        # Only this extension: the others installed here (jupyterlab, lsp...) cost seconds to start.
+        others = {name: False for name in ("jupyterlab", "jupyter_lsp", "jupyter_server_terminals", "notebook_shim", "notebook")}
+        config.setdefault("ServerApp", {})["jpserver_extensions"] = {**others, "jupyter_autocoder": True}
+        (self.base / "config" / "jupyter_server_config.json").write_text(json.dumps(config))
+        self._log = open(self.log_path, "ab")
+        self.process = subprocess.Popen(
+            [
+                sys.executable, "-m", "jupyter_server", "--no-browser", "--allow-root",
+                f"--port={self.port}", "--ServerApp.port_retries=0", "--ServerApp.ip=127.0.0.1",
+                f"--ServerApp.root_dir={self.root}", f"--IdentityProvider.token={self.token}",
+            ],
+            env=self.environment(),
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+        client = AsyncHTTPClient()
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.process.poll() is not None:
+                raise AssertionError(f"the server exited: {self.log()}")
+            try:
+                response = await client.fetch(
+                    f"{self.url}/autocoder/api/status", headers=self.auth, raise_error=False, request_timeout=5
+                )
+                if response.code == 200:
+                    return self
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the server did not answer in {timeout} s: {self.log()}")
+            await asyncio.sleep(0.2)
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"token {self.token}"}
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-5000:]
+
+    async def stop(self) -> None:
+        import signal
+
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.run_in_executor(None, self.process.wait, 30)
+        except Exception:
+            self.process.kill()
+            await loop.run_in_executor(None, self.process.wait)
+        self._log.close()
+
+    async def browser(self, **kwargs: Any) -> ScriptedBrowser:
+        from tornado.httpclient import HTTPRequest
+        from tornado.websocket import websocket_connect
+
+        socket = await websocket_connect(HTTPRequest(f"{self.ws_url}/autocoder/api/agent", headers=self.auth))
+        browser = ScriptedBrowser(socket, **kwargs)
+        await browser.wait_for(lambda: [m for m in browser.messages if m["type"] == "hello"])
+        return browser
+
+
+@pytest.fixture
+def server_process(tmp_path):
+    """Start `jupyter server` processes (`await server_process(config)`); stopped after the test."""
+    started: list[ServerProcess] = []
+
+    async def start(config: dict, base: Path | None = None, env: dict[str, str] | None = None) -> ServerProcess:
+        server = ServerProcess(base or tmp_path / f"server{len(started)}", config, env)
+        started.append(server)
+        return await server.start()
+
+    yield start
+    for server in started:
+        if server.process is not None and server.process.poll() is None:
+            server.process.kill()
+            server.process.wait()

@@ -117,7 +117,9 @@ class EngineHost:
     def upstream(self, path: str) -> tuple[str, dict[str, str]]:
         """The engine's URL for `path` (below /v1) and the headers that authenticate there."""
         key = self.settings.api_key if self.remote else self.supervisor.api_key
-        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        headers = {"Content-Type": "application/json"}
+        if key:
+            headers["Authorization"] = f"Bearer {key}"
         return f"{self.supervisor.base_url}/{path}", headers
 
     # --- model actions (blocking: the handlers run them in a thread) ---------------------

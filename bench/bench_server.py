@@ -1,0 +1,238 @@
+"""Benchmark of the server extension's proxy and footprint; prints JSON.
+
+    python bench/bench_server.py [--model smollm2-135m] [--runs 5] [--max-tokens 256]
+
+A real `jupyter server` process with the extension loads the model in its worker; this
+process talks to it as a local client would (the proxy, with the Jupyter token).
+
+- decode: generated tokens per second through the proxy (client -> jupyter server ->
+  worker) against `llama_cpp.Llama.create_chat_completion(stream=True)` in this process
+  (same file, settings and prompt, greedy), runs interleaved; ratio = proxy / in-process.
+- first_token: time to first token through the proxy, warm (model loaded, the request's
+  prompt already seen), for a short request and for a second turn that extends a first
+  one of about 1k tokens; the in-process time for the short request beside it.
+- memory: resident memory of the Jupyter server with the extension (model loaded, after
+  serving the benchmark; the model lives in the worker process, not counted) less that of
+  the same server without the extension.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+
+from jupyter_autocoder.llm.client import ModelClient
+from jupyter_autocoder.llm.resolve import resolve_model
+
+DECODE_PROMPT = [{"role": "user", "content": "Write a long, detailed tutorial on Python list comprehensions with many examples."}]
+SHORT_PROMPT = [{"role": "user", "content": "Write a Python function that reverses a string."}]
+CODE = "\n".join(
+    f"def feature_{i}(frame):\n    \"\"\"Column {i} scaled to unit range.\"\"\"\n"
+    f"    column = frame['c{i}']\n    return (column - column.min()) / (column.max() - column.min())\n"
+    for i in range(24)
+)
+FIRST_TURN = [
+    {"role": "system", "content": "You are a careful Python assistant."},
+    {"role": "user", "content": f"Here is my module:\n```python\n{CODE}\n```\nWhat does feature_3 return?"},
+]
+OTHER_EXTENSIONS = ("jupyterlab", "jupyter_lsp", "jupyter_server_terminals", "notebook_shim", "notebook")
+
+
+class Server:
+    """A `jupyter server` process in directories of its own, with or without the extension."""
+
+    def __init__(self, base: Path, autocoder: dict | None):
+        self.base = base
+        self.token = secrets.token_hex(16)
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        extensions = {name: False for name in OTHER_EXTENSIONS}
+        extensions["jupyter_autocoder"] = autocoder is not None
+        config = {"ServerApp": {"jpserver_extensions": extensions}}
+        if autocoder is not None:
+            config["AutoCoder"] = autocoder
+        for name in ("config", "data", "runtime", "root"):
+            (base / name).mkdir(parents=True, exist_ok=True)
+        (base / "config" / "jupyter_server_config.json").write_text(json.dumps(config))
+        environment = {k: v for k, v in os.environ.items() if not k.startswith(("AUTOCODER_", "JUPYTER"))}
+        environment.update(
+            JUPYTER_CONFIG_DIR=str(base / "config"),
+            JUPYTER_DATA_DIR=str(base / "data"),
+            JUPYTER_RUNTIME_DIR=str(base / "runtime"),
+        )
+        self.log = open(base / "server.log", "wb")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "jupyter_server", "--no-browser", "--allow-root", f"--port={self.port}",
+             "--ServerApp.port_retries=0", "--ServerApp.ip=127.0.0.1", f"--ServerApp.root_dir={base / 'root'}",
+             f"--IdentityProvider.token={self.token}"],
+            env=environment, stdout=self.log, stderr=subprocess.STDOUT,
+        )
+        self.http = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", headers={"Authorization": f"token {self.token}"},
+                                 trust_env=False, timeout=30)
+
+    def get(self, path: str) -> dict:
+        return self.http.get(path).json()
+
+    def wait(self, path: str, ready, timeout: float = 300.0) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the server exited: {(self.base / 'server.log').read_text()[-3000:]}")
+            try:
+                reply = self.get(path)
+                if ready(reply):
+                    return reply
+            except (httpx.HTTPError, ValueError):
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"{path} was not ready after {timeout} s")
+
+    def rss(self, settle: float = 2.0) -> int:
+        time.sleep(settle)
+        return psutil.Process(self.process.pid).memory_info().rss
+
+    def stop(self) -> None:
+        self.http.close()
+        self.process.terminate()
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.log.close()
+
+
+def decode_rate(stamps: list[float]) -> float:
+    """Tokens per second after the first token (prompt processing excluded)."""
+    return (len(stamps) - 1) / (stamps[-1] - stamps[0]) if len(stamps) > 1 else 0.0
+
+
+def proxy_run(client: ModelClient, messages, max_tokens: int) -> tuple[float, float]:
+    started, stamps = time.perf_counter(), []
+    with client.stream_chat(messages, max_tokens=max_tokens, temperature=0) as stream:
+        for _ in stream:
+            stamps.append(time.perf_counter())
+    return decode_rate(stamps), stamps[0] - started
+
+
+def inprocess_run(llama, messages, max_tokens: int) -> tuple[float, float]:
+    started, stamps = time.perf_counter(), []
+    for chunk in llama.create_chat_completion(messages, max_tokens=max_tokens, temperature=0, stream=True):
+        if chunk["choices"][0]["delta"].get("content"):
+            stamps.append(time.perf_counter())
+    return decode_rate(stamps), stamps[0] - started
+
+
+def bench_decode(client, llama, runs: int, max_tokens: int) -> dict:
+    proxy_run(client, DECODE_PROMPT, 16)  # warm both
+    inprocess_run(llama, DECODE_PROMPT, 16)
+    proxy, inprocess = [], []
+    for _ in range(runs):
+        proxy.append(proxy_run(client, DECODE_PROMPT, max_tokens)[0])
+        inprocess.append(inprocess_run(llama, DECODE_PROMPT, max_tokens)[0])
+    proxy_rate, inprocess_rate = statistics.median(proxy), statistics.median(inprocess)
+    return {
+        "proxy_tokens_per_s": round(proxy_rate, 1),
+        "inprocess_tokens_per_s": round(inprocess_rate, 1),
+        "ratio": round(proxy_rate / inprocess_rate, 3),
+        "target_ratio": 0.93,
+        "runs": runs,
+        "max_tokens": max_tokens,
+    }
+
+
+def bench_first_token(client, llama, runs: int) -> dict:
+    first_answer = client.chat(FIRST_TURN, max_tokens=48, temperature=0)
+    second_turn = FIRST_TURN + [
+        {"role": "assistant", "content": first_answer},
+        {"role": "user", "content": "And feature_7?"},
+    ]
+    short, second, inprocess = [], [], []
+    for _ in range(runs):
+        proxy_run(client, SHORT_PROMPT, 1)
+        short.append(proxy_run(client, SHORT_PROMPT, 1)[1])  # warm: the same request again
+        client.chat(FIRST_TURN, max_tokens=48, temperature=0)
+        second.append(proxy_run(client, second_turn, 1)[1])  # warm: extends the turn just served
+        inprocess_run(llama, SHORT_PROMPT, 1)
+        inprocess.append(inprocess_run(llama, SHORT_PROMPT, 1)[1])
+    return {
+        "proxy_short_s": round(statistics.median(short), 4),
+        "proxy_second_turn_s": round(statistics.median(second), 4),
+        "second_turn_context_tokens_approx": len(json.dumps(second_turn)) // 4,
+        "inprocess_short_s": round(statistics.median(inprocess), 4),
+        "target_s": 0.15,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--model", default="smollm2-135m")
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--max-tokens", type=int, default=256)
+    parser.add_argument("--n-ctx", type=int, default=4096)
+    arguments = parser.parse_args()
+
+    import llama_cpp
+
+    resolved = resolve_model(arguments.model, download=False)
+    report: dict = {"model": resolved.name, "cpus": os.cpu_count()}
+    with tempfile.TemporaryDirectory(prefix="bench-server-") as scratch:
+        plain = Server(Path(scratch) / "plain", None)
+        try:
+            plain.wait("/api/status", lambda reply: "started" in reply)
+            plain.get("/api/status")
+            plain_rss = plain.rss()
+        finally:
+            plain.stop()
+
+        started = time.perf_counter()
+        server = Server(Path(scratch) / "autocoder", {"model": resolved.name, "n_ctx": arguments.n_ctx, "n_gpu_layers": 0})
+        try:
+            server.wait("/autocoder/api/status", lambda reply: True)
+            report["server_answers_s"] = round(time.perf_counter() - started, 2)
+            engine = server.wait("/autocoder/api/status", lambda reply: reply["engine"]["state"] in ("ready", "failed"))
+            if engine["engine"]["state"] != "ready":
+                raise RuntimeError(engine["engine"]["error"])
+            report["model_ready_s"] = round(time.perf_counter() - started, 2)
+            idle_rss = server.rss()
+
+            # The same settings as the worker: llama-cpp-python's defaults for threads and batch.
+            llama = llama_cpp.Llama(resolved.path, n_ctx=arguments.n_ctx, n_gpu_layers=0, n_batch=512, verbose=False)
+            client = ModelClient(f"http://127.0.0.1:{server.port}/autocoder/api/v1", api_key=server.token)
+            try:
+                report["decode"] = bench_decode(client, llama, arguments.runs, arguments.max_tokens)
+                report["first_token"] = bench_first_token(client, llama, arguments.runs)
+            finally:
+                client.close()
+                llama.close()
+            status = server.get("/autocoder/api/status")
+            report["status_tokens_per_second"] = status["tokens_per_second"]
+            served_rss = server.rss()
+        finally:
+            server.stop()
+    report["memory"] = {
+        "server_without_extension_mb": round(plain_rss / 2**20, 1),
+        "with_extension_idle_mb": round(idle_rss / 2**20, 1),
+        "with_extension_after_serving_mb": round(served_rss / 2**20, 1),
+        "added_mb": round((max(idle_rss, served_rss) - plain_rss) / 2**20, 1),
+        "target_mb": 50,
+    }
+    json.dump(report, sys.stdout, indent=2)
+    print()
+
+
+if __name__ == "__main__":
+    main()

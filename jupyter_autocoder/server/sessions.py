@@ -299,12 +299,13 @@ class TurnRunner:
     def approve(self, request: ApprovalRequest) -> bool:
         """Wait for the browser's answer to `request` (registered when its pending event
         went out). A stop or a closed socket declines."""
-        reply = self._replies.pop(request.id, None)
+        reply = self._replies.get(request.id)
         if reply is None:
             return False
         try:
             return reply.wait(None) == ANSWERED and bool(reply.value)
         finally:
+            self._replies.pop(request.id, None)
             self.channel.forget(APPROVAL, request.id)
 
     def _run(self) -> None:

@@ -129,6 +129,29 @@ async def test_install_asks_for_approval_and_a_decline_is_told_to_the_model(
     assert all(r["purpose"] != "install" for r in browser.run_requests)
 
 
+async def test_stop_while_an_approval_is_pending_declines_it_and_ends_the_turn(
+    open_browser, kernel_cells, scripted_engine, autocoder
+):
+    scripted_engine.enqueue("```sh\npip install some-package\n```\n```python\nimport some_package\n```")
+    run_cell, _ = kernel_cells
+    browser = await open_browser(run_cell=run_cell, approve=lambda request: None)  # the user looks away
+    browser.send({"type": "start", "notebook": "p.ipynb", "request": "use some-package"})
+    (pending,) = await browser.wait_for(
+        lambda: [m for m in browser.by_notebook["p.ipynb"] if m["type"] == "approval" and m["status"] == "pending"]
+    )
+    assert pending["request"]["kind"] == "install" and pending["request"]["packages"] == ["some-package"]
+    await asyncio.sleep(0.5)  # the session is now waiting for the answer
+    browser.send({"type": "stop", "notebook": "p.ipynb"})
+    (done,) = await browser.wait_for(lambda: [m for m in browser.by_notebook["p.ipynb"] if m["type"] == "done"], 10)
+    assert done["reason"] == "stopped"
+    statuses = [m["status"] for m in browser.by_notebook["p.ipynb"] if m["type"] == "approval"]
+    assert statuses == ["pending", "declined"]
+    assert browser.run_requests == []  # nothing was installed or run
+    # the answer that comes too late is refused, not taken
+    browser.send({"type": "approval", "id": pending["request"]["id"], "approved": True})
+    assert "no approval" in (await browser.next_error(0))["message"]
+
+
 async def test_stop_ends_the_turn_and_the_stream(open_browser, scripted_engine, autocoder):
     scripted_engine.enqueue(ScriptedReply("x" * 4000, chunk_size=2, delay=0.01))
     browser = await open_browser()

@@ -166,6 +166,7 @@ class AutoCoderApp(ExtensionApp):
     # --- lifecycle -----------------------------------------------------------------------
 
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
+        self.proxy.warm_up()
         if self.kernel_environment:
             self._put_proxy_in_kernel_environment()
         if self.engine is not None and self.autocoder_config.load_on_start:

@@ -197,9 +197,11 @@ class ProxyHandler(AutoCoderHandler):
         except ProxyError as error:
             self.write_json(error.to_dict(), error.status)
             return
-        except (asyncio.CancelledError, StreamClosedError):
+        except StreamClosedError:
+            return  # the client went away while we wrote: nobody to answer
+        except asyncio.CancelledError:
             if self._client_gone:
-                return  # nobody to answer
+                return  # cancelled by on_connection_close
             raise
         if not self._finished:
             self.finish(set_content_type=self._content_type)

@@ -17,6 +17,7 @@ import asyncio
 import hmac
 import json
 import logging
+import threading
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -121,17 +122,24 @@ class EngineProxy:
         self.max_request_bytes = max_request_bytes
         self._start_timeout = start_timeout
         self._http: httpx.AsyncClient | None = None
+        self._http_lock = threading.Lock()
 
     @property
     def http(self) -> httpx.AsyncClient:
-        if self._http is None:
-            # No pool limit and no read timeout: a long answer of a slow model is normal.
-            self._http = httpx.AsyncClient(
-                timeout=httpx.Timeout(None, connect=10.0),
-                limits=httpx.Limits(max_connections=None, max_keepalive_connections=16),
-                trust_env=False,
-            )
-        return self._http
+        with self._http_lock:
+            if self._http is None:
+                # No pool limit and no read timeout: a long answer of a slow model is normal.
+                self._http = httpx.AsyncClient(
+                    timeout=httpx.Timeout(None, connect=10.0),
+                    limits=httpx.Limits(max_connections=None, max_keepalive_connections=16),
+                    trust_env=False,
+                )
+            return self._http
+
+    def warm_up(self) -> None:
+        """Create the client in a thread at start: its first creation imports httpcore and
+        anyio (most of a second on a busy machine), which must not stall the event loop."""
+        threading.Thread(target=lambda: self.http, name="autocoder-proxy-warm-up", daemon=True).start()
 
     async def close(self) -> None:
         if self._http is not None:

@@ -1,7 +1,8 @@
 import { TranslationBundle } from '@jupyterlab/translation';
 import { Widget } from '@lumino/widgets';
 
-import { IStatusReply } from './tokens';
+import { stateText } from './header';
+import { IEngineModel, IStatusReply } from './tokens';
 
 /**
  * The status bar item: the model, its state and its device, with the error in the
@@ -15,6 +16,19 @@ export class EngineStatusItem extends Widget {
     this._label.className = 'jp-AutoCoderStatus-label';
     this.node.appendChild(this._label);
     this.showUnknown();
+  }
+
+  /** Follow the shared engine model (one poll for every view). */
+  follow(engine: IEngineModel): void {
+    const update = () => {
+      if (engine.status && !engine.error) {
+        this.showStatus(engine.status);
+      } else if (engine.error) {
+        this.showUnavailable(engine.error);
+      }
+    };
+    engine.changed.connect(update, this);
+    update();
   }
 
   /** Show a status reply of the server extension. */
@@ -71,11 +85,7 @@ export class EngineStatusItem extends Widget {
   }
 
   private stateText(reply: IStatusReply): string {
-    const { state, progress } = reply.engine;
-    if (state === 'downloading' && progress && progress.total > 0) {
-      return `${state} ${Math.round((100 * progress.done) / progress.total)}%`;
-    }
-    return state;
+    return stateText(reply.engine, this.trans);
   }
 
   private setState(state: string): void {

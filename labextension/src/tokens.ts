@@ -1,7 +1,14 @@
 /**
- * Wire types of the server extension's REST API, mirrored from
- * jupyter_autocoder/server/handlers.py and EngineSupervisor.status().
+ * Shared services of the extension (as Tokens) and the wire types of the server
+ * extension's REST API, mirrored from jupyter_autocoder/server/handlers.py and
+ * EngineSupervisor.status().
  */
+
+import { IDisposable } from '@lumino/disposable';
+import { Token } from '@lumino/coreutils';
+import { ISignal } from '@lumino/signaling';
+
+import { ClientMessage, ServerMessage } from './protocol';
 
 export type EngineState =
   | 'stopped'
@@ -24,6 +31,7 @@ export interface IEngineStatus {
   /** Further facts a local worker reports. */
   notice?: string | null;
   load_seconds?: number | null;
+  n_ctx?: number | null;
   restarts?: number;
 }
 
@@ -31,7 +39,116 @@ export interface IEngineStatus {
 export interface IStatusReply {
   version: string;
   engine: IEngineStatus;
+  queue?: { waiting: number; active: number; slots: number };
+  tokens_per_second?: number | null;
+  sessions?: number;
 }
 
-/** The id of the plugin, also the name of its settings schema. */
+/** One model of the catalogue (GET /autocoder/api/models). */
+export interface ICatalogueModel {
+  name: string;
+  description: string;
+  family: string;
+  size_bytes: number | null;
+  source: string;
+  cached: boolean;
+  path: string | null;
+}
+
+export interface IPull {
+  model: string;
+  state: 'downloading' | 'done' | 'failed';
+  done: number;
+  total: number | null;
+  error: string | null;
+}
+
+/** GET /autocoder/api/models */
+export interface IModelsReply {
+  models: ICatalogueModel[];
+  configured: string;
+  loaded: string | null;
+  state: EngineState;
+  remote: boolean;
+  pulls: { [name: string]: IPull };
+}
+
+/** The id of the main plugin, also the name of the settings schema. */
 export const PLUGIN_ID = 'jupyter-autocoder:plugin';
+
+/** Command ids. */
+export namespace CommandIDs {
+  export const openPanel = 'autocoder:open-panel';
+  export const fixCell = 'autocoder:fix-cell';
+  export const stop = 'autocoder:stop';
+  export const newConversation = 'autocoder:new-conversation';
+}
+
+// --- the agent WebSocket ------------------------------------------------------------
+
+export type ConnectionState = 'connecting' | 'open' | 'closed';
+
+/** The page's one connection to the agent WebSocket. */
+export interface IAgentConnection extends IDisposable {
+  readonly state: ConnectionState;
+  readonly stateChanged: ISignal<IAgentConnection, ConnectionState>;
+  readonly messageReceived: ISignal<IAgentConnection, ServerMessage>;
+  /** Why the socket is not open, when it is not. */
+  readonly lastError: string;
+  connect(): void;
+  /** Send now, or once (re)connected; false when the message was dropped. */
+  send(message: ClientMessage): boolean;
+}
+
+export const IAgentConnection = new Token<IAgentConnection>(
+  'jupyter-autocoder:IAgentConnection',
+  'The WebSocket to the AutoCoder agent on the server.'
+);
+
+// --- the model engine ---------------------------------------------------------------
+
+/** The server's model engine as the page sees it: polled status, catalogue, actions. */
+export interface IEngineModel extends IDisposable {
+  /** The last status reply, or null before the first. */
+  readonly status: IStatusReply | null;
+  /** Why the last status request failed ('' when it succeeded). */
+  readonly error: string;
+  readonly models: IModelsReply | null;
+  readonly changed: ISignal<IEngineModel, void>;
+  /** Ask for the status now (and on the usual schedule after). */
+  refresh(): Promise<void>;
+  refreshModels(): Promise<void>;
+  /** Unload the current model and load `name` (downloading it first if needed). */
+  switchModel(name: string): Promise<void>;
+  /** Load the configured model (after a failure, say). */
+  load(): Promise<void>;
+  /** Seconds between status requests while nothing changes. */
+  refreshSeconds: number;
+}
+
+export const IEngineModel = new Token<IEngineModel>(
+  'jupyter-autocoder:IEngineModel',
+  'The status of the AutoCoder model engine, polled from the server.'
+);
+
+// --- the panel's settings -------------------------------------------------------------
+
+export type InstallPolicy = 'ask' | 'auto' | 'never';
+
+/** The settings of schema/plugin.json, as the panel uses them. */
+export interface IPanelSettings {
+  defaultMode: 'agent' | 'chat';
+  /** 0: the server's `c.AutoCoder.max_rounds`. */
+  maxRounds: number;
+  installPolicy: InstallPolicy;
+  askBeforeRunning: boolean;
+  contextCells: number;
+}
+
+export const DEFAULT_PANEL_SETTINGS: IPanelSettings = {
+  defaultMode: 'agent',
+  maxRounds: 0,
+  installPolicy: 'ask',
+  askBeforeRunning: false,
+  contextCells: 8
+};

@@ -1,0 +1,337 @@
+import { CodeCell } from '@jupyterlab/cells';
+import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
+import { IDisposable } from '@lumino/disposable';
+import { ISignal, Signal } from '@lumino/signaling';
+
+import { notebookContext } from './context';
+import { Conversation } from './conversation';
+import { NotebookExecutor } from './executor';
+import {
+  AGENT_EVENT_TYPES,
+  AgentEvent,
+  IApprovalEvent,
+  IRefusalMessage,
+  IRunCellMessage,
+  ITurnErrorEvent,
+  ITurnOptions,
+  Mode,
+  PROTOCOL_VERSION,
+  ServerMessage,
+  isTurnError
+} from './protocol';
+import { ConnectionState, IAgentConnection, IPanelSettings } from './tokens';
+
+/**
+ * The panel's side of the agent protocol, apart from any view: one conversation per
+ * notebook, the messages of the socket routed to them, the browser executor, and the
+ * answers the settings give on the user's behalf.
+ */
+export class AgentController implements IDisposable {
+  constructor(options: AgentController.IOptions) {
+    this.connection = options.connection;
+    this._settings = options.settings;
+    this.executor = new NotebookExecutor(options.tracker, {
+      reply: message => this.connection.send(message),
+      confirmRun: (message, cell) => this._confirmRun(message, cell)
+    });
+    this.executor.runOutput.connect((_, output) => {
+      this._turnOf(output.notebook)?.add({
+        type: 'run_output',
+        id: output.id,
+        purpose: output.purpose,
+        text: output.text
+      });
+    });
+    this.executor.runProblem.connect((_, problem) => {
+      this._turnOf(problem.notebook)?.add({
+        type: 'notice',
+        level: 'error',
+        message: problem.message
+      });
+    });
+    this.connection.messageReceived.connect(this._onMessage, this);
+    this.connection.stateChanged.connect(this._onConnectionState, this);
+  }
+
+  readonly connection: IAgentConnection;
+  readonly executor: NotebookExecutor;
+
+  /** The package version the server reported ('' before its hello). */
+  get serverVersion(): string {
+    return this._serverVersion;
+  }
+
+  /** Messages for the user that belong to no notebook. */
+  get notice(): ISignal<this, string> {
+    return this._notice;
+  }
+
+  get isDisposed(): boolean {
+    return this._isDisposed;
+  }
+
+  /** The conversation of a notebook; its history is asked for the first time. */
+  conversation(notebook: string): Conversation {
+    let conversation = this._conversations.get(notebook);
+    if (!conversation) {
+      conversation = new Conversation(notebook);
+      this._conversations.set(notebook, conversation);
+      this.connection.send({ type: 'history', notebook });
+    }
+    return conversation;
+  }
+
+  /** Send the user's request about the notebook in `panel`. */
+  send(panel: NotebookPanel, text: string, mode: Mode): void {
+    const notebook = panel.context.path;
+    const conversation = this.conversation(notebook);
+    if (conversation.current) {
+      conversation.notify(
+        'A turn is still running for this notebook; stop it first.'
+      );
+      return;
+    }
+    const settings = this._settings();
+    const context = notebookContext(panel, settings.contextCells);
+    const options: ITurnOptions = {};
+    if (mode === 'agent' && settings.maxRounds > 0) {
+      options.max_rounds = settings.maxRounds;
+    }
+    const continuing =
+      !conversation.startsFresh && conversation.lastMode === mode;
+    conversation.addPending(text, mode);
+    const sent = this.connection.send(
+      continuing
+        ? { type: 'continue', notebook, remark: text, context, options }
+        : { type: 'start', notebook, request: text, mode, context, options }
+    );
+    if (!sent) {
+      conversation.pending()?.fail('The request could not be sent.');
+    }
+  }
+
+  /** Stop the running turn of a notebook: the stream at once, a running cell by interrupt. */
+  stop(notebook: string): void {
+    const turn = this._conversations.get(notebook)?.current;
+    if (!turn) {
+      return;
+    }
+    turn.requestStop();
+    if (!this.connection.send({ type: 'stop', notebook })) {
+      turn.fail('The connection to the server was lost.');
+    }
+    for (const [id, pending] of this._runConfirmations) {
+      if (pending.notebook === notebook) {
+        this.answerRun(id, false);
+      }
+    }
+  }
+
+  /** Forget the notebook's conversation and its history on the server. */
+  reset(notebook: string): void {
+    this.connection.send({ type: 'reset', notebook });
+  }
+
+  /** The next request of the notebook begins a new conversation. */
+  startNew(notebook: string): void {
+    this.conversation(notebook).startNew();
+  }
+
+  /** The user's answer to an install or shell command the agent asked for. */
+  answerApproval(id: string, approved: boolean): void {
+    this.connection.send({ type: 'approval', id, approved });
+  }
+
+  /** The user's answer to "run this cell?" (ask before running). */
+  answerRun(id: string, approved: boolean): void {
+    const pending = this._runConfirmations.get(id);
+    if (!pending) {
+      return;
+    }
+    this._runConfirmations.delete(id);
+    pending.turn?.add({
+      type: 'confirm_run',
+      id,
+      code: pending.code,
+      status: approved ? 'approved' : 'declined'
+    });
+    pending.resolve(approved);
+  }
+
+  dispose(): void {
+    if (this._isDisposed) {
+      return;
+    }
+    this._isDisposed = true;
+    for (const id of [...this._runConfirmations.keys()]) {
+      this.answerRun(id, false);
+    }
+    Signal.clearData(this);
+  }
+
+  private _onMessage(_: IAgentConnection, message: ServerMessage): void {
+    switch (message.type) {
+      case 'hello':
+        this._serverVersion = message.version;
+        if (message.protocol !== PROTOCOL_VERSION) {
+          this._notice.emit(
+            `The server speaks protocol ${message.protocol}; this panel speaks ${PROTOCOL_VERSION}. ` +
+              'Reload the page after updating jupyter-autocoder.'
+          );
+        }
+        if (this._wasConnected) {
+          // After a reconnect: the server's record is the truth (it stopped what ran).
+          for (const notebook of this._conversations.keys()) {
+            this.connection.send({ type: 'history', notebook });
+          }
+        }
+        this._wasConnected = true;
+        break;
+      case 'started':
+        this.conversation(message.notebook).started(
+          message.turn,
+          message.session,
+          message.mode,
+          message.request
+        );
+        break;
+      case 'run_cell':
+        void this.executor.runCell(message);
+        break;
+      case 'interrupt':
+        void this.executor.interrupt(message);
+        break;
+      case 'history':
+        this.conversation(message.notebook).loadHistory(
+          message.turns,
+          message.running
+        );
+        break;
+      case 'error':
+        if (isTurnError(message as ITurnErrorEvent | IRefusalMessage)) {
+          this._onEvent(message as ITurnErrorEvent);
+        } else {
+          this._onRefusal(message as IRefusalMessage);
+        }
+        break;
+      default:
+        if (AGENT_EVENT_TYPES.has(message.type)) {
+          this._onEvent(message as AgentEvent);
+        }
+    }
+  }
+
+  private _onEvent(event: AgentEvent): void {
+    const turn = this._conversations.get(event.notebook)?.turn(event.turn);
+    if (!turn) {
+      return; // a turn this page does not show (its history has not come yet)
+    }
+    turn.add(event);
+    if (event.type === 'approval' && event.status === 'pending') {
+      this._answerBySettings(event);
+    }
+  }
+
+  /** Installs the settings allow or forbid are answered without asking. */
+  private _answerBySettings(event: IApprovalEvent): void {
+    const policy = this._settings().installPolicy;
+    if (event.request.kind !== 'install' || policy === 'ask') {
+      return;
+    }
+    const approved = policy === 'auto';
+    this._conversations
+      .get(event.notebook)
+      ?.turn(event.turn)
+      ?.add({ type: 'auto_answer', request: event.request, approved });
+    this.answerApproval(event.request.id, approved);
+  }
+
+  private _onRefusal(message: IRefusalMessage): void {
+    const text = `The server refused the request: ${message.message}`;
+    const conversation = message.notebook
+      ? this._conversations.get(message.notebook)
+      : undefined;
+    if (!conversation) {
+      this._notice.emit(text);
+      return;
+    }
+    const pending = conversation.pending();
+    if (
+      pending &&
+      (message.in_reply_to === 'start' || message.in_reply_to === 'continue')
+    ) {
+      pending.fail(text);
+    } else {
+      conversation.notify(text);
+    }
+  }
+
+  private _onConnectionState(_: IAgentConnection, state: ConnectionState): void {
+    if (state !== 'closed') {
+      return;
+    }
+    for (const conversation of this._conversations.values()) {
+      if (conversation.current && conversation.current.turn !== null) {
+        conversation.disconnected();
+      }
+    }
+    for (const id of [...this._runConfirmations.keys()]) {
+      this.answerRun(id, false);
+    }
+  }
+
+  private _confirmRun(message: IRunCellMessage, cell: CodeCell): Promise<boolean> {
+    if (!this._settings().askBeforeRunning) {
+      return Promise.resolve(true);
+    }
+    const turn =
+      this._conversations.get(message.notebook)?.turn(message.turn) ?? null;
+    return new Promise<boolean>(resolve => {
+      this._runConfirmations.set(message.id, {
+        notebook: message.notebook,
+        code: message.code,
+        turn,
+        resolve
+      });
+      turn?.add({
+        type: 'confirm_run',
+        id: message.id,
+        code: message.code,
+        status: 'pending'
+      });
+      if (!turn) {
+        // Nowhere to ask: do not run what the user cannot see.
+        this.answerRun(message.id, false);
+      }
+    });
+  }
+
+  private _turnOf(notebook: string) {
+    return this._conversations.get(notebook)?.current ?? null;
+  }
+
+  private _settings: () => IPanelSettings;
+  private _conversations = new Map<string, Conversation>();
+  private _runConfirmations = new Map<
+    string,
+    {
+      notebook: string;
+      code: string;
+      turn: ReturnType<Conversation['turn']>;
+      resolve: (approved: boolean) => void;
+    }
+  >();
+  private _serverVersion = '';
+  private _wasConnected = false;
+  private _isDisposed = false;
+  private _notice = new Signal<this, string>(this);
+}
+
+export namespace AgentController {
+  export interface IOptions {
+    connection: IAgentConnection;
+    tracker: INotebookTracker;
+    /** The panel's settings now (they may change while the page is open). */
+    settings: () => IPanelSettings;
+  }
+}

@@ -1,0 +1,433 @@
+import { ISessionContext } from '@jupyterlab/apputils';
+import { CodeCell } from '@jupyterlab/cells';
+import type * as nbformat from '@jupyterlab/nbformat';
+import { INotebookTracker, Notebook, NotebookPanel } from '@jupyterlab/notebook';
+import { KernelMessage } from '@jupyterlab/services';
+import { ISignal, Signal } from '@lumino/signaling';
+
+import {
+  IInterruptMessage,
+  IRunCellMessage,
+  IRunResultMessage,
+  RunStatus
+} from './protocol';
+
+/** A run_result larger than this has its largest outputs shortened (the server refuses 4 MiB). */
+const RESULT_BUDGET_CHARS = 3 * 1024 * 1024;
+
+/** What the executor needs from the rest of the panel. */
+export interface IExecutorHost {
+  /** Send a run_result; false when the socket it answers has gone. */
+  reply(result: IRunResultMessage): boolean;
+  /**
+   * Whether the user lets the agent's cell run (the "ask before running" setting).
+   * Resolves true at once when the setting is off.
+   */
+  confirmRun(message: IRunCellMessage, cell: CodeCell): Promise<boolean>;
+}
+
+/** Output of an install or a shell command, as it arrives (shown in the panel). */
+export interface IRunOutput {
+  notebook: string;
+  id: string;
+  purpose: IRunCellMessage['purpose'];
+  text: string;
+}
+
+/** The problem that kept a run from happening, told to the user in the panel. */
+export interface IRunProblem {
+  notebook: string;
+  id: string;
+  message: string;
+}
+
+interface IActiveRun {
+  notebook: string;
+  sessionContext: ISessionContext;
+  interrupted: boolean;
+  /** Resolves a pending "ask before running" as declined. */
+  cancelConfirm?: () => void;
+}
+
+/**
+ * The browser side of the agent: runs the code of `run_cell` in the notebook's own
+ * kernel and answers `run_result` with the nbformat outputs (docs/protocol.md).
+ *
+ * Code the user should see (`purpose: "code"`) goes into a new cell below the active
+ * cell, or below the agent's previous cell of the same turn; installs, shell commands
+ * and probes run in the kernel without a cell.
+ */
+export class NotebookExecutor {
+  constructor(
+    private readonly tracker: INotebookTracker,
+    private readonly host: IExecutorHost
+  ) {}
+
+  /** Install / shell output as it streams. */
+  get runOutput(): ISignal<this, IRunOutput> {
+    return this._runOutput;
+  }
+
+  /** A run that could not happen (no notebook, no kernel). */
+  get runProblem(): ISignal<this, IRunProblem> {
+    return this._runProblem;
+  }
+
+  /** The notebook panel open for `path`, if any. */
+  findNotebook(path: string): NotebookPanel | null {
+    const wanted = normalize(path);
+    return (
+      this.tracker.find(panel => normalize(panel.context.path) === wanted) ??
+      null
+    );
+  }
+
+  async runCell(message: IRunCellMessage): Promise<void> {
+    const started = performance.now();
+    const panel = this.findNotebook(message.notebook);
+    if (!panel) {
+      this._refuse(
+        message,
+        `The notebook ${message.notebook} is not open; open it to let the agent run code.`
+      );
+      return;
+    }
+    const sessionContext = panel.sessionContext;
+    const run: IActiveRun = {
+      notebook: message.notebook,
+      sessionContext,
+      interrupted: false
+    };
+    this._runs.set(message.id, run);
+    try {
+      await sessionContext.ready;
+      if (!sessionContext.session?.kernel) {
+        this._refuse(
+          message,
+          'The notebook has no kernel. Select a kernel, then ask again.'
+        );
+        return;
+      }
+      let outputs: nbformat.IOutput[];
+      let executionCount: number | null = null;
+      let status: RunStatus;
+      if (message.purpose === 'code') {
+        const cell = this._insertCell(panel, message);
+        const confirmed = await Promise.race([
+          this.host.confirmRun(message, cell),
+          new Promise<boolean>(resolve => {
+            run.cancelConfirm = () => resolve(false);
+          })
+        ]);
+        run.cancelConfirm = undefined;
+        if (!confirmed) {
+          this._reply(message, started, {
+            outputs: [
+              {
+                output_type: 'stream',
+                name: 'stderr',
+                text: 'The user chose not to run this cell.'
+              }
+            ],
+            status: 'interrupted',
+            executionCount: null
+          });
+          return;
+        }
+        const reply = await CodeCell.execute(cell, sessionContext);
+        outputs = cell.model.outputs.toJSON();
+        executionCount =
+          reply?.content.execution_count ?? cell.model.executionCount ?? null;
+        status = statusOf(outputs, run.interrupted, reply?.content.status);
+      } else {
+        const collected = await this._runSilently(message, sessionContext);
+        outputs = collected.outputs;
+        status = statusOf(outputs, run.interrupted, collected.status);
+      }
+      this._reply(message, started, { outputs, status, executionCount });
+    } catch (error) {
+      this._reply(message, started, {
+        outputs: [
+          {
+            output_type: 'stream',
+            name: 'stderr',
+            text: `The cell could not be run: ${(error as Error).message ?? error}`
+          }
+        ],
+        status: run.interrupted ? 'interrupted' : 'error',
+        executionCount: null
+      });
+    } finally {
+      this._runs.delete(message.id);
+    }
+  }
+
+  /** Interrupt the kernel running cell `id` (never restart it). */
+  async interrupt(message: IInterruptMessage): Promise<void> {
+    const run = this._runs.get(message.id);
+    if (!run) {
+      return; // already answered
+    }
+    run.interrupted = true;
+    if (run.cancelConfirm) {
+      run.cancelConfirm();
+      return;
+    }
+    try {
+      await run.sessionContext.session?.kernel?.interrupt();
+    } catch (error) {
+      console.warn('jupyter-autocoder: interrupting the kernel failed', error);
+    }
+  }
+
+  /**
+   * Insert the agent's cell: below its previous cell of the same turn, else below the
+   * active cell. The new cell becomes active unless the user is typing in another one.
+   */
+  private _insertCell(panel: NotebookPanel, message: IRunCellMessage): CodeCell {
+    const notebook = panel.content;
+    const model = notebook.model!;
+    const turnKey = `${message.session}:${message.turn}`;
+    const previous = this._lastCells.get(panel.context.path);
+    let anchor = -1;
+    if (previous && previous.turnKey === turnKey) {
+      anchor = notebook.widgets.findIndex(
+        widget => widget.model.id === previous.cellId
+      );
+    }
+    let index: number;
+    const active = notebook.activeCell;
+    if (
+      anchor < 0 &&
+      active instanceof CodeCell &&
+      !active.model.sharedModel.getSource().trim() &&
+      active.model.outputs.length === 0
+    ) {
+      // An empty cell (the one Shift+Enter leaves at the end): use it, leave no blank.
+      index = notebook.activeCellIndex;
+      active.model.sharedModel.setSource(message.code);
+    } else {
+      if (anchor < 0) {
+        anchor =
+          notebook.activeCellIndex >= 0
+            ? notebook.activeCellIndex
+            : notebook.widgets.length - 1;
+      }
+      index = anchor + 1;
+      model.sharedModel.insertCell(index, {
+        cell_type: 'code',
+        source: message.code,
+        metadata: { trusted: true }
+      });
+    }
+    const cell = notebook.widgets[index] as CodeCell;
+    this._lastCells.set(panel.context.path, {
+      turnKey,
+      cellId: cell.model.id
+    });
+    this._showCell(notebook, index);
+    return cell;
+  }
+
+  private _showCell(notebook: Notebook, index: number): void {
+    const active = notebook.activeCellIndex;
+    const typingElsewhere =
+      notebook.mode === 'edit' && active !== index && active !== index - 1;
+    if (!typingElsewhere) {
+      notebook.activeCellIndex = index;
+      notebook.deselectAll();
+    }
+    void notebook.scrollToItem(index, 'smart').catch(() => undefined);
+  }
+
+  /** Run code in the kernel without a cell, collecting its outputs as nbformat does. */
+  private async _runSilently(
+    message: IRunCellMessage,
+    sessionContext: ISessionContext
+  ): Promise<{ outputs: nbformat.IOutput[]; status: string | undefined }> {
+    const kernel = sessionContext.session!.kernel!;
+    const outputs: nbformat.IOutput[] = [];
+    const future = kernel.requestExecute({
+      code: message.code,
+      silent: false,
+      store_history: false,
+      allow_stdin: false,
+      stop_on_error: true
+    });
+    future.onIOPub = msg => {
+      const output = toOutput(msg);
+      if (output === 'clear') {
+        outputs.length = 0;
+        return;
+      }
+      if (!output) {
+        return;
+      }
+      const last = outputs[outputs.length - 1];
+      if (
+        output.output_type === 'stream' &&
+        last?.output_type === 'stream' &&
+        last.name === output.name
+      ) {
+        last.text = String(last.text) + String(output.text);
+      } else {
+        outputs.push(output);
+      }
+      if (message.purpose !== 'probe') {
+        const text =
+          output.output_type === 'stream'
+            ? String(output.text)
+            : output.output_type === 'error'
+              ? `${output.ename}: ${output.evalue}\n`
+              : '';
+        if (text) {
+          this._runOutput.emit({
+            notebook: message.notebook,
+            id: message.id,
+            purpose: message.purpose,
+            text
+          });
+        }
+      }
+    };
+    const reply = await future.done;
+    return { outputs, status: reply?.content.status };
+  }
+
+  private _refuse(message: IRunCellMessage, text: string): void {
+    this._runProblem.emit({
+      notebook: message.notebook,
+      id: message.id,
+      message: text
+    });
+    // "interrupted": the turn ends as stopped; an error would make the model "fix" its code.
+    this.host.reply({
+      type: 'run_result',
+      id: message.id,
+      outputs: [{ output_type: 'stream', name: 'stderr', text }],
+      status: 'interrupted',
+      execution_count: null,
+      duration: 0
+    });
+  }
+
+  private _reply(
+    message: IRunCellMessage,
+    started: number,
+    result: {
+      outputs: nbformat.IOutput[];
+      status: RunStatus;
+      executionCount: number | null;
+    }
+  ): void {
+    this.host.reply({
+      type: 'run_result',
+      id: message.id,
+      outputs: fitOutputs(result.outputs, RESULT_BUDGET_CHARS),
+      status: result.status,
+      execution_count: result.executionCount,
+      duration: (performance.now() - started) / 1000
+    });
+  }
+
+  private _runs = new Map<string, IActiveRun>();
+  private _lastCells = new Map<string, { turnKey: string; cellId: string }>();
+  private _runOutput = new Signal<this, IRunOutput>(this);
+  private _runProblem = new Signal<this, IRunProblem>(this);
+}
+
+function normalize(path: string): string {
+  return path.replace(/^\/+/, '');
+}
+
+function statusOf(
+  outputs: nbformat.IOutput[],
+  interrupted: boolean,
+  replyStatus: string | undefined
+): RunStatus {
+  if (interrupted) {
+    return 'interrupted';
+  }
+  if (
+    replyStatus === 'error' ||
+    replyStatus === 'aborted' ||
+    outputs.some(output => output.output_type === 'error')
+  ) {
+    return 'error';
+  }
+  return 'ok';
+}
+
+/** An iopub message as an nbformat output; 'clear' for clear_output; null for others. */
+function toOutput(
+  msg: KernelMessage.IIOPubMessage
+): nbformat.IOutput | 'clear' | null {
+  const content = msg.content as any;
+  switch (msg.header.msg_type) {
+    case 'stream':
+      return { output_type: 'stream', name: content.name, text: content.text };
+    case 'display_data':
+      return {
+        output_type: 'display_data',
+        data: content.data,
+        metadata: content.metadata ?? {}
+      };
+    case 'execute_result':
+      return {
+        output_type: 'execute_result',
+        data: content.data,
+        metadata: content.metadata ?? {},
+        execution_count: content.execution_count
+      };
+    case 'error':
+      return {
+        output_type: 'error',
+        ename: content.ename,
+        evalue: content.evalue,
+        traceback: content.traceback
+      };
+    case 'clear_output':
+      return 'clear';
+    default:
+      return null;
+  }
+}
+
+/**
+ * Outputs within `budget` characters: the largest mime values (images, big HTML) are
+ * replaced by a short note until the whole fits. Text and errors are kept.
+ */
+export function fitOutputs(
+  outputs: nbformat.IOutput[],
+  budget: number
+): nbformat.IOutput[] {
+  const copy: nbformat.IOutput[] = JSON.parse(JSON.stringify(outputs));
+  let size = JSON.stringify(copy).length;
+  if (size <= budget) {
+    return copy;
+  }
+  const values: { data: any; mime: string; length: number }[] = [];
+  for (const output of copy) {
+    const data = (output as nbformat.IDisplayData).data as any;
+    if (data && typeof data === 'object') {
+      for (const mime of Object.keys(data)) {
+        if (mime !== 'text/plain') {
+          const length = JSON.stringify(data[mime]).length;
+          values.push({ data, mime, length });
+        }
+      }
+    }
+  }
+  values.sort((a, b) => b.length - a.length);
+  for (const value of values) {
+    if (size <= budget) {
+      break;
+    }
+    delete value.data[value.mime];
+    if (!value.data['text/plain']) {
+      value.data['text/plain'] = `[${value.mime} omitted: ${value.length} characters]`;
+    }
+    size -= value.length;
+  }
+  return copy;
+}

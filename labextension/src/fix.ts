@@ -1,0 +1,106 @@
+import { CodeCell } from '@jupyterlab/cells';
+import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
+import { TranslationBundle } from '@jupyterlab/translation';
+import { bugIcon } from '@jupyterlab/ui-components';
+import { CommandRegistry } from '@lumino/commands';
+
+import { CommandIDs } from './tokens';
+
+const BUTTON_CLASS = 'jp-AutoCoder-fixButton';
+const HAS_BUTTON_CLASS = 'jp-AutoCoder-hasFix';
+
+/**
+ * Puts a "Fix with AutoCoder" button on every error output of every notebook; it runs
+ * the fix command for that cell.
+ */
+export class ErrorOutputButtons {
+  constructor(
+    tracker: INotebookTracker,
+    private readonly commands: CommandRegistry,
+    private readonly trans: TranslationBundle
+  ) {
+    tracker.widgetAdded.connect((_, panel) => this._watchNotebook(panel));
+    tracker.forEach(panel => this._watchNotebook(panel));
+  }
+
+  private _watchNotebook(panel: NotebookPanel): void {
+    const notebook = panel.content;
+    const scan = () => {
+      for (const cell of notebook.widgets) {
+        if (cell instanceof CodeCell) {
+          this._watchCell(panel, cell);
+        }
+      }
+    };
+    const watchModel = () => {
+      const model = notebook.model;
+      if (model && !this._watchedModels.has(model)) {
+        this._watchedModels.add(model);
+        model.cells.changed.connect(() => requestAnimationFrame(scan));
+      }
+      scan();
+    };
+    notebook.modelChanged.connect(watchModel);
+    void panel.context.ready.then(watchModel);
+  }
+
+  private _watchCell(panel: NotebookPanel, cell: CodeCell): void {
+    if (this._watched.has(cell)) {
+      return;
+    }
+    this._watched.add(cell);
+    let frame = 0;
+    const decorate = () => {
+      if (frame === 0) {
+        frame = requestAnimationFrame(() => {
+          frame = 0;
+          this._decorate(panel, cell);
+        });
+      }
+    };
+    cell.model.outputs.changed.connect(decorate);
+    cell.outputArea.outputLengthChanged.connect(decorate);
+    decorate();
+  }
+
+  /** Add the button to the error outputs that do not have one yet. */
+  private _decorate(panel: NotebookPanel, cell: CodeCell): void {
+    if (cell.isDisposed) {
+      return;
+    }
+    const area = cell.outputArea;
+    const model = area.model;
+    for (let index = 0; index < model.length; index++) {
+      const child = area.widgets[index];
+      if (!child || model.get(index).type !== 'error') {
+        continue;
+      }
+      if (child.node.querySelector(`.${BUTTON_CLASS}`)) {
+        continue;
+      }
+      const button = document.createElement('button');
+      button.type = 'button';
+      button.className = BUTTON_CLASS;
+      const label = this.trans.__('Fix with AutoCoder');
+      button.title = this.trans.__(
+        'Ask AutoCoder to fix this cell from its traceback'
+      );
+      bugIcon.element({ container: button, tag: 'span', elementSize: 'normal' });
+      const text = document.createElement('span');
+      text.textContent = label;
+      button.appendChild(text);
+      button.addEventListener('click', event => {
+        event.stopPropagation();
+        void this.commands.execute(CommandIDs.fixCell, {
+          path: panel.context.path,
+          cellId: cell.model.id
+        });
+      });
+      child.addClass(HAS_BUTTON_CLASS);
+      child.node.appendChild(button);
+    }
+  }
+
+  private _watched = new WeakSet<CodeCell>();
+  private _watchedModels = new WeakSet<object>();
+}

@@ -1,0 +1,331 @@
+import { Dialog, showDialog } from '@jupyterlab/apputils';
+import { TranslationBundle } from '@jupyterlab/translation';
+import { Widget } from '@lumino/widgets';
+
+import { ICatalogueModel, IEngineModel, IEngineStatus } from './tokens';
+
+/**
+ * The panel's header: the model (a picker to switch), the device it runs on with the
+ * layers offloaded, and its state: downloading with a progress bar, loading, ready,
+ * or failed with the reason.
+ */
+export class EngineHeader extends Widget {
+  constructor(
+    private readonly engine: IEngineModel,
+    private readonly trans: TranslationBundle
+  ) {
+    super();
+    this.addClass('jp-AutoCoder-header');
+
+    const row = document.createElement('div');
+    row.className = 'jp-AutoCoder-headerRow';
+    this._dot = document.createElement('span');
+    this._dot.className = 'jp-AutoCoder-stateDot';
+    this._dot.setAttribute('aria-hidden', 'true');
+    this._picker = document.createElement('select');
+    this._picker.className = 'jp-AutoCoder-modelPicker jp-mod-styled';
+    this._picker.setAttribute('aria-label', trans.__('Model'));
+    this._picker.addEventListener('change', () => void this._onPick());
+    this._picker.addEventListener('focus', () => {
+      void this.engine.refreshModels().catch(() => undefined);
+    });
+    this._device = document.createElement('span');
+    this._device.className = 'jp-AutoCoder-device';
+    this._state = document.createElement('span');
+    this._state.className = 'jp-AutoCoder-state';
+    this._state.setAttribute('role', 'status');
+    row.append(this._dot, this._picker, this._device, this._state);
+    this.node.appendChild(row);
+
+    // Always there (the header keeps its height); visible while downloading or loading.
+    this._progress = document.createElement('div');
+    this._progress.className = 'jp-AutoCoder-progress';
+    this._progress.setAttribute('role', 'progressbar');
+    this._progress.setAttribute('aria-label', trans.__('Model progress'));
+    this._bar = document.createElement('div');
+    this._bar.className = 'jp-AutoCoder-progressBar';
+    this._progress.appendChild(this._bar);
+    this.node.appendChild(this._progress);
+
+    this._problem = document.createElement('div');
+    this._problem.className = 'jp-AutoCoder-engineError';
+    this._problem.setAttribute('role', 'alert');
+    this._problemText = document.createElement('span');
+    this._retry = document.createElement('button');
+    this._retry.type = 'button';
+    this._retry.className = 'jp-AutoCoder-button';
+    this._retry.textContent = trans.__('Retry');
+    this._retry.addEventListener('click', () => {
+      void this.engine.load().catch(error => this._showActionError(error));
+    });
+    this._problem.append(this._problemText, this._retry);
+    this.node.appendChild(this._problem);
+
+    engine.changed.connect(this._update, this);
+    this._update();
+  }
+
+  dispose(): void {
+    this.engine.changed.disconnect(this._update, this);
+    super.dispose();
+  }
+
+  private _update(): void {
+    const trans = this.trans;
+    const reply = this.engine.status;
+    if (!reply) {
+      const unreachable = this.engine.error;
+      this.node.dataset.state = unreachable ? 'failed' : 'unknown';
+      this._state.textContent = unreachable
+        ? trans.__('server unavailable')
+        : trans.__('asking the server…');
+      this._device.textContent = '';
+      this._showProblem(
+        unreachable
+          ? trans.__('The AutoCoder server extension did not answer: %1', unreachable)
+          : '',
+        false
+      );
+      this._setProgress(null);
+      this._fillPicker(null);
+      return;
+    }
+    const engine = reply.engine;
+    this.node.dataset.state = engine.state;
+    this._device.textContent = deviceText(engine, trans);
+    this._device.title = deviceTitle(engine, trans);
+    this._state.textContent = stateText(engine, trans);
+    this._fillPicker(engine);
+    if (engine.state === 'downloading' && engine.progress?.total) {
+      this._setProgress(engine.progress.done / engine.progress.total);
+    } else if (engine.state === 'downloading' || engine.state === 'loading') {
+      this._setProgress('indeterminate');
+    } else {
+      this._setProgress(null);
+    }
+    if (engine.state === 'failed') {
+      this._showProblem(
+        trans.__('The model failed: %1', engine.error || trans.__('no reason given')),
+        engine.device !== 'remote'
+      );
+    } else if (this.engine.error) {
+      this._showProblem(
+        trans.__('The server did not answer: %1', this.engine.error),
+        false
+      );
+    } else {
+      this._showProblem(this._actionError, false);
+    }
+  }
+
+  private _fillPicker(engine: IEngineStatus | null): void {
+    const models = this.engine.models;
+    const current = engine?.model ?? '';
+    const names: { name: string; label: string; model?: ICatalogueModel }[] =
+      (models?.models ?? []).map(model => ({
+        name: model.name,
+        label: model.cached
+          ? model.name
+          : this.trans.__('%1 (download %2)', model.name, formatBytes(model.size_bytes)),
+        model
+      }));
+    if (current && !names.some(item => item.name === current)) {
+      names.unshift({ name: current, label: shortName(current) });
+    }
+    const signature = JSON.stringify(names.map(item => item.label)) + current;
+    if (signature !== this._pickerSignature) {
+      this._pickerSignature = signature;
+      this._picker.textContent = '';
+      for (const item of names) {
+        const option = document.createElement('option');
+        option.value = item.name;
+        option.textContent = item.label;
+        option.title = item.model?.description ?? item.name;
+        this._picker.appendChild(option);
+      }
+      this._picker.value = current;
+    }
+    const remote = engine?.device === 'remote' || models?.remote === true;
+    const busy =
+      engine?.state === 'downloading' || engine?.state === 'loading';
+    this._picker.disabled = !engine || remote || busy || this._switching;
+    this._picker.title = remote
+      ? this.trans.__('A remote engine: its models are chosen there')
+      : this.trans.__('Switch the model');
+  }
+
+  private async _onPick(): Promise<void> {
+    const name = this._picker.value;
+    const current = this.engine.status?.engine.model ?? '';
+    if (!name || name === current) {
+      return;
+    }
+    const model = this.engine.models?.models.find(item => item.name === name);
+    if (model && !model.cached) {
+      const result = await showDialog({
+        title: this.trans.__('Download %1?', name),
+        body: this.trans.__(
+          '%1 is not on this machine yet. Download it (%2) and switch to it?',
+          name,
+          formatBytes(model.size_bytes)
+        ),
+        buttons: [
+          Dialog.cancelButton({ label: this.trans.__('Cancel') }),
+          Dialog.okButton({ label: this.trans.__('Download and switch') })
+        ]
+      });
+      if (!result.button.accept) {
+        this._picker.value = current;
+        return;
+      }
+    }
+    this._switching = true;
+    this._actionError = '';
+    this._update();
+    try {
+      await this.engine.switchModel(name);
+    } catch (error) {
+      this._showActionError(error);
+    } finally {
+      this._switching = false;
+      this._pickerSignature = '';
+      this._update();
+    }
+  }
+
+  private _showActionError(error: unknown): void {
+    this._actionError = this.trans.__(
+      'The model could not be switched: %1',
+      (error as Error).message ?? String(error)
+    );
+    this._update();
+  }
+
+  private _showProblem(text: string, retry: boolean): void {
+    this._problemText.textContent = text;
+    this._problem.hidden = !text;
+    this._retry.hidden = !retry;
+  }
+
+  private _setProgress(value: number | 'indeterminate' | null): void {
+    this._progress.dataset.mode =
+      value === null ? 'idle' : value === 'indeterminate' ? 'indeterminate' : 'determinate';
+    if (typeof value === 'number') {
+      const percent = Math.round(Math.max(0, Math.min(1, value)) * 100);
+      this._bar.style.width = `${percent}%`;
+      this._progress.setAttribute('aria-valuenow', String(percent));
+      this._progress.setAttribute('aria-valuemin', '0');
+      this._progress.setAttribute('aria-valuemax', '100');
+    } else {
+      this._bar.style.width = '';
+      this._progress.removeAttribute('aria-valuenow');
+    }
+  }
+
+  private _dot: HTMLSpanElement;
+  private _picker: HTMLSelectElement;
+  private _device: HTMLSpanElement;
+  private _state: HTMLSpanElement;
+  private _progress: HTMLDivElement;
+  private _bar: HTMLDivElement;
+  private _problem: HTMLDivElement;
+  private _problemText: HTMLSpanElement;
+  private _retry: HTMLButtonElement;
+  private _pickerSignature = '';
+  private _switching = false;
+  private _actionError = '';
+}
+
+const DEVICE_NAMES: Record<string, string> = {
+  cpu: 'CPU',
+  cuda: 'CUDA',
+  metal: 'Metal',
+  remote: 'remote engine'
+};
+
+/** "CPU", "CUDA · 33/33 layers", "Metal · 20/32 layers", "remote engine". */
+export function deviceText(engine: IEngineStatus, trans: TranslationBundle): string {
+  if (!engine.device) {
+    return '';
+  }
+  const name = DEVICE_NAMES[engine.device] ?? engine.device;
+  const offloaded = offloadedLayers(engine);
+  if (offloaded !== null && engine.device !== 'cpu' && engine.device !== 'remote') {
+    return trans.__('%1 · %2/%3 layers', name, offloaded, engine.n_layers);
+  }
+  return name;
+}
+
+function deviceTitle(engine: IEngineStatus, trans: TranslationBundle): string {
+  const lines = [trans.__('Device: %1', engine.device ?? '-')];
+  const offloaded = offloadedLayers(engine);
+  if (offloaded !== null) {
+    lines.push(trans.__('Layers on the GPU: %1 of %2', offloaded, engine.n_layers));
+  }
+  if (engine.n_ctx) {
+    lines.push(trans.__('Context: %1 tokens', engine.n_ctx));
+  }
+  if (engine.path) {
+    lines.push(engine.path);
+  }
+  if (engine.notice) {
+    lines.push(engine.notice);
+  }
+  return lines.join('\n');
+}
+
+function offloadedLayers(engine: IEngineStatus): number | null {
+  if (engine.n_layers === null || engine.n_gpu_layers === null) {
+    return null;
+  }
+  return engine.n_gpu_layers < 0
+    ? engine.n_layers
+    : Math.min(engine.n_gpu_layers, engine.n_layers);
+}
+
+export function stateText(engine: IEngineStatus, trans: TranslationBundle): string {
+  switch (engine.state) {
+    case 'downloading': {
+      const progress = engine.progress;
+      if (progress && progress.total > 0) {
+        return trans.__(
+          'downloading %1% (%2 of %3)',
+          Math.floor((100 * progress.done) / progress.total),
+          formatBytes(progress.done),
+          formatBytes(progress.total)
+        );
+      }
+      return trans.__('downloading…');
+    }
+    case 'loading':
+      return trans.__('loading…');
+    case 'ready':
+      return trans.__('ready');
+    case 'failed':
+      return trans.__('failed');
+    case 'stopped':
+      return trans.__('not loaded');
+    default:
+      return engine.state;
+  }
+}
+
+export function formatBytes(bytes: number | null | undefined): string {
+  if (!bytes || bytes <= 0) {
+    return '?';
+  }
+  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000;
+    unit += 1;
+  }
+  return `${value >= 10 || unit === 0 ? Math.round(value) : value.toFixed(1)} ${units[unit]}`;
+}
+
+/** A model path shown by its file name. */
+function shortName(model: string): string {
+  const parts = model.split(/[\\/]/);
+  return parts[parts.length - 1] || model;
+}

@@ -1,0 +1,557 @@
+import type * as nbformat from '@jupyterlab/nbformat';
+import { IRenderMimeRegistry, MimeModel } from '@jupyterlab/rendermime';
+import { TranslationBundle } from '@jupyterlab/translation';
+import { Panel, Widget } from '@lumino/widgets';
+
+import { AnswerView, ICodeActions } from './answer';
+import { outputText, stripAnsi } from './context';
+import { TurnEvent, TurnModel } from './conversation';
+import {
+  IApprovalEvent,
+  IApprovalRequest,
+  IDoneEvent,
+  IExecutionEvent,
+  IInstallEvent
+} from './protocol';
+
+/** Lines of a run's output shown in the panel (the notebook has all of it). */
+const PREVIEW_LINES = 12;
+/** Characters of an install's log kept in the panel. */
+const LOG_CHARS = 20000;
+
+/** What a turn's view may ask of the panel. */
+export interface ITurnHost {
+  rendermime: IRenderMimeRegistry;
+  actions: ICodeActions;
+  trans: TranslationBundle;
+  answerApproval(id: string, approved: boolean): void;
+  answerRun(id: string, approved: boolean): void;
+}
+
+/**
+ * One turn: the user's request, then per round the streamed answer, the runs and
+ * their results, installs and approvals, and a status line that says where it stands.
+ */
+export class TurnView extends Panel {
+  constructor(
+    readonly model: TurnModel,
+    private readonly host: ITurnHost
+  ) {
+    super();
+    this.addClass('jp-AutoCoder-turn');
+    this.node.dataset.mode = model.mode;
+    const trans = host.trans;
+
+    const request = document.createElement('div');
+    request.className = 'jp-AutoCoder-request';
+    request.setAttribute('aria-label', trans.__('Your request'));
+    this._requestRenderer = host.rendermime.createRenderer('text/markdown');
+    request.appendChild(this._requestRenderer.node);
+    void this._requestRenderer.renderModel(
+      new MimeModel({ data: { 'text/markdown': model.request }, trusted: false })
+    );
+    this.addWidget(new Widget({ node: request }));
+
+    this._body = new Panel();
+    this._body.addClass('jp-AutoCoder-turnBody');
+    this.addWidget(this._body);
+
+    this._status = document.createElement('div');
+    this._status.className = 'jp-AutoCoder-turnStatus';
+    this._status.setAttribute('role', 'status');
+    this._status.setAttribute('aria-live', 'polite');
+    this.addWidget(new Widget({ node: this._status }));
+
+    for (const event of model.events) {
+      this._handle(event);
+    }
+    this._updateStatus();
+    model.eventAdded.connect((_, event) => {
+      this._handle(event);
+      this._updateStatus();
+    }, this);
+    model.stateChanged.connect(() => this._updateStatus(), this);
+  }
+
+  dispose(): void {
+    if (this.isDisposed) {
+      return;
+    }
+    this._requestRenderer.dispose();
+    super.dispose();
+  }
+
+  private _handle(event: TurnEvent): void {
+    switch (event.type) {
+      case 'round':
+        this._finishAnswer();
+        this._round = this._addSection(
+          this.model.mode === 'agent'
+            ? this.host.trans.__('Round %1 of %2', event.round, event.max_rounds)
+            : ''
+        );
+        break;
+      case 'token':
+        this._answer().append(event.text);
+        break;
+      case 'code':
+        this._finishAnswer();
+        this._pendingRun = this._addRun(
+          event.language === 'sh'
+            ? this.host.trans.__('Running the shell command…')
+            : event.rerun
+              ? this.host.trans.__('Running the code again…')
+              : this.host.trans.__('Running the code in a new cell…'),
+          event.language === 'sh' ? `$ ${event.code}` : ''
+        );
+        this._phase = 'running';
+        break;
+      case 'execution':
+        this._finishAnswer();
+        this._showExecution(event);
+        this._phase = 'thinking';
+        break;
+      case 'install':
+        this._finishAnswer();
+        this._showInstall(event);
+        break;
+      case 'approval':
+        this._finishAnswer();
+        this._showApproval(event);
+        break;
+      case 'auto_answer':
+        this._autoAnswered(event.request, event.approved);
+        break;
+      case 'confirm_run':
+        this._showConfirmRun(event.id, event.code, event.status);
+        break;
+      case 'run_output':
+        this._appendLog(event.id, event.text);
+        break;
+      case 'error':
+        this._finishAnswer();
+        this._addMessage('error', event.message);
+        break;
+      case 'notice':
+        this._addMessage(event.level, event.message);
+        break;
+      case 'done':
+        this._finishAnswer();
+        this._phase = 'done';
+        break;
+    }
+  }
+
+  private _section(): Panel {
+    return this._round ?? this._addSection('');
+  }
+
+  private _addSection(label: string): Panel {
+    const section = new Panel();
+    section.addClass('jp-AutoCoder-round');
+    section.node.setAttribute('role', 'group');
+    if (label) {
+      const heading = document.createElement('div');
+      heading.className = 'jp-AutoCoder-roundLabel';
+      heading.textContent = label;
+      section.addWidget(new Widget({ node: heading }));
+    }
+    this._body.addWidget(section);
+    this._round = section;
+    this._currentAnswer = null;
+    return section;
+  }
+
+  /** Add a plain element at the end of the current round. */
+  private _append(element: HTMLElement): void {
+    this._section().addWidget(new Widget({ node: element }));
+  }
+
+  private _answer(): AnswerView {
+    if (!this._currentAnswer) {
+      const section = this._section();
+      const answer = new AnswerView({
+        rendermime: this.host.rendermime,
+        actions: this.host.actions,
+        trans: this.host.trans
+      });
+      section.addWidget(answer);
+      this._currentAnswer = answer;
+      this._phase = 'writing';
+    }
+    return this._currentAnswer;
+  }
+
+  private _finishAnswer(): void {
+    this._currentAnswer?.finish();
+    this._currentAnswer = null;
+  }
+
+  private _addRun(label: string, command: string): HTMLElement {
+    const run = document.createElement('div');
+    run.className = 'jp-AutoCoder-run';
+    run.dataset.state = 'running';
+    if (command) {
+      const pre = document.createElement('pre');
+      pre.className = 'jp-AutoCoder-command';
+      pre.textContent = command;
+      run.appendChild(pre);
+    }
+    const line = document.createElement('div');
+    line.className = 'jp-AutoCoder-runLine';
+    line.textContent = label;
+    run.appendChild(line);
+    this._append(run);
+    return run;
+  }
+
+  private _showExecution(event: IExecutionEvent): void {
+    const trans = this.host.trans;
+    const run = this._pendingRun ?? this._addRun('', '');
+    this._pendingRun = null;
+    const result = event.result;
+    const line = run.querySelector('.jp-AutoCoder-runLine') as HTMLElement;
+    const count =
+      result.execution_count !== null && result.execution_count !== undefined
+        ? ` [${result.execution_count}]`
+        : '';
+    const seconds = formatSeconds(result.duration);
+    const error = result.outputs.find(
+      output => output.output_type === 'error'
+    ) as nbformat.IError | undefined;
+    let state: string;
+    if (event.ok) {
+      state = 'ok';
+      line.textContent = trans.__('Ran without errors%1 · %2', count, seconds);
+    } else if (result.status === 'timeout' || result.timed_out) {
+      state = 'timeout';
+      line.textContent = trans.__(
+        'Interrupted after %1: it ran past the time limit',
+        seconds
+      );
+    } else if (result.status === 'interrupted') {
+      state = 'interrupted';
+      line.textContent = trans.__('Interrupted%1', count);
+    } else if (error) {
+      state = 'error';
+      line.textContent = `${error.ename}: ${stripAnsi(String(error.evalue)).split('\n')[0]}`;
+    } else {
+      state = 'error';
+      line.textContent = trans.__('Failed%1', count);
+    }
+    run.dataset.state = state;
+    const preview = outputText(
+      result.outputs.filter(output => output.output_type !== 'error'),
+      4000
+    ).trim();
+    if (preview) {
+      const pre = document.createElement('pre');
+      pre.className = 'jp-AutoCoder-output';
+      const lines = preview.split('\n');
+      pre.textContent =
+        lines.length > PREVIEW_LINES
+          ? [...lines.slice(0, PREVIEW_LINES), '…'].join('\n')
+          : preview;
+      run.appendChild(pre);
+    }
+    if (error && error.traceback?.length) {
+      const details = document.createElement('details');
+      details.className = 'jp-AutoCoder-traceback';
+      const summary = document.createElement('summary');
+      summary.textContent = trans.__('Traceback');
+      const pre = document.createElement('pre');
+      pre.textContent = stripAnsi(error.traceback.join('\n'));
+      details.append(summary, pre);
+      run.appendChild(details);
+    }
+  }
+
+  private _showInstall(event: IInstallEvent): void {
+    const trans = this.host.trans;
+    const key = `${event.round}:${event.command}`;
+    let card = this._installs.get(key);
+    if (!card) {
+      card = this._card('install', event.command);
+      this._installs.set(key, card);
+    }
+    const names = event.packages.join(', ');
+    const texts: Record<IInstallEvent['status'], string> = {
+      requested: trans.__('Installing %1 was asked for', names),
+      installed: trans.__('Installed %1', names),
+      failed: trans.__('Installing %1 failed', names),
+      declined: trans.__('Not installed: %1 was declined', names),
+      refused: trans.__('Refused: %1', event.message || event.command),
+      disabled: trans.__('Not installed: installing packages is turned off')
+    };
+    card.dataset.state = event.status;
+    setCardStatus(card, texts[event.status] ?? event.status);
+    const reason = event.status === 'requested' ? event.message : '';
+    setCardDetail(card, reason);
+    if (event.status === 'failed' && event.message) {
+      setCardDetail(card, event.message, true);
+    }
+  }
+
+  private _showApproval(event: IApprovalEvent): void {
+    const trans = this.host.trans;
+    const request = event.request;
+    let card = this._approvals.get(request.id);
+    if (!card) {
+      card = this._card('approval', request.command);
+      card.dataset.kind = request.kind;
+      this._approvals.set(request.id, card);
+    }
+    card.dataset.state = event.status;
+    if (event.status === 'pending') {
+      setCardStatus(
+        card,
+        request.kind === 'install'
+          ? trans.__('Install %1?', request.packages.join(', '))
+          : trans.__('Run this shell command?')
+      );
+      setCardDetail(card, request.reason);
+      this._phase = 'approval';
+      if (!this.model.done && !card.querySelector('button')) {
+        this._addButtons(card, [
+          {
+            label: trans.__('Approve'),
+            kind: 'accept',
+            onClick: () => this.host.answerApproval(request.id, true)
+          },
+          {
+            label: trans.__('Deny'),
+            kind: 'reject',
+            onClick: () => this.host.answerApproval(request.id, false)
+          }
+        ]);
+      }
+    } else {
+      removeButtons(card);
+      if (!card.dataset.auto) {
+        setCardStatus(
+          card,
+          event.status === 'approved'
+            ? trans.__('Approved')
+            : trans.__('Declined')
+        );
+      }
+      this._phase = 'thinking';
+    }
+  }
+
+  private _autoAnswered(request: IApprovalRequest, approved: boolean): void {
+    const card = this._approvals.get(request.id);
+    if (!card) {
+      return;
+    }
+    card.dataset.auto = 'true';
+    removeButtons(card);
+    setCardStatus(
+      card,
+      approved
+        ? this.host.trans.__('Approved by your settings (install policy: auto)')
+        : this.host.trans.__('Declined by your settings (install policy: never)')
+    );
+  }
+
+  private _showConfirmRun(
+    id: string,
+    code: string,
+    status: 'pending' | 'approved' | 'declined'
+  ): void {
+    const trans = this.host.trans;
+    let card = this._confirmations.get(id);
+    if (!card) {
+      card = this._card('confirm', code);
+      this._confirmations.set(id, card);
+    }
+    card.dataset.state = status;
+    if (status === 'pending') {
+      setCardStatus(card, trans.__('Run this cell?'));
+      this._phase = 'approval';
+      this._addButtons(card, [
+        {
+          label: trans.__('Run'),
+          kind: 'accept',
+          onClick: () => this.host.answerRun(id, true)
+        },
+        {
+          label: trans.__('Skip'),
+          kind: 'reject',
+          onClick: () => this.host.answerRun(id, false)
+        }
+      ]);
+    } else {
+      removeButtons(card);
+      setCardStatus(
+        card,
+        status === 'approved' ? trans.__('Run') : trans.__('Not run')
+      );
+      this._phase = 'running';
+    }
+  }
+
+  private _appendLog(id: string, text: string): void {
+    let log = this._logs.get(id);
+    if (!log) {
+      log = document.createElement('pre');
+      log.className = 'jp-AutoCoder-log';
+      // Under the card that asked for it (the latest install or shell run).
+      const anchor = this._pendingRun ?? this._lastCard;
+      if (anchor) {
+        anchor.appendChild(log);
+      } else {
+        this._append(log);
+      }
+      this._logs.set(id, log);
+    }
+    const content = (log.textContent ?? '') + text;
+    log.textContent =
+      content.length > LOG_CHARS ? `…${content.slice(-LOG_CHARS)}` : content;
+    log.scrollTop = log.scrollHeight;
+  }
+
+  private _addMessage(level: 'error' | 'info', message: string): void {
+    const box = document.createElement('div');
+    box.className = `jp-AutoCoder-message jp-mod-${level}`;
+    box.setAttribute('role', level === 'error' ? 'alert' : 'status');
+    box.textContent = message;
+    this._append(box);
+  }
+
+  private _card(kind: string, command: string): HTMLElement {
+    const card = document.createElement('div');
+    card.className = `jp-AutoCoder-card jp-AutoCoder-${kind}Card`;
+    const status = document.createElement('div');
+    status.className = 'jp-AutoCoder-cardStatus';
+    card.appendChild(status);
+    if (command) {
+      const pre = document.createElement('pre');
+      pre.className = 'jp-AutoCoder-command';
+      pre.textContent = command;
+      card.appendChild(pre);
+    }
+    this._append(card);
+    this._lastCard = card;
+    return card;
+  }
+
+  private _addButtons(
+    card: HTMLElement,
+    buttons: { label: string; kind: 'accept' | 'reject'; onClick: () => void }[]
+  ): void {
+    const row = document.createElement('div');
+    row.className = 'jp-AutoCoder-cardButtons';
+    for (const spec of buttons) {
+      const button = document.createElement('button');
+      button.type = 'button';
+      button.className = `jp-AutoCoder-button jp-mod-${spec.kind}`;
+      button.textContent = spec.label;
+      button.addEventListener('click', () => {
+        for (const other of Array.from(row.querySelectorAll('button'))) {
+          other.disabled = true;
+        }
+        spec.onClick();
+      });
+      row.appendChild(button);
+    }
+    card.appendChild(row);
+  }
+
+  private _updateStatus(): void {
+    const trans = this.host.trans;
+    const model = this.model;
+    const done = model.done;
+    let text = '';
+    let state: string = this._phase;
+    if (done) {
+      state = done.reason;
+      text = doneText(done, trans);
+    } else if (!model.running) {
+      state = 'failed';
+      text = '';
+    } else if (model.stopRequested) {
+      state = 'stopping';
+      text = trans.__('Stopping…');
+    } else if (model.turn === null) {
+      state = 'sending';
+      text = trans.__('Sending…');
+    } else {
+      text = {
+        thinking: trans.__('Thinking…'),
+        writing: trans.__('Writing…'),
+        running: trans.__('Running the code in the notebook…'),
+        approval: trans.__('Waiting for your answer'),
+        done: ''
+      }[this._phase];
+    }
+    this._status.textContent = text;
+    this._status.dataset.state = state;
+    this.node.dataset.state = done ? 'done' : model.running ? 'running' : 'failed';
+  }
+
+  private _requestRenderer: ReturnType<IRenderMimeRegistry['createRenderer']>;
+  private _body: Panel;
+  private _status: HTMLElement;
+  private _round: Panel | null = null;
+  private _currentAnswer: AnswerView | null = null;
+  private _pendingRun: HTMLElement | null = null;
+  private _lastCard: HTMLElement | null = null;
+  private _phase: 'thinking' | 'writing' | 'running' | 'approval' | 'done' =
+    'thinking';
+  private _installs = new Map<string, HTMLElement>();
+  private _approvals = new Map<string, HTMLElement>();
+  private _confirmations = new Map<string, HTMLElement>();
+  private _logs = new Map<string, HTMLElement>();
+}
+
+function setCardStatus(card: HTMLElement, text: string): void {
+  (card.querySelector('.jp-AutoCoder-cardStatus') as HTMLElement).textContent =
+    text;
+}
+
+function setCardDetail(card: HTMLElement, text: string, pre = false): void {
+  let detail = card.querySelector('.jp-AutoCoder-cardDetail') as HTMLElement;
+  if (!text) {
+    detail?.remove();
+    return;
+  }
+  if (!detail) {
+    detail = document.createElement(pre ? 'pre' : 'div');
+    detail.className = 'jp-AutoCoder-cardDetail';
+    card.appendChild(detail);
+  }
+  detail.textContent = stripAnsi(text);
+}
+
+function removeButtons(card: HTMLElement): void {
+  card.querySelector('.jp-AutoCoder-cardButtons')?.remove();
+}
+
+function formatSeconds(seconds: number): string {
+  if (!seconds || seconds < 0) {
+    return '0 s';
+  }
+  return seconds < 10 ? `${seconds.toFixed(2)} s` : `${Math.round(seconds)} s`;
+}
+
+function doneText(done: IDoneEvent, trans: TranslationBundle): string {
+  const stats: string[] = [];
+  if (done.completion_tokens) {
+    stats.push(trans.__('%1 tokens', done.completion_tokens));
+  }
+  if (done.seconds) {
+    stats.push(formatSeconds(done.seconds));
+  }
+  const suffix = stats.length ? ` · ${stats.join(' · ')}` : '';
+  switch (done.reason) {
+    case 'answered':
+      return stats.join(' · ');
+    case 'success':
+      return `${trans.__('Done: %1', done.message || trans.__('the code ran without errors.'))}${suffix}`;
+    case 'stopped':
+      return `${trans.__('Stopped')}${suffix}`;
+    default:
+      return `${done.message}${suffix}`;
+  }
+}

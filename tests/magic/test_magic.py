@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from jupyter_autocoder.testing.scripted_engine import ScriptedReply
 
-from .conftest import build_wheel, py
+from .conftest import py
 
 USAGE = "usage: %%autocoder [options]"
 
@@ -78,7 +78,7 @@ def test_the_context_is_newest_first_with_the_last_error_and_what_earlier_reques
     assert cells.index("readings.mean(axis=5)") < cells.index("older_value = 'first'")
 
 
-def test_a_missing_module_is_installed_after_asking_and_the_code_rerun(nb, script, kernel_dirs):
+def test_a_missing_module_is_installed_after_asking_and_the_code_rerun(nb, script, kernel_dirs, build_wheel):
     build_wheel(
         kernel_dirs["wheels"],
         "acw_magicpkg",

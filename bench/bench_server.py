@@ -8,10 +8,11 @@ process talks to it as a local client would (the proxy, with the Jupyter token).
 - decode: generated tokens per second through the proxy (client -> jupyter server ->
   worker) against `llama_cpp.Llama.create_chat_completion(stream=True)` in this process
   (same file, settings and prompt, greedy), runs interleaved; ratio = the median of
-  proxy / in-process over adjacent pairs of runs.
+  proxy / in-process over adjacent pairs of runs. A worker started by this process, used
+  directly, tells the proxy's own cost (proxy_to_direct_worker) from the worker's.
 - first_token: time to first token through the proxy, warm (model loaded, the request's
   prompt already seen), for a short request and for a second turn that extends a first
-  one of about 1k tokens; the in-process time for the short request beside it.
+  one of about 1k tokens; the same straight to a worker, and in-process, beside it.
 - memory: resident memory of the Jupyter server with the extension (model loaded, after
   serving the benchmark; the model lives in the worker process, not counted) less that of
   the same server without the extension.
@@ -34,8 +35,10 @@ from pathlib import Path
 import httpx
 import psutil
 
+from jupyter_autocoder.config import AutoCoder
 from jupyter_autocoder.llm.client import ModelClient
 from jupyter_autocoder.llm.resolve import resolve_model
+from jupyter_autocoder.llm.supervisor import EngineSupervisor
 
 DECODE_PROMPT = [{"role": "user", "content": "Write a long, detailed tutorial on Python list comprehensions with many examples."}]
 SHORT_PROMPT = [{"role": "user", "content": "Write a Python function that reverses a string."}]
@@ -137,49 +140,51 @@ def inprocess_run(llama, messages, max_tokens: int) -> tuple[float, float]:
     return decode_rate(stamps), stamps[0] - started
 
 
-def bench_decode(client, llama, runs: int, max_tokens: int) -> dict:
-    proxy_run(client, DECODE_PROMPT, 16)  # warm both
+def bench_decode(client, direct, llama, runs: int, max_tokens: int) -> dict:
+    proxy_run(client, DECODE_PROMPT, 16)  # warm all three
+    proxy_run(direct, DECODE_PROMPT, 16)
     inprocess_run(llama, DECODE_PROMPT, 16)
-    proxy, inprocess = [], []
+    proxy, worker, inprocess = [], [], []
     for _ in range(runs):
         proxy.append(proxy_run(client, DECODE_PROMPT, max_tokens)[0])
+        worker.append(proxy_run(direct, DECODE_PROMPT, max_tokens)[0])
         inprocess.append(inprocess_run(llama, DECODE_PROMPT, max_tokens)[0])
-    proxy_rate, inprocess_rate = statistics.median(proxy), statistics.median(inprocess)
-    # Each proxy run is compared with the in-process run right after it: a machine whose
-    # background load drifts (shared cores) then weighs on both sides of each pair alike.
-    pairs = [p / i for p, i in zip(proxy, inprocess) if i > 0]
+    proxy_rate, worker_rate, inprocess_rate = (statistics.median(x) for x in (proxy, worker, inprocess))
+    # Runs are compared with their neighbours of the same round: a machine whose background
+    # load drifts (shared cores) then weighs on both sides of each pair alike.
     return {
         "proxy_tokens_per_s": round(proxy_rate, 1),
+        "direct_worker_tokens_per_s": round(worker_rate, 1),
         "inprocess_tokens_per_s": round(inprocess_rate, 1),
-        "ratio": round(statistics.median(pairs), 3),
+        "ratio": round(statistics.median(p / i for p, i in zip(proxy, inprocess)), 3),
         "ratio_of_medians": round(proxy_rate / inprocess_rate, 3),
+        "proxy_to_direct_worker": round(statistics.median(p / w for p, w in zip(proxy, worker)), 3),
         "target_ratio": 0.93,
         "runs": runs,
         "max_tokens": max_tokens,
     }
 
 
-def bench_first_token(client, llama, runs: int) -> dict:
+def bench_first_token(client, direct, llama, runs: int) -> dict:
     first_answer = client.chat(FIRST_TURN, max_tokens=48, temperature=0)
     second_turn = FIRST_TURN + [
         {"role": "assistant", "content": first_answer},
         {"role": "user", "content": "And feature_7?"},
     ]
-    short, second, inprocess = [], [], []
+    times: dict[str, list[float]] = {"proxy_short": [], "direct_short": [], "inprocess_short": [],
+                                     "proxy_second_turn": [], "direct_second_turn": []}
     for _ in range(runs):
-        proxy_run(client, SHORT_PROMPT, 1)
-        short.append(proxy_run(client, SHORT_PROMPT, 1)[1])  # warm: the same request again
-        client.chat(FIRST_TURN, max_tokens=48, temperature=0)
-        second.append(proxy_run(client, second_turn, 1)[1])  # warm: extends the turn just served
+        for name, target in (("proxy", client), ("direct", direct)):
+            proxy_run(target, SHORT_PROMPT, 1)
+            times[f"{name}_short"].append(proxy_run(target, SHORT_PROMPT, 1)[1])  # warm: the same request again
+            target.chat(FIRST_TURN, max_tokens=48, temperature=0)
+            times[f"{name}_second_turn"].append(proxy_run(target, second_turn, 1)[1])  # extends the turn just served
         inprocess_run(llama, SHORT_PROMPT, 1)
-        inprocess.append(inprocess_run(llama, SHORT_PROMPT, 1)[1])
-    return {
-        "proxy_short_s": round(statistics.median(short), 4),
-        "proxy_second_turn_s": round(statistics.median(second), 4),
-        "second_turn_context_tokens_approx": len(json.dumps(second_turn)) // 4,
-        "inprocess_short_s": round(statistics.median(inprocess), 4),
-        "target_s": 0.15,
-    }
+        times["inprocess_short"].append(inprocess_run(llama, SHORT_PROMPT, 1)[1])
+    report = {f"{name}_s": round(statistics.median(values), 4) for name, values in times.items()}
+    report["second_turn_context_tokens_approx"] = len(json.dumps(second_turn)) // 4
+    report["target_s"] = 0.15
+    return report
 
 
 def main() -> None:
@@ -216,12 +221,18 @@ def main() -> None:
 
             # The same settings as the worker: llama-cpp-python's defaults for threads and batch.
             llama = llama_cpp.Llama(resolved.path, n_ctx=arguments.n_ctx, n_gpu_layers=0, n_batch=512, verbose=False)
+            # A worker of this process's own, to tell the proxy's cost from the worker's.
+            worker = EngineSupervisor(AutoCoder(model=resolved.path, n_ctx=arguments.n_ctx, n_gpu_layers=0, engine_url=""))
+            worker.start()
             client = ModelClient(f"http://127.0.0.1:{server.port}/autocoder/api/v1", api_key=server.token)
+            direct = worker.client()
             try:
-                report["decode"] = bench_decode(client, llama, arguments.runs, arguments.max_tokens)
-                report["first_token"] = bench_first_token(client, llama, arguments.runs)
+                report["decode"] = bench_decode(client, direct, llama, arguments.runs, arguments.max_tokens)
+                report["first_token"] = bench_first_token(client, direct, llama, arguments.runs)
             finally:
                 client.close()
+                direct.close()
+                worker.stop()
                 llama.close()
             status = server.get("/autocoder/api/status")
             report["status_tokens_per_second"] = status["tokens_per_second"]

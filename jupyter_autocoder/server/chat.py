@@ -95,13 +95,13 @@ class ChatSession:
             self.messages.append({"role": "assistant", "content": stream.text})
         else:
             self.messages.pop()
-        done = dict(
-            round=1,
-            answer=stream.text,
-            rounds=1,
-            completion_tokens=stream.completion_tokens,
-            seconds=round(time.perf_counter() - started, 4),
-        )
+        done = {
+            "round": 1,
+            "answer": stream.text,
+            "rounds": 1,
+            "completion_tokens": stream.completion_tokens,
+            "seconds": round(time.perf_counter() - started, 4),
+        }
         if error is not None:
             yield ev.ErrorEvent(round=1, message=str(error), error_type=type(error).__name__)
             yield ev.DoneEvent(reason=ev.ERROR, success=False, message=f"The model engine failed: {error}", **done)

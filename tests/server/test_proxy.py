@@ -194,7 +194,7 @@ async def test_the_queue_serves_lanes_in_turn(autocoder, scripted_engine, engine
     for number, user in enumerate(["A1", "A2", "A3", "B1"], start=1):
         lane = user[0]
         threads.append(_background_stream(client, user, results, streams, lane=lane))
-        await _wait(lambda: autocoder.queue.waiting == number)
+        await _wait(lambda number=number: autocoder.queue.waiting == number)
     assert autocoder.status()["queue"] == {"waiting": 4, "active": 1, "slots": 1}
     gate.set()
     for thread in threads:

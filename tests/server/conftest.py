@@ -1,5 +1,6 @@
 """Fixtures for the server extension's tests: a real jupyter_server with the extension on,
-the scripted engine, a real kernel, and a scripted browser on the agent WebSocket.
+the scripted engine, a scripted browser on the agent WebSocket (running cells in the real
+kernel of tests/conftest.py), and `jupyter server` processes.
 
 pytest-jupyter's fixtures are imported here rather than declared with `pytest_plugins`:
 pytest refuses `pytest_plugins` outside the top-level conftest, and it would put
@@ -117,27 +118,6 @@ def autocoder(jp_serverapp, jp_asyncio_loop, http_server_client):
     app = extension_of(jp_serverapp)
     jp_asyncio_loop.run_until_complete(app._start_jupyter_server_extension(jp_serverapp))
     return app
-
-
-# --- a real kernel, for the scripted browser to run cells in ----------------------------
-
-
-@pytest.fixture(scope="session")
-def shared_kernel():
-    from jupyter_autocoder.executors import KernelExecutor
-
-    path = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]))
-    executor = KernelExecutor(env={"PYTHONPATH": path})
-    executor.start()
-    yield executor
-    executor.close()
-
-
-@pytest.fixture
-def kernel(shared_kernel, tmp_path):
-    """The shared kernel with an empty namespace, working in this test's directory."""
-    shared_kernel.run(f"%reset -f\nimport os as _os\n_os.chdir({str(tmp_path)!r})\ndel _os")
-    return shared_kernel
 
 
 # --- the browser side of the agent WebSocket -------------------------------------------

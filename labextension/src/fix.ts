@@ -7,7 +7,7 @@ import { CommandRegistry } from '@lumino/commands';
 import { CommandIDs } from './tokens';
 
 const BUTTON_CLASS = 'jp-AutoCoder-fixButton';
-const HAS_BUTTON_CLASS = 'jp-AutoCoder-hasFix';
+const ROW_CLASS = 'jp-AutoCoder-fixRow';
 
 /**
  * Puts a "Fix with AutoCoder" button on every error output of every notebook; it runs
@@ -63,31 +63,34 @@ export class ErrorOutputButtons {
     decorate();
   }
 
-  /** Add the button to the error outputs that do not have one yet. */
+  /**
+   * Put a button row right after each error output. The rows are plain nodes in the
+   * output area, so they are all redone whenever the outputs change (a cleared area
+   * must not keep a button for an error that is gone).
+   */
   private _decorate(panel: NotebookPanel, cell: CodeCell): void {
     if (cell.isDisposed) {
       return;
     }
     const area = cell.outputArea;
+    for (const row of Array.from(area.node.querySelectorAll(`.${ROW_CLASS}`))) {
+      row.remove();
+    }
     const model = area.model;
     for (let index = 0; index < model.length; index++) {
       const child = area.widgets[index];
       if (!child || model.get(index).type !== 'error') {
         continue;
       }
-      if (child.node.querySelector(`.${BUTTON_CLASS}`)) {
-        continue;
-      }
       const button = document.createElement('button');
       button.type = 'button';
       button.className = BUTTON_CLASS;
-      const label = this.trans.__('Fix with AutoCoder');
       button.title = this.trans.__(
         'Ask AutoCoder to fix this cell from its traceback'
       );
       bugIcon.element({ container: button, tag: 'span', elementSize: 'normal' });
       const text = document.createElement('span');
-      text.textContent = label;
+      text.textContent = this.trans.__('Fix with AutoCoder');
       button.appendChild(text);
       button.addEventListener('click', event => {
         event.stopPropagation();
@@ -96,8 +99,10 @@ export class ErrorOutputButtons {
           cellId: cell.model.id
         });
       });
-      child.addClass(HAS_BUTTON_CLASS);
-      child.node.appendChild(button);
+      const row = document.createElement('div');
+      row.className = ROW_CLASS;
+      row.appendChild(button);
+      child.node.insertAdjacentElement('afterend', row);
     }
   }
 

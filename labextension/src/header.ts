@@ -34,8 +34,10 @@ export class EngineHeader extends Widget {
     this._state = document.createElement('span');
     this._state.className = 'jp-AutoCoder-state';
     this._state.setAttribute('role', 'status');
-    row.append(this._dot, this._picker, this._device, this._state);
-    this.node.appendChild(row);
+    row.append(this._dot, this._picker, this._state);
+    // The device on a line of its own: "CUDA · 33/33 layers" is never cut.
+    this._device.setAttribute('aria-label', trans.__('Device'));
+    this.node.append(row, this._device);
 
     // Always there (the header keeps its height); visible while downloading or loading.
     this._progress = document.createElement('div');
@@ -92,7 +94,11 @@ export class EngineHeader extends Widget {
     }
     const engine = reply.engine;
     this.node.dataset.state = engine.state;
-    this._device.textContent = deviceText(engine, trans);
+    const progress = engine.progress;
+    this._device.textContent =
+      engine.state === 'downloading' && progress?.total
+        ? trans.__('%1 of %2', formatBytes(progress.done), formatBytes(progress.total))
+        : deviceText(engine, trans);
     this._device.title = deviceTitle(engine, trans);
     this._state.textContent = stateText(engine, trans);
     this._fillPicker(engine);
@@ -289,10 +295,8 @@ export function stateText(engine: IEngineStatus, trans: TranslationBundle): stri
       const progress = engine.progress;
       if (progress && progress.total > 0) {
         return trans.__(
-          'downloading %1% (%2 of %3)',
-          Math.floor((100 * progress.done) / progress.total),
-          formatBytes(progress.done),
-          formatBytes(progress.total)
+          'downloading %1%',
+          Math.floor((100 * progress.done) / progress.total)
         );
       }
       return trans.__('downloading…');

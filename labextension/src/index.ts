@@ -326,7 +326,6 @@ function readSettings(settings: ISettingRegistry.ISettings): IPanelSettings {
     (settings.get(name).composite ?? DEFAULT_PANEL_SETTINGS[name]) as T;
   return {
     defaultMode: value<'agent' | 'chat'>('defaultMode'),
-    maxRounds: value<number>('maxRounds'),
     installPolicy: value<IPanelSettings['installPolicy']>('installPolicy'),
     askBeforeRunning: value<boolean>('askBeforeRunning'),
     contextCells: value<number>('contextCells')

@@ -21,12 +21,6 @@ export interface INotebookContext {
   notebook_path?: string;
 }
 
-/** Per-turn settings of the panel, applied by the server to an agent turn. */
-export interface ITurnOptions {
-  /** Rounds of run-and-correct; absent: the server's `c.AutoCoder.max_rounds`. */
-  max_rounds?: number;
-}
-
 // --- browser -> server -----------------------------------------------------------
 
 export interface IStartMessage {
@@ -35,7 +29,6 @@ export interface IStartMessage {
   request: string;
   mode: Mode;
   context?: INotebookContext;
-  options?: ITurnOptions;
 }
 
 export interface IContinueMessage {
@@ -43,7 +36,6 @@ export interface IContinueMessage {
   notebook: string;
   remark: string;
   context?: INotebookContext;
-  options?: ITurnOptions;
 }
 
 export type RunStatus = 'ok' | 'error' | 'interrupted';

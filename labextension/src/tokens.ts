@@ -138,8 +138,6 @@ export type InstallPolicy = 'ask' | 'auto' | 'never';
 /** The settings of schema/plugin.json, as the panel uses them. */
 export interface IPanelSettings {
   defaultMode: 'agent' | 'chat';
-  /** 0: the server's `c.AutoCoder.max_rounds`. */
-  maxRounds: number;
   installPolicy: InstallPolicy;
   askBeforeRunning: boolean;
   contextCells: number;
@@ -147,7 +145,6 @@ export interface IPanelSettings {
 
 export const DEFAULT_PANEL_SETTINGS: IPanelSettings = {
   defaultMode: 'agent',
-  maxRounds: 0,
   installPolicy: 'ask',
   askBeforeRunning: false,
   contextCells: 8

@@ -385,7 +385,9 @@ export class TurnView extends Panel {
       removeButtons(card);
       setCardStatus(
         card,
-        status === 'approved' ? trans.__('Run') : trans.__('Not run')
+        status === 'approved'
+          ? trans.__('Allowed to run')
+          : trans.__('Skipped: not run')
       );
       this._phase = 'running';
     }

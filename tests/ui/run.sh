@@ -6,7 +6,8 @@
 # labextension build when its sources are newer, the npm packages of tests/ui/.
 # Extra arguments go to `playwright test` (e.g. --project=scripted, a file, -g NAME).
 # Exits non-zero when a test fails. Artifacts (screenshots, first-token.json, traces of
-# failures): tests/ui/test-results/; the servers' logs: $AUTOCODER_UI_LOGS.
+# failures): tests/ui/test-results/; the servers' logs: $AUTOCODER_UI_LOGS (a temporary
+# folder unless set; named when a test fails).
 set -euo pipefail
 cd "$(dirname "$0")"
 REPO="$(cd ../.. && pwd)"
@@ -36,4 +37,9 @@ PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 jlpm install >/dev/null
 
 export AUTOCODER_UI_LOGS="${AUTOCODER_UI_LOGS:-$(mktemp -d -t autocoder-ui-logs-XXXXXX)}"
 unset AUTOCODER_MODEL AUTOCODER_ENGINE_URL AUTOCODER_API_KEY AUTOCODER_N_GPU_LAYERS
-exec jlpm playwright test "$@"
+status=0
+jlpm playwright test "$@" || status=$?
+if [ "$status" != 0 ]; then
+  echo "tests/ui/run.sh: the Jupyter servers' logs are in $AUTOCODER_UI_LOGS" >&2
+fi
+exit "$status"

@@ -15,9 +15,10 @@ test.use({ viewport: { width: 1280, height: 800 } });
 const FIXED = 'from statistics import mean\nresult = mean([1, 2, 3, 4])\nprint(result)';
 
 test('a bug is run, its error caught, and the fix written and run', async ({
-  page
+  page,
+  tmpPath
 }) => {
-  await newNotebook(page, 'agent');
+  const notebook = await newNotebook(page, 'agent');
   await page.notebook.setCell(0, 'code', 'numbers = [1, 2, 3, 4]');
   await page.notebook.runCell(0);
 
@@ -50,4 +51,19 @@ test('a bug is run, its error caught, and the fix written and run', async ({
   await page.theme.setDarkTheme();
   await page.screenshot({ path: path.join(shots, 'panel-dark.png') });
   await page.theme.setLightTheme();
+
+  // The conversation belongs to the notebook: closed, and the page reloaded, it is
+  // restored from the server's history when the notebook is opened again.
+  await page.notebook.save();
+  await page.notebook.close();
+  await page.reload({ waitForIsReady: false });
+  await page.locator('#jupyterlab-splash').waitFor({ state: 'detached' });
+  await page.notebook.openByPath(`${tmpPath}/${notebook}`);
+  await panel.open();
+  await expect(panel.lastTurn.locator('.jp-AutoCoder-request')).toContainText(
+    'Store the mean of [1, 2, 3, 4] in result and print it.'
+  );
+  await expect(panel.lastTurn.getByText('Round 2 of 3')).toBeVisible();
+  await expect(panel.lastTurn.locator('.jp-AutoCoder-run').nth(1)).toContainText('2.5');
+  await expect(panel.lastTurn.locator('.jp-AutoCoder-turnStatus')).toContainText('round 2');
 });

@@ -21,6 +21,8 @@ export interface ISegment {
 }
 
 const FENCE = /^[ \t]*(`{3,}|~{3,})[ \t]*([^\n`]*)$/;
+/** An unfinished last line that may still become a fence ("`", "``", "```pyt"). */
+const PARTIAL_FENCE = /^[ \t]*(`+|~+)[\w+-]*$/;
 /** AutoCoder's own run tags: not shown (the code inside them is). */
 const RUN_TAGS = /<API_RUN_(START|STOP)>/g;
 
@@ -35,7 +37,7 @@ export function splitAnswer(answer: string, complete = false): ISegment[] {
   if (!complete) {
     const lastBreak = text.lastIndexOf('\n');
     const lastLine = text.slice(lastBreak + 1);
-    if (/^[ \t]*[`~]/.test(lastLine)) {
+    if (PARTIAL_FENCE.test(lastLine)) {
       text = text.slice(0, lastBreak + 1);
     }
   }

@@ -134,7 +134,9 @@ export class NotebookExecutor {
           });
           return;
         }
-        const reply = await CodeCell.execute(cell, sessionContext);
+        const reply = await CodeCell.execute(cell, sessionContext, {
+          recordTiming: panel.content.notebookConfig.recordTiming
+        });
         outputs = cell.model.outputs.toJSON();
         executionCount =
           reply?.content.execution_count ?? cell.model.executionCount ?? null;

@@ -55,11 +55,6 @@ export class AgentController implements IDisposable {
   readonly connection: IAgentConnection;
   readonly executor: NotebookExecutor;
 
-  /** The package version the server reported ('' before its hello). */
-  get serverVersion(): string {
-    return this._serverVersion;
-  }
-
   /** Messages for the user that belong to no notebook. */
   get notice(): ISignal<this, string> {
     return this._notice;
@@ -167,7 +162,6 @@ export class AgentController implements IDisposable {
   private _onMessage(_: IAgentConnection, message: ServerMessage): void {
     switch (message.type) {
       case 'hello':
-        this._serverVersion = message.version;
         if (message.protocol !== PROTOCOL_VERSION) {
           this._notice.emit(
             `The server speaks protocol ${message.protocol}; this panel speaks ${PROTOCOL_VERSION}. ` +
@@ -316,7 +310,6 @@ export class AgentController implements IDisposable {
       resolve: (approved: boolean) => void;
     }
   >();
-  private _serverVersion = '';
   private _wasConnected = false;
   private _isDisposed = false;
   private _notice = new Signal<this, string>(this);

@@ -134,15 +134,6 @@ export class AnswerView extends Panel {
     this._schedule();
   }
 
-  /** Render now (for history, where the whole text is known). */
-  renderNow(): Promise<void> {
-    if (this._frame !== 0) {
-      cancelAnimationFrame(this._frame);
-      this._frame = 0;
-    }
-    return this._render();
-  }
-
   dispose(): void {
     if (this._frame !== 0) {
       cancelAnimationFrame(this._frame);

@@ -150,10 +150,6 @@ export class Conversation {
     return last && last.running ? last : null;
   }
 
-  get historyLoaded(): boolean {
-    return this._historyLoaded;
-  }
-
   /** Whether the next request starts a new conversation (else it continues this one). */
   get startsFresh(): boolean {
     return this._startFresh || this._turns.every(turn => turn.turn === null);
@@ -239,7 +235,6 @@ export class Conversation {
       }
     }
     this._turns.push(...pending);
-    this._historyLoaded = true;
     this._changed.emit({ kind: 'reset' });
   }
 
@@ -274,7 +269,6 @@ export class Conversation {
   }
 
   private _turns: TurnModel[] = [];
-  private _historyLoaded = false;
   private _startFresh = false;
   private _changed = new Signal<this, ConversationChange>(this);
 }

@@ -82,9 +82,11 @@ test('Send to the first token on screen, warm', async ({ page }) => {
   fs.mkdirSync(path.dirname(file), { recursive: true });
   fs.writeFileSync(file, JSON.stringify(result, null, 2));
   console.log(`first token: ${JSON.stringify(result)}`);
-  // The target is 500 ms on an idle 2-core machine (about 210 ms measured); this bound
-  // only catches what is broken (a blocking step of seconds), not a busy neighbour.
-  expect(result.median_ms).toBeLessThan(2000);
+  // The target: under 500 ms on 2 cores (about 210 ms measured on an idle machine). On
+  // cores that others keep busy the figure says more about them than about the panel, so
+  // there only a stall of seconds fails the test.
+  const quiet = result.load_average_1min < result.cpus;
+  expect(result.median_ms).toBeLessThan(quiet ? 500 : 5000);
 });
 
 /** Record the answer's length at every change, from the next Send on. */

@@ -33,7 +33,17 @@ from .channel import ANSWERED, Channel, PendingReply
 from .chat import ChatSession
 from .history import HistoryStore, NotebookHistory, TurnRecord
 from .paths import PathError, notebook_path
-from .protocol import Approval, Continue, HistoryRequest, Message, ProtocolError, Reset, RunResult, Start, Stop
+from .protocol import (
+    Approval,
+    Continue,
+    HistoryRequest,
+    Message,
+    ProtocolError,
+    Reset,
+    RunResult,
+    Start,
+    Stop,
+)
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,12 @@ from typing import Any
 from jupyterlab.galata import configure_jupyter_server
 
 REPO = Path(__file__).resolve().parents[2]
-AUTOCODER_VARIABLES = ("AUTOCODER_MODEL", "AUTOCODER_ENGINE_URL", "AUTOCODER_API_KEY", "AUTOCODER_N_GPU_LAYERS")
+AUTOCODER_VARIABLES = (
+    "AUTOCODER_MODEL",
+    "AUTOCODER_ENGINE_URL",
+    "AUTOCODER_API_KEY",
+    "AUTOCODER_N_GPU_LAYERS",
+)
 
 
 def configure(c: Any, port_variable: str, default_port: int) -> None:
@@ -26,7 +31,9 @@ def configure(c: Any, port_variable: str, default_port: int) -> None:
     configure_jupyter_server(c)
     # Extensions are found by folder name in these directories, the first one winning.
     built = tempfile.mkdtemp(prefix="autocoder-ui-labextensions-")
-    os.symlink(REPO / "jupyter_autocoder" / "labextension", os.path.join(built, "jupyter-autocoder"))
+    os.symlink(
+        REPO / "jupyter_autocoder" / "labextension", os.path.join(built, "jupyter-autocoder")
+    )
     galata = c.LabServerApp.extra_labextensions_path
     c.LabServerApp.extra_labextensions_path = [built, str(galata)]
     c.ServerApp.port = int(os.environ.get(port_variable, default_port))

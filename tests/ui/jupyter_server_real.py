@@ -4,7 +4,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from jupyter_server_common import configure  # noqa: E402
+from jupyter_server_common import configure
 
 c = get_config()  # noqa: F821
 configure(c, "AUTOCODER_UI_REAL_PORT", 18931)

@@ -5,8 +5,8 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from jupyter_server_common import configure  # noqa: E402
-from scripted_replies import start_engine  # noqa: E402
+from jupyter_server_common import configure
+from scripted_replies import start_engine
 
 c = get_config()  # noqa: F821
 configure(c, "AUTOCODER_UI_SCRIPTED_PORT", 18932)

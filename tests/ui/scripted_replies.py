@@ -21,7 +21,9 @@ from typing import Any
 
 from jupyter_autocoder.testing.scripted_engine import ScriptedEngine, ScriptedReply
 
-SCRIPTS: dict[str, dict[str, Any]] = json.loads((Path(__file__).parent / "scripts.json").read_text("utf-8"))
+SCRIPTS: dict[str, dict[str, Any]] = json.loads(
+    (Path(__file__).parent / "scripts.json").read_text("utf-8")
+)
 
 
 def respond(body: dict[str, Any]) -> ScriptedReply:
@@ -33,7 +35,9 @@ def respond(body: dict[str, Any]) -> ScriptedReply:
             replies = script["replies"]
             if index < len(replies):
                 return _reply(replies[index])
-            return ScriptedReply(status=500, error_message=f"script {name!r} has no reply {index + 1}")
+            return ScriptedReply(
+                status=500, error_message=f"script {name!r} has no reply {index + 1}"
+            )
     return ScriptedReply(status=500, error_message="no test script matches this request")
 
 

@@ -41,6 +41,7 @@ class Start:
     request: str
     mode: str = "agent"
     context: dict[str, Any] | None = None
+    max_rounds: int | None = None  # this turn's round limit; None: the server's max_rounds
     type: str = field(default="start", init=False)
 
 
@@ -49,6 +50,7 @@ class Continue:
     notebook: str
     remark: str
     context: dict[str, Any] | None = None
+    max_rounds: int | None = None
     type: str = field(default="continue", init=False)
 
 
@@ -148,11 +150,23 @@ def _start(payload: dict[str, Any]) -> Start:
     mode = payload.get("mode", "agent")
     if mode not in MODES:
         raise ProtocolError(f"'mode' must be one of {', '.join(MODES)}, not {mode!r}")
-    return Start(_notebook(payload), _text(payload, "request"), mode, _context(payload))
+    return Start(_notebook(payload), _text(payload, "request"), mode, _context(payload), _max_rounds(payload))
 
 
 def _continue(payload: dict[str, Any]) -> Continue:
-    return Continue(_notebook(payload), _text(payload, "remark"), _context(payload))
+    return Continue(_notebook(payload), _text(payload, "remark"), _context(payload), _max_rounds(payload))
+
+
+MAX_ROUNDS_LIMIT = 10
+
+
+def _max_rounds(payload: dict[str, Any]) -> int | None:
+    value = payload.get("max_rounds")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ROUNDS_LIMIT:
+        raise ProtocolError(f"'max_rounds' must be a whole number from 1 to {MAX_ROUNDS_LIMIT}, not {value!r}")
+    return value
 
 
 def _id(payload: dict[str, Any]) -> str:

@@ -191,6 +191,7 @@ class AgentService:
             text=text,
             context=message.context,
             fresh=fresh,
+            max_rounds=message.max_rounds,
         )
         state.runner = runner
         channel.send(
@@ -274,6 +275,7 @@ class TurnRunner:
         text: str,
         context: dict[str, Any] | None,
         fresh: bool,
+        max_rounds: int | None = None,
     ):
         self.service = service
         self.state = state
@@ -284,6 +286,7 @@ class TurnRunner:
         self.text = text
         self.context = context
         self.fresh = fresh
+        self.max_rounds = max_rounds
         self.meta = {"notebook": state.notebook, "session": session_id, "turn": turn}
         self._session: AgentSession | ChatSession | None = None
         self._stop_requested = threading.Event()
@@ -330,6 +333,9 @@ class TurnRunner:
             if isinstance(state.executor, BrowserExecutor):
                 state.executor.meta = self.meta
             self._session = session
+            if isinstance(session, AgentSession):
+                # The session outlives its turns: each turn has its own limit, or the server's.
+                session.max_rounds = self.max_rounds or service.settings.max_rounds
             events = session.run(self.text, self.context) if self.fresh else session.continue_with(self.text, self.context)
             for event in events:
                 if self._stop_requested.is_set() and not session.stopped:

@@ -90,10 +90,12 @@ export class AgentController implements IDisposable {
     const continuing =
       !conversation.startsFresh && conversation.lastMode === mode;
     conversation.addPending(text, mode);
+    // 0 (the default) leaves the limit to the server's c.AutoCoder.max_rounds.
+    const max_rounds = settings.rounds > 0 ? settings.rounds : undefined;
     const sent = this.connection.send(
       continuing
-        ? { type: 'continue', notebook, remark: text, context }
-        : { type: 'start', notebook, request: text, mode, context }
+        ? { type: 'continue', notebook, remark: text, context, max_rounds }
+        : { type: 'start', notebook, request: text, mode, context, max_rounds }
     );
     if (!sent) {
       conversation.pending()?.fail('The request could not be sent.');

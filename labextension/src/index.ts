@@ -326,6 +326,7 @@ function readSettings(settings: ISettingRegistry.ISettings): IPanelSettings {
     (settings.get(name).composite ?? DEFAULT_PANEL_SETTINGS[name]) as T;
   return {
     defaultMode: value<'agent' | 'chat'>('defaultMode'),
+    rounds: value<number>('rounds'),
     installPolicy: value<IPanelSettings['installPolicy']>('installPolicy'),
     askBeforeRunning: value<boolean>('askBeforeRunning'),
     contextCells: value<number>('contextCells')

@@ -29,6 +29,8 @@ export interface IStartMessage {
   request: string;
   mode: Mode;
   context?: INotebookContext;
+  /** This turn's round limit (1 to 10); without it, the server's max_rounds. */
+  max_rounds?: number;
 }
 
 export interface IContinueMessage {
@@ -36,6 +38,7 @@ export interface IContinueMessage {
   notebook: string;
   remark: string;
   context?: INotebookContext;
+  max_rounds?: number;
 }
 
 export type RunStatus = 'ok' | 'error' | 'interrupted';

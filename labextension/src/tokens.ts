@@ -138,6 +138,8 @@ export type InstallPolicy = 'ask' | 'auto' | 'never';
 /** The settings of schema/plugin.json, as the panel uses them. */
 export interface IPanelSettings {
   defaultMode: 'agent' | 'chat';
+  /** Rounds of run-and-correct per request; 0: the server's setting. */
+  rounds: number;
   installPolicy: InstallPolicy;
   askBeforeRunning: boolean;
   contextCells: number;
@@ -145,6 +147,7 @@ export interface IPanelSettings {
 
 export const DEFAULT_PANEL_SETTINGS: IPanelSettings = {
   defaultMode: 'agent',
+  rounds: 0,
   installPolicy: 'ask',
   askBeforeRunning: false,
   contextCells: 8

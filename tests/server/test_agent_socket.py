@@ -73,6 +73,23 @@ async def test_a_whole_session_bug_error_fix_done(open_browser, kernel_cells, sc
     assert browser.errors == []
 
 
+async def test_a_turn_can_set_its_own_round_limit(open_browser, kernel_cells, scripted_engine, autocoder):
+    scripted_engine.enqueue(BUGGY, FIXED)
+    run_cell, on_interrupt = kernel_cells
+    browser = await open_browser(run_cell=run_cell, on_interrupt=on_interrupt)
+    request = {"type": "start", "notebook": "limit.ipynb", "request": "Put 41 + 1 into `answer`.", "max_rounds": 1}
+
+    events = await browser.turn(request)
+
+    assert [e["max_rounds"] for e in events if e["type"] == "round"] == [1]
+    done = events[-1]
+    assert done["reason"] == "max_rounds" and done["success"] is False and done["rounds"] == 1
+    assert len(scripted_engine.history) == 1  # the fix was never asked for
+    # the next turn without a limit of its own has the server's again
+    events = await browser.turn({"type": "continue", "notebook": "limit.ipynb", "remark": "Try again."})
+    assert [e["max_rounds"] for e in events if e["type"] == "round"][0] == autocoder.agents.settings.max_rounds
+
+
 async def test_continue_keeps_the_conversation(open_browser, kernel_cells, scripted_engine, autocoder):
     scripted_engine.enqueue(
         "```python\nanswer = 6 * 7\nprint(answer)\n```",

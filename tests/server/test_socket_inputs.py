@@ -43,6 +43,8 @@ BAD_MESSAGES = [
     (json.dumps({"type": "start", "notebook": "a.ipynb"}), "start", "'request' must be a non-empty string"),
     (json.dumps({"type": "start", "notebook": "a.ipynb", "request": "x", "mode": "yolo"}), "start", "'mode'"),
     (json.dumps({"type": "start", "notebook": "a.ipynb", "request": "x", "context": "cells"}), "start", "'context'"),
+    (json.dumps({"type": "start", "notebook": "a.ipynb", "request": "x", "max_rounds": 0}), "start", "'max_rounds'"),
+    (json.dumps({"type": "start", "notebook": "a.ipynb", "request": "x", "max_rounds": "3"}), "start", "'max_rounds'"),
     (json.dumps({"type": "start", "notebook": "", "request": "x"}), "start", "'notebook'"),
     (json.dumps({"type": "start", "notebook": "../outside.ipynb", "request": "x"}), "start", "outside the server root"),
     (json.dumps({"type": "start", "notebook": "/etc/passwd", "request": "x"}), "start", "relative to the server root"),

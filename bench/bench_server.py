@@ -40,17 +40,11 @@ from jupyter_autocoder.llm.client import ModelClient
 from jupyter_autocoder.llm.resolve import resolve_model
 from jupyter_autocoder.llm.supervisor import EngineSupervisor
 
-DECODE_PROMPT = [{"role": "user", "content": "Write a long, detailed tutorial on Python list comprehensions with many examples."}]
+# The same prompts and timing as the engine benchmark beside this file.
+from bench_engine import DECODE_PROMPT, FIRST_TURN, inprocess_run  # noqa: E402
+from bench_engine import worker_run as proxy_run  # noqa: E402
+
 SHORT_PROMPT = [{"role": "user", "content": "Write a Python function that reverses a string."}]
-CODE = "\n".join(
-    f"def feature_{i}(frame):\n    \"\"\"Column {i} scaled to unit range.\"\"\"\n"
-    f"    column = frame['c{i}']\n    return (column - column.min()) / (column.max() - column.min())\n"
-    for i in range(24)
-)
-FIRST_TURN = [
-    {"role": "system", "content": "You are a careful Python assistant."},
-    {"role": "user", "content": f"Here is my module:\n```python\n{CODE}\n```\nWhat does feature_3 return?"},
-]
 OTHER_EXTENSIONS = ("jupyterlab", "jupyter_lsp", "jupyter_server_terminals", "notebook_shim", "notebook")
 
 
@@ -117,27 +111,6 @@ class Server:
             self.process.kill()
             self.process.wait()
         self.log.close()
-
-
-def decode_rate(stamps: list[float]) -> float:
-    """Tokens per second after the first token (prompt processing excluded)."""
-    return (len(stamps) - 1) / (stamps[-1] - stamps[0]) if len(stamps) > 1 else 0.0
-
-
-def proxy_run(client: ModelClient, messages, max_tokens: int) -> tuple[float, float]:
-    started, stamps = time.perf_counter(), []
-    with client.stream_chat(messages, max_tokens=max_tokens, temperature=0) as stream:
-        for _ in stream:
-            stamps.append(time.perf_counter())
-    return decode_rate(stamps), stamps[0] - started
-
-
-def inprocess_run(llama, messages, max_tokens: int) -> tuple[float, float]:
-    started, stamps = time.perf_counter(), []
-    for chunk in llama.create_chat_completion(messages, max_tokens=max_tokens, temperature=0, stream=True):
-        if chunk["choices"][0]["delta"].get("content"):
-            stamps.append(time.perf_counter())
-    return decode_rate(stamps), stamps[0] - started
 
 
 def bench_decode(client, direct, llama, runs: int, max_tokens: int) -> dict:

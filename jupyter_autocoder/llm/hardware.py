@@ -6,7 +6,6 @@ llama.cpp loaded anyway, says whether its build can offload.
 
 from __future__ import annotations
 
-import os
 import platform
 import shutil
 import subprocess
@@ -84,12 +83,3 @@ def plan_gpu_layers(requested: int, model_bytes: int, n_layers: int, gpu: GPU | 
         return -1
     usable = max(gpu.free_bytes - OVERHEAD_BYTES, 0) / OVERHEAD_FACTOR
     return max(0, min(n_layers, int(n_layers * usable / max(model_bytes, 1))))
-
-
-def cpu_threads(requested: int) -> int | None:
-    """llama.cpp's thread count: the setting, or None to let llama.cpp choose."""
-    return requested if requested > 0 else None
-
-
-def physical_cores() -> int:
-    return psutil.cpu_count(logical=False) or os.cpu_count() or 1

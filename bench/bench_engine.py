@@ -22,6 +22,7 @@ import sys
 import time
 
 from jupyter_autocoder.config import AutoCoder
+from jupyter_autocoder.llm.hardware import decode_threads
 from jupyter_autocoder.llm.resolve import resolve_model
 from jupyter_autocoder.llm.supervisor import EngineSupervisor
 
@@ -161,8 +162,9 @@ def main() -> None:
     resolved = resolve_model(arguments.model, download=False)
     engine = EngineSupervisor(AutoCoder(model=resolved.path, n_ctx=arguments.n_ctx, n_gpu_layers=0, engine_url=""))
     engine.start()
-    # The same settings as the worker: llama-cpp-python's defaults for threads and batch.
-    llama = llama_cpp.Llama(resolved.path, n_ctx=arguments.n_ctx, n_gpu_layers=0, n_batch=512, verbose=False)
+    # The same settings as the worker: a thread per physical core, llama-cpp-python's batch.
+    llama = llama_cpp.Llama(resolved.path, n_ctx=arguments.n_ctx, n_gpu_layers=0, n_batch=512,
+                              n_threads=decode_threads(), verbose=False)
     report = {"model": resolved.name, "path": resolved.path, "device": "cpu",
               "gpu_offload_supported": bool(llama_cpp.llama_supports_gpu_offload())}
     try:

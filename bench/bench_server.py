@@ -36,6 +36,7 @@ import httpx
 import psutil
 
 from jupyter_autocoder.config import AutoCoder
+from jupyter_autocoder.llm.hardware import decode_threads
 from jupyter_autocoder.llm.client import ModelClient
 from jupyter_autocoder.llm.resolve import resolve_model
 from jupyter_autocoder.llm.supervisor import EngineSupervisor
@@ -192,8 +193,9 @@ def main() -> None:
             report["model_ready_s"] = round(time.perf_counter() - started, 2)
             idle_rss = server.rss()
 
-            # The same settings as the worker: llama-cpp-python's defaults for threads and batch.
-            llama = llama_cpp.Llama(resolved.path, n_ctx=arguments.n_ctx, n_gpu_layers=0, n_batch=512, verbose=False)
+            # The same settings as the worker: a thread per physical core, llama-cpp-python's batch.
+            llama = llama_cpp.Llama(resolved.path, n_ctx=arguments.n_ctx, n_gpu_layers=0, n_batch=512,
+                              n_threads=decode_threads(), verbose=False)
             # A worker of this process's own, to tell the proxy's cost from the worker's.
             worker = EngineSupervisor(AutoCoder(model=resolved.path, n_ctx=arguments.n_ctx, n_gpu_layers=0, engine_url=""))
             worker.start()

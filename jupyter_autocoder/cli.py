@@ -71,8 +71,12 @@ def build_parser() -> argparse.ArgumentParser:
     _engine_options(evaluate)
     evaluate.add_argument("--limit", type=int, default=None, help="only the first N tasks")
     evaluate.add_argument("--rounds", type=int, default=3, help="rounds of the correction loop")
+    evaluate.add_argument("--retry-temperature", type=float, default=0.7,
+                          help="sampling temperature of the answers after a failed round (the first is greedy)")
     evaluate.add_argument("--json", action="store_true", help="print the report as JSON")
     evaluate.add_argument("--output", default=None, help="also write per-task results to this JSONL file")
+    evaluate.add_argument("--only", default=None, help="comma-separated task ids to run (e.g. HumanEval/10,HumanEval/32)")
+    evaluate.add_argument("--trace-dir", default=None, help="write each task's session as a JSONL trace here")
     evaluate.set_defaults(handler=command_eval)
 
     export = commands.add_parser("export", help="write verified sessions as a multi-turn training set")
@@ -209,6 +213,13 @@ def command_eval(arguments: argparse.Namespace) -> int:
     from .llm.supervisor import EngineSupervisor
 
     tasks = evaluation.load_humaneval() if arguments.tasks == "humaneval" else evaluation.load_task_file(arguments.tasks)
+    if arguments.only:
+        wanted = {task_id.strip() for task_id in arguments.only.split(",") if task_id.strip()}
+        unknown = wanted - {task.task_id for task in tasks}
+        if unknown:
+            print(f"error: no such task: {', '.join(sorted(unknown))}", file=sys.stderr)
+            return 2
+        tasks = [task for task in tasks if task.task_id in wanted]
     output = open(arguments.output, "w", encoding="utf-8") if arguments.output else None
     finished = 0
 
@@ -228,7 +239,8 @@ def command_eval(arguments: argparse.Namespace) -> int:
         supervisor.ensure_running()
         with supervisor.client() as client:
             report: dict[str, Any] = evaluation.evaluate(
-                tasks, client, rounds=arguments.rounds, limit=arguments.limit, progress=progress
+                tasks, client, rounds=arguments.rounds, limit=arguments.limit, progress=progress,
+                trace_dir=arguments.trace_dir, retry_temperature=arguments.retry_temperature,
             )
         report["model"] = supervisor.status()["model"]
     finally:

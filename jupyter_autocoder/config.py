@@ -57,7 +57,7 @@ class AutoCoder(Configurable):
 
     n_ctx = Int(8192, help="Context size in tokens.").tag(config=True)
 
-    n_threads = Int(0, help="CPU threads for llama.cpp; 0 lets llama.cpp choose.").tag(config=True)
+    n_threads = Int(0, help="CPU threads for generating tokens; 0 means one per physical core.").tag(config=True)
 
     draft = CaselessStrEnum(
         ["none", "prompt-lookup"],
@@ -66,6 +66,12 @@ class AutoCoder(Configurable):
     ).tag(config=True)
 
     max_rounds = Int(3, help="Rounds of run-and-correct before the agent stops.").tag(config=True)
+
+    retry_temperature = Float(
+        0.7,
+        help="Sampling temperature of the answers after a failed round (the first answer is greedy); "
+        "0 keeps every answer greedy. Greedy corrections by small models often repeat the code that failed.",
+    ).tag(config=True)
 
     exec_timeout = Float(
         60.0, help="Seconds a cell may run before it is interrupted (the kernel's state survives)."

@@ -303,6 +303,7 @@ class AutoCoderMagics(Magics):
             approver=self._approve,
             install_policy=options.install or settings.install_policy,
             max_rounds=rounds,
+            retry_temperature=settings.retry_temperature,
             exec_timeout=options.timeout or settings.exec_timeout,
             context_budget=context_budget(settings),
             max_tokens=ANSWER_TOKENS,

@@ -8,6 +8,8 @@ what the request names (a variable, a function, a file) is reported too.
 
 from __future__ import annotations
 
+import ast
+
 import base64
 import binascii
 import html
@@ -198,6 +200,23 @@ def execution_feedback(result: ExecutionResult, timeout: float | None = None, li
     elif error is None:
         lines.append("It printed nothing.")
     return "\n".join(lines)
+
+
+def attempt_key(code: str) -> str:
+    """`code` with its layout and comments dropped, to see that an answer repeats an earlier one."""
+    try:
+        return ast.dump(ast.parse(code))
+    except (SyntaxError, ValueError):
+        return "\n".join(line.rstrip() for line in code.strip().splitlines() if line.strip())
+
+
+def repeat_feedback(earlier_round: int, earlier_feedback: str) -> str:
+    """What the model is told when it answers with code that already failed."""
+    return (
+        f"This is the same code as in round {earlier_round}, which failed:\n{earlier_feedback}\n\n"
+        "Do not repeat it. Find the mistake, say in one sentence what it is, "
+        "then give the complete corrected code, written differently."
+    )
 
 
 # -- results the request names ------------------------------------------------------

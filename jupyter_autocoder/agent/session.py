@@ -29,10 +29,12 @@ from . import events as ev
 from .approval import ASK, NEVER, ApprovalRequest, Approver, ask, check_policy
 from .feedback import (
     ExpectedResults,
+    attempt_key,
     describe_outputs,
     execution_feedback,
     expected_results,
     missing_results_feedback,
+    repeat_feedback,
 )
 from .packages import (
     InstallRequest,
@@ -52,7 +54,12 @@ log = logging.getLogger(__name__)
 
 Verifier = Callable[[str, ExecutionResult, Executor, int], "str | None"]
 """Called after a clean run with (code, result, executor, round); returns feedback for the
-model when the code is not accepted yet, or None to accept it."""
+model when the code is not accepted yet, or None to accept it. Feedback of type `Recheck`
+asks for a second look at code that may well be right: it does not count as a failure."""
+
+
+class Recheck(str):
+    """Verifier feedback that asks the model to look again, without saying the code failed."""
 
 _T = TypeVar("_T")
 
@@ -101,6 +108,7 @@ class AgentSession:
         feedback_chars: int = 4000,
         max_tokens: int = 1024,
         temperature: float = 0.0,
+        retry_temperature: float | None = None,
         chat_params: dict[str, Any] | None = None,
         verifier: Verifier | None = None,
         check_expected: bool = True,
@@ -122,6 +130,9 @@ class AgentSession:
         self.context_budget = context_budget
         self.feedback_chars = feedback_chars
         self.chat_params: dict[str, Any] = {"max_tokens": max_tokens, "temperature": temperature, **(chat_params or {})}
+        # Greedy decoding answers feedback with the code that just failed, more often than not
+        # for small models; the rounds after a failure may sample instead, to get another try.
+        self.retry_temperature = retry_temperature
         self.verifier = verifier
         self.check_expected = check_expected
         self.max_installs_per_round = max_installs_per_round
@@ -134,6 +145,11 @@ class AgentSession:
         self.last_code: str | None = None  # the last code that ran, clean or not
         self.completion_tokens = 0
         self._expected = ExpectedResults()
+        self._failed_attempts: dict[str, tuple[int, ExecutionResult, str]] = {}  # code -> (round, result, feedback)
+        self._retry_next = False  # the last round failed: sample the next answer
+        self._fresh_next = False  # the model repeated failed code: ask afresh, without it
+        self._turn_start = 0  # messages up to this turn's request
+        self._turn_failures: list[str] = []  # what went wrong in this turn's rounds
         self._pending_note = ""  # the last result, told to the model with the next user turn
         self._declined: set[str] = set()
         self._stop = threading.Event()
@@ -153,8 +169,10 @@ class AgentSession:
 
     @classmethod
     def from_config(cls, config: Any, client: ModelClient, executor: Executor, **kwargs: Any) -> AgentSession:
-        """A session with `max_rounds`, `exec_timeout` and `install_policy` from an `AutoCoder` config."""
+        """A session with `max_rounds`, `exec_timeout`, `install_policy` and `retry_temperature`
+        from an `AutoCoder` config."""
         kwargs.setdefault("max_rounds", config.max_rounds)
+        kwargs.setdefault("retry_temperature", config.retry_temperature)
         kwargs.setdefault("exec_timeout", config.exec_timeout)
         kwargs.setdefault("install_policy", config.install_policy)
         return cls(client, executor, **kwargs)
@@ -224,6 +242,9 @@ class AgentSession:
         started = time.perf_counter()
         tokens_before = self.completion_tokens
         state = _TurnState()
+        self._retry_next = self._fresh_next = False
+        self._turn_start = len(self.messages)
+        self._turn_failures = []
 
         def done(reason: str, success: bool, message: str, code: str | None = None) -> ev.DoneEvent:
             event = ev.DoneEvent(
@@ -307,6 +328,19 @@ class AgentSession:
 
             code = parsed.code
             record.code = code
+            repeated = self._failed_attempts.get(attempt_key(code))
+            if repeated is not None:
+                # Running it again would only give the same failure: say so, and ask for another way.
+                earlier_round, earlier_result, earlier_feedback = repeated
+                record.result = earlier_result
+                feedback = repeat_feedback(earlier_round, earlier_feedback)
+                self._trace("repeat", round=number, earlier_round=earlier_round)
+                yield ev.ExecutionEvent(round=number, result=earlier_result, ok=False, feedback=feedback)
+                self._retry_next = self._fresh_next = True
+                if last_round:
+                    self._pending_note = feedback
+                    return None
+                return self._next_round(record, feedback)
             result = yield from self._execute(code, number, record)
             for _ in range(self.max_installs_per_round):
                 module = missing_module(result.error.ename, result.error.evalue) if result.error else None
@@ -335,6 +369,12 @@ class AgentSession:
                 self._pending_note = "Your last code ran without errors.\n" + describe_outputs(result, 1000)
                 return ev.SUCCESS, True, f"The code ran without errors in round {number}.", code
             full_feedback = "\n\n".join([*notes, feedback] if notes else [feedback])
+            if not isinstance(feedback, Recheck):
+                self._failed_attempts.setdefault(attempt_key(code), (number, result, feedback))
+                self._turn_failures.append(feedback)
+                self._retry_next = True
+                # One correction in context; after that, a clean start does better than more of the same.
+                self._fresh_next = len(self._turn_failures) >= 2
             yield ev.ExecutionEvent(round=number, result=result, ok=False, feedback=full_feedback)
             if last_round:
                 self._pending_note = full_feedback
@@ -377,7 +417,12 @@ class AgentSession:
     # -- the model -------------------------------------------------------------------------
 
     def _ask_model(self, record: RoundRecord) -> Generator[ev.AgentEvent, None, str]:
-        stream = self.client.stream_chat(list(self.messages), **self.chat_params)
+        params = dict(self.chat_params)
+        if self._retry_next and self.retry_temperature is not None:
+            params["temperature"] = self.retry_temperature
+        messages = self._fresh_messages() if self._fresh_next else list(self.messages)
+        self._retry_next = self._fresh_next = False
+        stream = self.client.stream_chat(messages, **params)
         with self._lock:
             self._stream = stream
         if self._stop.is_set():
@@ -398,6 +443,20 @@ class AgentSession:
             self.completion_tokens += stream.completion_tokens
         record.answer = stream.text
         return stream.text
+
+    def _fresh_messages(self) -> list[dict[str, str]]:
+        """The conversation up to this turn's request, which is told what failed so far but not
+        shown the failed code: a model that keeps copying its own answer gets a clean start."""
+        messages = [dict(message) for message in self.messages[: self._turn_start]]
+        if not messages or messages[-1]["role"] != "user" or not self._turn_failures:
+            return list(self.messages)
+        listed = "\n\n".join(f"Attempt {n}:\n{text}" for n, text in enumerate(self._turn_failures[-2:], 1))
+        messages[-1]["content"] += (
+            f"\n\nEarlier answers to this request failed:\n\n{listed}\n\n"
+            "Start again from the request: write a new solution from scratch, not a patch of those."
+        )
+        self._trace("fresh_start", round=len(self.records), failures=len(self._turn_failures))
+        return messages
 
     def _cancel_stream(self) -> None:
         with self._lock:

@@ -52,6 +52,16 @@ def detect_gpu() -> GPU | None:
         return None
 
 
+def decode_threads() -> int:
+    """Threads for generating tokens: one per physical core, as llama.cpp's own tools choose.
+
+    llama-cpp-python's default, half the logical CPUs, is the physical cores only where
+    each core has two hardware threads; on a 2-core machine without SMT it decodes on one
+    core, 1.6x slower (9.7 vs 15.5 tok/s for qwen2.5-coder-1.5b here).
+    """
+    return psutil.cpu_count(logical=False) or psutil.cpu_count() or 1
+
+
 def ram_bytes() -> tuple[int, int]:
     """(total, available) RAM."""
     memory = psutil.virtual_memory()

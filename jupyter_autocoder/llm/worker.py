@@ -43,7 +43,7 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--n-gpu-layers", type=int, default=-2, help="-2 decides from GPU memory, -1 all, 0 none")
     parser.add_argument("--n-ctx", type=int, default=8192)
-    parser.add_argument("--n-threads", type=int, default=0, help="0 lets llama.cpp choose")
+    parser.add_argument("--n-threads", type=int, default=0, help="0: one per physical core")
     parser.add_argument("--n-batch", type=int, default=512)
     parser.add_argument("--chat-format", default=None, help="llama.cpp chat format; default: the GGUF's template")
     parser.add_argument("--draft", choices=["none", "prompt-lookup"], default="none")
@@ -181,7 +181,7 @@ def load_app(arguments: argparse.Namespace, api_key: str | None) -> tuple[Any, d
 
     from .chat_format import register_llama_cpp_formats
     from .gguf_file import read_header
-    from .hardware import detect_gpu, plan_gpu_layers
+    from .hardware import decode_threads, detect_gpu, plan_gpu_layers
 
     register_llama_cpp_formats()
     if os.environ.get(PREFETCH_VARIABLE, "1") != "0":
@@ -197,7 +197,7 @@ def load_app(arguments: argparse.Namespace, api_key: str | None) -> tuple[Any, d
         n_gpu_layers=n_gpu_layers,
         n_ctx=arguments.n_ctx,
         n_batch=arguments.n_batch,
-        n_threads=arguments.n_threads or ModelSettings.model_fields["n_threads"].default,
+        n_threads=arguments.n_threads or decode_threads(),
         chat_format=arguments.chat_format,
         draft_model="prompt-lookup-decoding" if arguments.draft == "prompt-lookup" else None,
         verbose=False,

@@ -224,6 +224,51 @@ def test_round_limit(kernel, engine, make_session):
     done = events[-1]
     assert done.reason == "max_rounds" and not done.success and done.code is None and done.rounds == 3
     assert session.last_code == "raise ValueError('attempt 2')"
+    # Round 2 corrects in context; after a second failure, round 3 starts again from the
+    # request, told both errors.
+    assert [m["role"] for m in engine.history[1].messages] == ["system", "user", "assistant", "user"]
+    fresh = engine.history[2].messages
+    assert [m["role"] for m in fresh] == ["system", "user"] and fresh[1]["content"].startswith("fail please")
+    assert "ValueError: attempt 0" in fresh[1]["content"] and "ValueError: attempt 1" in fresh[1]["content"]
+
+
+def test_repeated_failing_code_is_not_rerun_and_the_model_is_asked_afresh(kernel, engine, make_session):
+    kernel.run("ledger = []")
+    failing = "ledger.append('run')\nprint(undefined_total)"
+    engine.enqueue(
+        py(failing),
+        py("# the same code, another comment\nledger.append('run')\n\nprint(undefined_total)"),
+        py("undefined_total = 3\nprint(undefined_total)"),
+    )
+    spy = SpyExecutor(kernel)
+    session = make_session(spy, retry_temperature=0.8)
+    events = list(session.run("Print the total."))
+
+    assert events[-1].reason == "success" and events[-1].rounds == 3
+    # The repeat was never run: the kernel saw the failing code once.
+    assert kernel.run("print(len(ledger))").stdout == "1\n"
+    assert sum("undefined_total" in code and "ledger" in code for code in spy.runs) == 1
+    first, repeat, fixed = of(events, "execution")
+    assert not first.ok and not repeat.ok and fixed.ok
+    assert "same code as in round 1" in repeat.feedback and "NameError" in repeat.feedback
+    # The model kept copying its answer: it is asked afresh, told what failed, not shown the code.
+    fresh = engine.history[2].messages
+    assert [message["role"] for message in fresh] == ["system", "user"]
+    assert "Print the total." in fresh[-1]["content"]
+    assert "Earlier answers to this request failed" in fresh[-1]["content"]
+    assert "NameError: name 'undefined_total' is not defined" in fresh[-1]["content"]
+    assert "Here is the code" not in json.dumps(fresh)  # none of the model's answers
+    # The session's own history keeps every round, for the trace and the next turn.
+    assert sum(message["role"] == "assistant" for message in session.messages) == 3
+    # The first answer is greedy; the answers after a failure sample.
+    assert [request.body["temperature"] for request in engine.history] == [0.0, 0.8, 0.8]
+
+
+def test_without_retry_temperature_every_answer_is_greedy(kernel, engine, make_session):
+    engine.enqueue(py("print(missing_name)"), py("missing_name = 1\nprint(missing_name)"))
+    events = list(make_session(kernel).run("Print it."))
+    assert events[-1].reason == "success"
+    assert [request.body["temperature"] for request in engine.history] == [0.0, 0.0]
 
 
 def test_answer_without_code(kernel, engine, make_session):
@@ -426,9 +471,10 @@ def test_traces_and_export_of_verified_sessions(kernel, engine, make_session, tm
 def test_from_config_takes_the_settings(kernel, engine, make_session):
     from jupyter_autocoder.config import AutoCoder
 
-    config = AutoCoder(max_rounds=5, exec_timeout=7.5, install_policy="never")
+    config = AutoCoder(max_rounds=5, exec_timeout=7.5, install_policy="never", retry_temperature=0.3)
     session = AgentSession.from_config(config, make_session(kernel).client, kernel, trace=False)
     assert (session.max_rounds, session.exec_timeout, session.install_policy) == (5, 7.5, "never")
+    assert session.retry_temperature == 0.3
     assert session.trace_path is None
 
 

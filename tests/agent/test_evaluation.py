@@ -7,7 +7,10 @@ import json
 import pytest
 
 from jupyter_autocoder.agent.evaluation import (
+    ExampleVerifier,
+    Task,
     evaluate,
+    examples_check_code,
     extract_examples,
     load_humaneval,
     load_task_file,
@@ -69,6 +72,7 @@ def test_evaluate_reports_one_shot_and_loop_and_never_shows_the_hidden_tests(eng
     assert report["tasks"] == 2 and report["rounds"] == 3
     assert report["passed"] == {"one_shot": 1, "loop": 2}
     assert report["pass@1"] == {"one_shot": 0.5, "loop": 1.0}
+    assert (report["loop_fixed"], report["loop_broke"]) == (1, 0)
     add, square = report["per_task"]
     assert (add["passed_one_shot"], add["passed_loop"], add["rounds"]) == (False, True, 2)
     assert (square["passed_one_shot"], square["passed_loop"], square["rounds"]) == (True, True, 2)
@@ -117,6 +121,92 @@ def test_prose_examples_and_definitions():
         ("f([2], 2)", "4"),
         ("f([1,2,3], 0)", "0"),
     ]
+
+
+def test_examples_in_other_prose_styles():
+    prompt = '''def g(arr, k):
+    """
+    g([1], 2) ==> true
+    g([3], 4) => False
+    >>> g([5], 6) == [5, 6]
+    For arr = [1, 2], k = 3, the output should be 7.
+    For k = 1, arr = [9], the sum is 10 the result should be 10
+    Example 1:
+        Input: arr = [4, 2], k = 0
+        Output: [2, 4]
+    Example 2:
+        Input: [1, 1]
+        Output: nothing at all
+    """
+'''
+    pairs = [(e.call, e.expected) for e in extract_examples(prompt, "g")]
+    assert pairs == [
+        ("g([5], 6)", "[5, 6]"),
+        ("g([1], 2)", "True"),
+        ("g([3], 4)", "False"),
+        # Named inputs become positional, in the signature's order: a solution may rename them.
+        ("g([1, 2], 3)", "7"),
+        ("g([9], 1)", "10"),
+        ("g([4, 2], 0)", "[2, 4]"),
+    ]
+
+
+def test_examples_of_humaneval_hold_for_the_reference_solutions():
+    """The extractor reads what the prompts say: every example it finds holds for the
+    reference solution, except where HumanEval's own docstrings are wrong."""
+    import gzip
+    import subprocess
+    import sys
+
+    from jupyter_autocoder.agent.evaluation import _humaneval_data_file
+
+    solutions = {}
+    with gzip.open(_humaneval_data_file(), "rt") as file:
+        for line in file:
+            row = json.loads(line)
+            solutions[row["task_id"]] = row["canonical_solution"]
+    wrong_in_the_dataset = {
+        "HumanEval/47",  # median([-10, 4, 6, 1000, 10, 20]) is 8.0, not 15.0
+        "HumanEval/116",  # its examples sort plainly; the task sorts by the count of ones
+        "HumanEval/130",  # "tri(4) = 3" is a term of the sequence; the function returns a list
+        "HumanEval/148",  # ("Venus") is a string; the function returns a tuple
+    }
+    failing = {}
+    for task in load_humaneval():
+        if not task.examples:
+            continue
+        program = task.prompt + solutions[task.task_id] + "\n" + examples_check_code(task.examples)
+        run = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60)
+        failures = json.loads(run.stdout.strip().splitlines()[-1].removeprefix("__AUTOCODER_EXAMPLES__"))
+        if failures:
+            failing[task.task_id] = failures
+    assert set(failing) == wrong_in_the_dataset, failing
+
+
+def test_best_attempt_is_the_one_that_failed_fewest_examples(kernel):
+    task = Task("demo/double", "def double(x):\n", "", "double",
+                extract_examples('''def double(x):
+    """
+    >>> double(1)
+    2
+    >>> double(2)
+    4
+    >>> double(0)
+    0
+    """''', "double"))
+    verifier = ExampleVerifier(task, timeout=20)
+    attempts = [
+        "def double(x):\n    return x + 1",  # passes double(1) only
+        "def double(x):\n    return x * 2 if x else 1",  # fails double(0) only
+        "def double(x):\n    raise ValueError('no')",  # fails them all
+    ]
+    verdicts = []
+    for number, code in enumerate(attempts, 1):
+        result = kernel.run(code)
+        verdicts.append(verifier(code, result, kernel, number))
+    assert all(verdicts) and "double(0) returned 1, but the task says 0" in verdicts[1]
+    assert verifier.best_attempt(attempts) == attempts[1]
+    assert verifier.best_attempt(["def double(x):\n    return 0"]) is None  # never checked
 
 
 def test_scoring_program_calls_check_only_when_the_test_defines_it(task_file):

@@ -145,9 +145,11 @@ class AgentSession:
         self.last_code: str | None = None  # the last code that ran, clean or not
         self.completion_tokens = 0
         self._expected = ExpectedResults()
-        self._failed_attempts: dict[str, tuple[int, ExecutionResult, str]] = {}  # code -> (round, result, feedback)
+        # This turn's failed code (by attempt_key) -> (round, result, feedback). Per turn: by the
+        # next one the user may have changed the kernel, and the same code may then work.
+        self._failed_attempts: dict[str, tuple[int, ExecutionResult, str]] = {}
         self._retry_next = False  # the last round failed: sample the next answer
-        self._fresh_next = False  # the model repeated failed code: ask afresh, without it
+        self._fresh_next = False  # repeated or failed twice: ask afresh, without the failed code
         self._turn_start = 0  # messages up to this turn's request
         self._turn_failures: list[str] = []  # what went wrong in this turn's rounds
         self._pending_note = ""  # the last result, told to the model with the next user turn
@@ -245,6 +247,7 @@ class AgentSession:
         self._retry_next = self._fresh_next = False
         self._turn_start = len(self.messages)
         self._turn_failures = []
+        self._failed_attempts = {}
 
         def done(reason: str, success: bool, message: str, code: str | None = None) -> ev.DoneEvent:
             event = ev.DoneEvent(

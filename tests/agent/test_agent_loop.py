@@ -264,6 +264,16 @@ def test_repeated_failing_code_is_not_rerun_and_the_model_is_asked_afresh(kernel
     assert [request.body["temperature"] for request in engine.history] == [0.0, 0.8, 0.8]
 
 
+def test_code_that_failed_in_an_earlier_turn_runs_again(kernel, engine, make_session):
+    engine.enqueue(py("print(later_value)"), py("print(later_value)"))
+    session = make_session(kernel, max_rounds=1)
+    assert list(session.run("Print later_value."))[-1].reason == "max_rounds"
+    kernel.run("later_value = 'set by the user'")  # the user fixes the kernel between turns
+    events = list(session.continue_with("I defined it now; try again."))
+    assert events[-1].reason == "success"
+    assert of(events, "execution")[-1].result.stdout == "set by the user\n"
+
+
 def test_without_retry_temperature_every_answer_is_greedy(kernel, engine, make_session):
     engine.enqueue(py("print(missing_name)"), py("missing_name = 1\nprint(missing_name)"))
     events = list(make_session(kernel).run("Print it."))

@@ -70,11 +70,24 @@ class AutoCoderHandler(ExtensionHandlerMixin, APIHandler):
 
 
 class StatusHandler(AutoCoderHandler):
-    """GET: the package version, the model engine's status, the queue and recent speed."""
+    """GET: the package version, the model engine's status, the queue and recent speed.
+
+    Also readable with the proxy key, so that `%autocoder status` in one of this server's
+    kernels can say on which device the model runs; it only reads.
+    """
+
+    proxy_key_authenticated = False
+
+    @property
+    def identity_provider(self) -> Any:
+        return ProxyKeyIdentity(super().identity_provider, self.autocoder.proxy_key)
 
     @tornado.web.authenticated
-    @authorized
-    def get(self) -> None:
+    async def get(self) -> None:
+        if not self.proxy_key_authenticated:
+            allowed = await ensure_async(self.authorizer.is_authorized(self, self.current_user, "read", AUTH_RESOURCE))
+            if not allowed:
+                raise tornado.web.HTTPError(403, f"not authorized to read the status ({AUTH_RESOURCE})")
         self.write_json(self.autocoder.status())
 
 

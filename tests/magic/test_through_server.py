@@ -126,6 +126,8 @@ def test_a_kernel_of_the_server_uses_the_servers_model_through_its_proxy(server,
             in status
         )
         assert "The engine serves: scripted-proxy." in status
+        # The server's own status, read with the kernel's key: the engine and its state.
+        assert "on remote. State: ready." in status, status
 
         execute(client, "base_price = 6")
         script.enqueue(py("answer = base_price * 7\nprint('answer', answer)"))

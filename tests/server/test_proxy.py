@@ -261,3 +261,18 @@ async def test_kernels_started_by_the_server_reach_the_model_through_the_proxy(
     assert url == autocoder.proxy_base_url() and url.startswith("http://127.0.0.1:") and url.endswith("/v1")
     assert answer == "from the kernel's point of view"
     await jp_fetch("api", "kernels", kernel_id, method="DELETE")
+
+
+async def test_the_proxy_key_reads_the_status_and_changes_nothing(autocoder, http_server_client, jp_base_url):
+    """A kernel's key opens the model and the status (for `%autocoder status`), not the model actions."""
+    headers = {"Authorization": f"Bearer {autocoder.proxy_key}"}
+    response = await http_server_client.fetch(url_path_join(jp_base_url, "autocoder", "api", "status"), headers=headers)
+    assert json.loads(response.body)["engine"]["state"] == autocoder.engine.status()["state"]
+    with pytest.raises(HTTPClientError) as raised:
+        await http_server_client.fetch(
+            url_path_join(jp_base_url, "autocoder", "api", "models", "unload"),
+            method="POST",
+            body="{}",
+            headers={**headers, "Content-Type": "application/json"},
+        )
+    assert raised.value.code in (401, 403)

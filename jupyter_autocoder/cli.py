@@ -17,6 +17,7 @@ import os
 import secrets
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from .llm.errors import AutoCoderError
@@ -220,6 +221,8 @@ def command_eval(arguments: argparse.Namespace) -> int:
             print(f"error: no such task: {', '.join(sorted(unknown))}", file=sys.stderr)
             return 2
         tasks = [task for task in tasks if task.task_id in wanted]
+    if arguments.output:
+        Path(arguments.output).parent.mkdir(parents=True, exist_ok=True)
     output = open(arguments.output, "w", encoding="utf-8") if arguments.output else None
     finished = 0
 

@@ -58,6 +58,9 @@ model when the code is not accepted yet, or None to accept it. Feedback of type 
 asks for a second look at code that may well be right: it does not count as a failure."""
 
 
+CODE_PLEASE = "Now give the complete corrected code in one ```python block."
+
+
 class Recheck(str):
     """Verifier feedback that asks the model to look again, without saying the code failed."""
 
@@ -306,6 +309,9 @@ class AgentSession:
             if not parsed.has_actions:
                 if parsed.problems and not last_round:
                     return self._next_round(record, "\n".join(parsed.problems))
+                if self._turn_failures and answer.strip() and not last_round:
+                    # After a failure, prose alone is most often the diagnosis without the fix.
+                    return self._next_round(record, CODE_PLEASE)
                 if not answer.strip():
                     return ev.NO_CODE, False, "The model gave an empty answer."
                 message = "The answer has no code to run."

@@ -292,6 +292,17 @@ def test_answer_without_code(kernel, engine, make_session):
     assert len(engine.history) == 1
 
 
+def test_a_diagnosis_without_code_after_a_failure_is_asked_for_the_code(kernel, engine, make_session):
+    engine.enqueue(
+        py("print(unknown_count)"),
+        "The code uses `unknown_count` before defining it; it should define it first.",
+        py("unknown_count = 2\nprint(unknown_count)"),
+    )
+    events = list(make_session(kernel).run("Print a count."))
+    assert events[-1].reason == "success" and events[-1].rounds == 3
+    assert "complete corrected code" in engine.history[2].messages[-1]["content"]
+
+
 @pytest.mark.parametrize(
     "garbage",
     [

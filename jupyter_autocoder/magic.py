@@ -297,13 +297,14 @@ class AutoCoderMagics(Magics):
         from .magic_display import EventView
 
         rounds = options.rounds or settings.max_rounds
-        session = AgentSession(
+        # The settings, with this cell's options over them.
+        session = AgentSession.from_config(
+            settings,
             client,
             ShellExecutor(self.shell),
             approver=self._approve,
             install_policy=options.install or settings.install_policy,
             max_rounds=rounds,
-            retry_temperature=settings.retry_temperature,
             exec_timeout=options.timeout or settings.exec_timeout,
             context_budget=context_budget(settings),
             max_tokens=ANSWER_TOKENS,

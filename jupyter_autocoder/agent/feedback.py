@@ -9,7 +9,6 @@ what the request names (a variable, a function, a file) is reported too.
 from __future__ import annotations
 
 import ast
-
 import base64
 import binascii
 import html

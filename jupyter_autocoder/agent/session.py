@@ -346,10 +346,7 @@ class AgentSession:
                 self._trace("repeat", round=number, earlier_round=earlier_round)
                 yield ev.ExecutionEvent(round=number, result=earlier_result, ok=False, feedback=feedback)
                 self._retry_next = self._fresh_next = True
-                if last_round:
-                    self._pending_note = feedback
-                    return None
-                return self._next_round(record, feedback)
+                return self._failed_round(record, feedback, last_round)
             result = yield from self._execute(code, number, record)
             for _ in range(self.max_installs_per_round):
                 module = missing_module(result.error.ename, result.error.evalue) if result.error else None
@@ -385,10 +382,7 @@ class AgentSession:
                 # One correction in context; after that, a clean start does better than more of the same.
                 self._fresh_next = len(self._turn_failures) >= 2
             yield ev.ExecutionEvent(round=number, result=result, ok=False, feedback=full_feedback)
-            if last_round:
-                self._pending_note = full_feedback
-                return None
-            return self._next_round(record, full_feedback)
+            return self._failed_round(record, full_feedback, last_round)
         finally:
             record.total_seconds = time.perf_counter() - round_started
             self._trace(
@@ -403,6 +397,13 @@ class AgentSession:
     def _next_round(self, record: RoundRecord, feedback: str) -> None:
         record.feedback = feedback
         self._append("user", feedback)
+
+    def _failed_round(self, record: RoundRecord, feedback: str, last_round: bool) -> None:
+        """Feedback for the next round; after the last, kept for the user's next turn."""
+        if last_round:
+            self._pending_note = feedback
+            return None
+        return self._next_round(record, feedback)
 
     def _acceptance_feedback(self, code: str, result: ExecutionResult, number: int) -> str:
         """After a clean run: is what the request names there, and does the verifier accept it?"""

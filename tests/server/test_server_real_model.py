@@ -47,7 +47,9 @@ async def test_load_on_first_use_stream_unload_and_load_again(jp_fetch, autocode
     client = ModelClient(autocoder.proxy_base_url(), api_key=autocoder.proxy_key)
 
     def ask():
-        with client.stream_chat([{"role": "user", "content": "Count from 1 to 20."}], max_tokens=48) as stream:
+        with client.stream_chat(
+            [{"role": "user", "content": "Count from 1 to 20."}], max_tokens=48, temperature=0.0
+        ) as stream:
             return list(stream), stream
 
     pieces, stream = await asyncio.get_running_loop().run_in_executor(None, ask)

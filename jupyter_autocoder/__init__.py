@@ -44,6 +44,4 @@ def unload_ipython_extension(ipython: Any) -> None:
     """`%unload_ext jupyter_autocoder`."""
     from . import magic
 
-    unload = getattr(magic, "unload_ipython_extension", None)
-    if unload is not None:
-        unload(ipython)
+    magic.unload_ipython_extension(ipython)

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .llm.errors import AutoCoderError
+from .errors import AutoCoderError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -192,8 +192,8 @@ def command_serve(arguments: argparse.Namespace) -> int:
     resolved = resolve_model(settings.model, progress=_TerminalProgress())
     if resolved.notice:
         print(resolved.notice, file=sys.stderr)
-    api_key = arguments.api_key or os.environ.get(worker.API_KEY_VARIABLE) or secrets.token_urlsafe(24)
-    os.environ[worker.API_KEY_VARIABLE] = api_key
+    api_key = arguments.api_key or os.environ.get(worker.WORKER_KEY_VARIABLE) or secrets.token_urlsafe(24)
+    os.environ[worker.WORKER_KEY_VARIABLE] = api_key
     print(f"serving {resolved.name} ({resolved.path}) on http://{arguments.host}:{arguments.port}/v1", file=sys.stderr)
     print("point clients at it with:", file=sys.stderr)
     print(f"  export AUTOCODER_ENGINE_URL=http://{arguments.host}:{arguments.port}/v1", file=sys.stderr)

@@ -10,14 +10,21 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from traitlets import Bool, CaselessStrEnum, Float, Int, Unicode
+from traitlets import Bool, CaselessStrEnum, Float, Int, Unicode, default
 from traitlets.config import Configurable
 
+# The environment variables of the architecture, named here only: the model client reads
+# them in a kernel, and the server extension writes the proxy's URL and key into them.
+MODEL_VARIABLE = "AUTOCODER_MODEL"
+ENGINE_URL_VARIABLE = "AUTOCODER_ENGINE_URL"
+API_KEY_VARIABLE = "AUTOCODER_API_KEY"
+N_GPU_LAYERS_VARIABLE = "AUTOCODER_N_GPU_LAYERS"
+
 ENVIRONMENT_OVERRIDES = {
-    "model": "AUTOCODER_MODEL",
-    "engine_url": "AUTOCODER_ENGINE_URL",
-    "api_key": "AUTOCODER_API_KEY",
-    "n_gpu_layers": "AUTOCODER_N_GPU_LAYERS",
+    "model": MODEL_VARIABLE,
+    "engine_url": ENGINE_URL_VARIABLE,
+    "api_key": API_KEY_VARIABLE,
+    "n_gpu_layers": N_GPU_LAYERS_VARIABLE,
 }
 
 
@@ -64,6 +71,18 @@ class AutoCoder(Configurable):
         default_value="none",
         help="Speculative decoding: 'prompt-lookup' drafts tokens from the prompt (helps when code is edited).",
     ).tag(config=True)
+
+    context_budget = Int(
+        help=(
+            "Characters of notebook context (cells, variables, the last error) sent with a "
+            "request. Default: about a third of n_ctx at roughly three characters a token, "
+            "between 2,000 and 16,000, leaving room for the answer and the rounds' feedback."
+        ),
+    ).tag(config=True)
+
+    @default("context_budget")
+    def _default_context_budget(self) -> int:
+        return max(2000, min(16000, self.n_ctx))
 
     max_rounds = Int(3, help="Rounds of run-and-correct before the agent stops.").tag(config=True)
 

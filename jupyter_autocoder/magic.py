@@ -293,7 +293,7 @@ class AutoCoderMagics(Magics):
     ) -> bool:
         __tracebackhide__ = True
         from .agent import AgentSession
-        from .executors import ShellExecutor
+        from .executors import create_executor
         from .magic_display import EventView
 
         rounds = options.rounds or settings.max_rounds
@@ -301,7 +301,7 @@ class AutoCoderMagics(Magics):
         session = AgentSession.from_config(
             settings,
             client,
-            ShellExecutor(self.shell),
+            create_executor("shell", self.shell),
             approver=self._approve,
             install_policy=options.install or settings.install_policy,
             max_rounds=rounds,
@@ -354,7 +354,7 @@ class AutoCoderMagics(Magics):
         __tracebackhide__ = True
         from .agent.parse import parse_reply
         from .agent.prompts import request_message, system_message
-        from .llm.errors import EngineError
+        from .errors import EngineError
         from .magic_display import plural
 
         messages = [
@@ -436,8 +436,8 @@ class AutoCoderMagics(Magics):
         """A client for the engine, starting this kernel's worker if it must; None (and the
         reason shown) when there is no engine to be had."""
         __tracebackhide__ = True
+        from .errors import EngineError
         from .llm.client import ModelClient
-        from .llm.errors import EngineError
 
         if settings.engine_url:
             name = model or (settings.model if settings.model != "auto" else "default")
@@ -457,7 +457,7 @@ class AutoCoderMagics(Magics):
     ) -> EngineSupervisor:
         """This kernel's own worker, started (with its progress shown) if it is not running."""
         __tracebackhide__ = True
-        from .llm.errors import EngineUnavailable
+        from .errors import EngineUnavailableError
         from .llm.supervisor import DOWNLOADING, LOADING, READY, EngineSupervisor
         from .magic_display import LoadProgress
 
@@ -487,7 +487,7 @@ class AutoCoderMagics(Magics):
         finally:
             progress.close()
         if status["state"] in (DOWNLOADING, LOADING):
-            raise EngineUnavailable(
+            raise EngineUnavailableError(
                 f"the model was not ready after {settings.worker_start_timeout:.0f} s"
             )
         supervisor.ensure_running(timeout=1.0)  # raises with the reason when it failed

@@ -509,9 +509,9 @@ def score(task: Task, code: str, timeout: float = 10.0) -> bool:
 
 
 def _default_executor_factory() -> Executor:
-    from ..executors.kernel import KernelExecutor
+    from ..executors import create_executor
 
-    return KernelExecutor()
+    return create_executor("kernel")
 
 
 def evaluate(

@@ -18,6 +18,7 @@ NO_CODE = "no_code"  # the answer had nothing to run
 MAX_ROUNDS = "max_rounds"  # the round limit was reached without a clean run
 STOPPED = "stopped"  # stop() or an interrupt (the kernel's stop button)
 ERROR = "error"  # the engine or the executor failed; see the error event before
+ANSWERED = "answered"  # chat mode: one answer streamed, nothing run
 
 
 @dataclass(kw_only=True)

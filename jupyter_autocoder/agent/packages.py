@@ -12,6 +12,8 @@ import shlex
 import sys
 from dataclasses import dataclass, field
 
+from ..errors import InvalidRequirementError
+
 # Import name -> distribution name, where they differ (or where the obvious guess is wrong).
 MODULE_TO_DISTRIBUTION: dict[str, str] = {
     "sklearn": "scikit-learn",
@@ -99,9 +101,6 @@ PIP_PROGRAMS = ("pip", "pip3")
 PYTHON_PROGRAMS = re.compile(r"^python(?:3(?:\.\d+)?)?$")
 
 
-class InvalidRequirement(ValueError):
-    """An install argument that is not a plain package requirement."""
-
 
 def validate_requirement(text: str) -> str:
     """Return the requirement (a PEP 508 name, optional extras and version specifiers) or raise.
@@ -109,14 +108,14 @@ def validate_requirement(text: str) -> str:
     URLs, paths, options, environment markers and shell characters are all refused.
     """
     if not isinstance(text, str):
-        raise InvalidRequirement(f"not a string: {text!r}")
+        raise InvalidRequirementError(f"not a string: {text!r}")
     candidate = text.strip()
     if not candidate or len(candidate) > 200:
-        raise InvalidRequirement(f"not a package name: {text!r}")
+        raise InvalidRequirementError(f"not a package name: {text!r}")
     if candidate.startswith("-"):
-        raise InvalidRequirement(f"options are not accepted: {text!r}")
+        raise InvalidRequirementError(f"options are not accepted: {text!r}")
     if not _REQUIREMENT.match(candidate):
-        raise InvalidRequirement(f"not a package name with an optional version: {text!r}")
+        raise InvalidRequirementError(f"not a package name with an optional version: {text!r}")
     return re.sub(r"\s+", "", candidate)
 
 
@@ -167,7 +166,7 @@ def parse_pip_install(line: str) -> InstallRequest:
             continue
         try:
             request.packages.append(validate_requirement(argument))
-        except InvalidRequirement as error:
+        except InvalidRequirementError as error:
             request.rejected.append(argument)
             request.reason = str(error)
     if not request.packages and not request.rejected:
@@ -218,7 +217,7 @@ def distribution_for(module: str) -> str | None:
     name = MODULE_TO_DISTRIBUTION.get(module, module)
     try:
         return validate_requirement(name)
-    except InvalidRequirement:
+    except InvalidRequirementError:
         return None
 
 

@@ -23,8 +23,8 @@ from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..executors.base import ExecutionResult, Executor, ExecutorError
-from ..llm.errors import EngineError
+from ..errors import EngineError, ExecutorError
+from ..executors.base import ExecutionResult, Executor
 from . import events as ev
 from .approval import ASK, NEVER, ApprovalRequest, Approver, ask, check_policy
 from .feedback import (

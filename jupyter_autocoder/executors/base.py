@@ -7,32 +7,16 @@ Outputs mirror nbformat's output types (`stream`, `display_data`, `execute_resul
 from __future__ import annotations
 
 import base64
-import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..llm.errors import AutoCoderError
-
 # Kept per stream in one result: a cell that prints forever must not fill the memory.
 MAX_STREAM_CHARS = 200_000
 
 
-class ExecutorError(AutoCoderError):
-    """The executor itself failed (as opposed to the code it ran)."""
 
-
-class KernelDiedError(ExecutorError):
-    """The kernel process ended; its variables are lost. `restart()` starts a new one."""
-
-    def __init__(self, message: str, exit_code: int | None = None):
-        self.exit_code = exit_code
-        super().__init__(message)
-
-
-class KernelUnresponsiveError(ExecutorError):
-    """The kernel does not answer, even to interrupts."""
 
 
 @dataclass
@@ -356,11 +340,3 @@ def valid_identifiers(names: Iterable[str]) -> list[str]:
     """Names safe to put into generated code (identifiers only, dotted not allowed)."""
     return sorted({name for name in names if isinstance(name, str) and name.isidentifier()})
 
-
-class Stopwatch:
-    def __init__(self) -> None:
-        self.started = time.perf_counter()
-
-    @property
-    def seconds(self) -> float:
-        return time.perf_counter() - self.started

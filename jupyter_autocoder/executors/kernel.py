@@ -19,6 +19,7 @@ from typing import Any
 from jupyter_client.blocking.client import BlockingKernelClient
 from jupyter_client.manager import KernelManager
 
+from ..errors import ExecutorError, KernelDiedError, KernelUnresponsiveError
 from .base import (
     ERROR,
     INTERRUPTED,
@@ -27,9 +28,6 @@ from .base import (
     ErrorOutput,
     ExecutionResult,
     Executor,
-    ExecutorError,
-    KernelDiedError,
-    KernelUnresponsiveError,
     OutputCollector,
     valid_identifiers,
 )

@@ -17,6 +17,7 @@ import traceback as traceback_module
 from collections.abc import Iterable
 from typing import Any
 
+from ..errors import ExecutorError
 from .base import (
     ERROR,
     INTERRUPTED,
@@ -24,7 +25,6 @@ from .base import (
     TIMEOUT,
     ExecutionResult,
     Executor,
-    ExecutorError,
     OutputCollector,
     valid_identifiers,
 )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .errors import ModelNotFoundError
+from ..errors import ModelNotFoundError
 
 GB = 1_000_000_000
 

@@ -17,16 +17,13 @@ from typing import Any
 
 import httpx
 
-from .errors import (
+from ..config import API_KEY_VARIABLE, ENGINE_URL_VARIABLE, MODEL_VARIABLE
+from ..errors import (
     EngineAuthError,
     EngineRequestError,
-    EngineStreamBroken,
-    EngineUnavailable,
+    EngineStreamBrokenError,
+    EngineUnavailableError,
 )
-
-ENGINE_URL_VARIABLE = "AUTOCODER_ENGINE_URL"
-API_KEY_VARIABLE = "AUTOCODER_API_KEY"
-MODEL_VARIABLE = "AUTOCODER_MODEL"
 
 
 class ChatStream:
@@ -78,14 +75,14 @@ class ChatStream:
         except httpx.TransportError as error:
             if not self._cancelled.is_set():
                 self._client._connection_lost()
-                raise EngineStreamBroken(
+                raise EngineStreamBrokenError(
                     f"the engine closed the stream after {self.completion_tokens} tokens: {error}"
                 ) from error
         finally:
             self.seconds = time.perf_counter() - self._started_at
             self.close()
         if self.finish_reason is None and not self._cancelled.is_set():
-            raise EngineStreamBroken(
+            raise EngineStreamBrokenError(
                 f"the stream ended without a finish reason after {self.completion_tokens} tokens"
             )
 
@@ -98,7 +95,7 @@ class ChatStream:
         try:
             chunk = json.loads(payload)
         except json.JSONDecodeError as error:
-            raise EngineStreamBroken(f"the engine sent a malformed event: {payload[:200]!r}") from error
+            raise EngineStreamBrokenError(f"the engine sent a malformed event: {payload[:200]!r}") from error
         if "error" in chunk:
             error = chunk["error"]
             message = error.get("message", str(error)) if isinstance(error, dict) else str(error)
@@ -174,7 +171,7 @@ class ModelClient:
         """The engine named by AUTOCODER_ENGINE_URL (and its key), as a kernel sees it."""
         url = os.environ.get(ENGINE_URL_VARIABLE)
         if not url:
-            raise EngineUnavailable(f"{ENGINE_URL_VARIABLE} is not set")
+            raise EngineUnavailableError(f"{ENGINE_URL_VARIABLE} is not set")
         kwargs.setdefault("model", os.environ.get(MODEL_VARIABLE) or "default")
         return cls(url, api_key=os.environ.get(API_KEY_VARIABLE), **kwargs)
 
@@ -209,7 +206,7 @@ class ModelClient:
             response = self._http.request(method, self.base_url + path, **kwargs)
         except httpx.TransportError as error:
             self._connection_lost()
-            raise EngineUnavailable(f"cannot reach the engine at {self.base_url}: {error}") from error
+            raise EngineUnavailableError(f"cannot reach the engine at {self.base_url}: {error}") from error
         _raise_for_status(response)
         return response
 
@@ -219,7 +216,7 @@ class ModelClient:
             response = self._http.send(request, stream=True)
         except httpx.TransportError as error:
             self._connection_lost()
-            raise EngineUnavailable(f"cannot reach the engine at {self.base_url}: {error}") from error
+            raise EngineUnavailableError(f"cannot reach the engine at {self.base_url}: {error}") from error
         if response.status_code >= 400:
             response.read()
             response.close()

@@ -12,7 +12,7 @@ import struct
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
-from .errors import ModelFileError
+from ..errors import ModelFileError
 
 GGUF_MAGIC = b"GGUF"
 

@@ -22,9 +22,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
-from .catalogue import AUTO_PREFERENCE, CATALOGUE, OFFLINE_FALLBACK, ModelSpec, Quantisation, get_spec
+from ..errors import ModelFileError, ModelNotFoundError, ModelTooLargeError, ModelUnavailableError
+from .catalogue import (
+    AUTO_PREFERENCE,
+    CATALOGUE,
+    OFFLINE_FALLBACK,
+    ModelSpec,
+    Quantisation,
+    get_spec,
+)
 from .chat_format import ChatFormatChoice, choose_chat_format
-from .errors import ModelFileError, ModelNotFoundError, ModelTooLargeError, ModelUnavailableError
 from .gguf_file import GGUFHeader, read_header
 from .hardware import GPU, detect_gpu, memory_budget, needed_bytes, ram_bytes
 

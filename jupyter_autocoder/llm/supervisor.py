@@ -22,10 +22,10 @@ from typing import Any
 import httpx
 
 from ..config import AutoCoder
+from ..errors import AutoCoderError, EngineUnavailableError
 from .client import ModelClient
-from .errors import AutoCoderError, EngineUnavailable
 from .resolve import ResolvedModel, resolve_model
-from .worker import API_KEY_VARIABLE, EVENT_PREFIX
+from .worker import EVENT_PREFIX, WORKER_KEY_VARIABLE
 
 log = logging.getLogger(__name__)
 
@@ -167,12 +167,12 @@ class EngineSupervisor:
             while self._state in (DOWNLOADING, LOADING):
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    raise EngineUnavailable(f"the model worker was not ready after {timeout:.0f} s")
+                    raise EngineUnavailableError(f"the model worker was not ready after {timeout:.0f} s")
                 self._changed.wait(remaining)
             if self._state == FAILED:
-                raise EngineUnavailable(f"the model worker failed: {self._error}")
+                raise EngineUnavailableError(f"the model worker failed: {self._error}")
             if self._state == STOPPED:
-                raise EngineUnavailable("the model worker is stopped")
+                raise EngineUnavailableError("the model worker is stopped")
 
     def stop(self) -> None:
         """Stop the worker; its memory is freed when the process ends."""
@@ -238,7 +238,7 @@ class EngineSupervisor:
         return command
 
     def _launch(self, resolved: ResolvedModel) -> None:
-        environment = {**os.environ, API_KEY_VARIABLE: self.api_key}
+        environment = {**os.environ, WORKER_KEY_VARIABLE: self.api_key}
         process = subprocess.Popen(
             self._command(resolved),
             stdout=subprocess.PIPE,

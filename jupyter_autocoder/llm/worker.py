@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from typing import Any
 
 EVENT_PREFIX = "AUTOCODER_WORKER "
-API_KEY_VARIABLE = "AUTOCODER_WORKER_KEY"
+WORKER_KEY_VARIABLE = "AUTOCODER_WORKER_KEY"
 # "0" turns the prefetching stream off (to measure against llama-cpp-python's own path).
 PREFETCH_VARIABLE = "AUTOCODER_WORKER_PREFETCH"
 
@@ -235,9 +235,9 @@ def main(argv: list[str] | None = None) -> int:
     arguments = parse_arguments(argv)
     if arguments.parent_pid:
         watch_parent(arguments.parent_pid)
-    api_key = os.environ.get(API_KEY_VARIABLE) or None
+    api_key = os.environ.get(WORKER_KEY_VARIABLE) or None
     if api_key is None and arguments.host not in ("127.0.0.1", "localhost", "::1"):
-        emit("error", message=f"refusing to listen on {arguments.host} without a key ({API_KEY_VARIABLE})")
+        emit("error", message=f"refusing to listen on {arguments.host} without a key ({WORKER_KEY_VARIABLE})")
         return 2
     try:
         sock = bind(arguments.host, arguments.port)

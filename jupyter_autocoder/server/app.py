@@ -12,14 +12,10 @@ from jupyter_server.utils import url_path_join
 from traitlets import Bool, Float, Instance, Int, Unicode
 
 from .._version import __version__
-from ..config import AutoCoder
+from ..config import API_KEY_VARIABLE, ENGINE_URL_VARIABLE, AutoCoder
 from .engine import EngineHost, ModelPulls
 from .handlers import default_handlers
 
-# What kernels started by this server find in their environment (read by
-# ModelClient.from_environment(), so %%autocoder shares the server's one model).
-ENGINE_URL_VARIABLE = "AUTOCODER_ENGINE_URL"
-API_KEY_VARIABLE = "AUTOCODER_API_KEY"
 MiB = 1024 * 1024
 
 

@@ -18,16 +18,16 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from ..errors import ExecutorError
 from ..executors.base import (
     INTERRUPTED,
     TIMEOUT,
     ExecutionResult,
     Executor,
-    ExecutorError,
     StreamOutput,
     valid_identifiers,
 )
-from .channel import ANSWERED, CANCELLED, Channel, PendingReply
+from .channel import CANCELLED, REPLIED, Channel, PendingReply
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +120,7 @@ class BrowserExecutor(Executor):
         timed_out = False
         try:
             state = reply.wait(timeout)
-            if state == ANSWERED or state == CANCELLED:
+            if state == REPLIED or state == CANCELLED:
                 pass
             elif not self._stop_requested:
                 timed_out = True
@@ -132,7 +132,7 @@ class BrowserExecutor(Executor):
                 self._current = None
                 stopped = self._stop_requested
         seconds = time.monotonic() - started
-        if state == ANSWERED:
+        if state == REPLIED:
             result: ExecutionResult = reply.value
             result.duration = result.duration or seconds
         elif state == CANCELLED:
@@ -143,7 +143,7 @@ class BrowserExecutor(Executor):
             result.status = INTERRUPTED
         if timed_out:
             result.timed_out, result.status = True, TIMEOUT
-        elif stopped and state == ANSWERED and not result.ok:
+        elif stopped and state == REPLIED and not result.ok:
             result.status = INTERRUPTED
         return result
 

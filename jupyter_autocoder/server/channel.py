@@ -17,7 +17,8 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-ANSWERED, TIMED_OUT, CANCELLED = "answered", "timeout", "cancelled"
+# What waiting for a reply ended in.
+REPLIED, TIMED_OUT, CANCELLED = "replied", "timeout", "cancelled"
 
 
 class PendingReply:
@@ -51,7 +52,7 @@ class PendingReply:
             self._condition.notify_all()
 
     def wait(self, timeout: float | None) -> str:
-        """ANSWERED, TIMED_OUT (timeout or cut passed) or CANCELLED (the socket closed)."""
+        """REPLIED, TIMED_OUT (timeout or cut passed) or CANCELLED (the socket closed)."""
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._condition:
             while not (self._answered or self._cancelled):
@@ -62,7 +63,7 @@ class PendingReply:
                 if remaining is not None and remaining <= 0:
                     return TIMED_OUT
                 self._condition.wait(remaining)
-            return ANSWERED if self._answered else CANCELLED
+            return REPLIED if self._answered else CANCELLED
 
 
 class Channel:

@@ -15,10 +15,8 @@ from typing import Any
 
 from ..agent import events as ev
 from ..agent.prompts import coerce_context, request_message
+from ..errors import EngineError
 from ..llm.client import ChatStream, ModelClient
-from ..llm.errors import EngineError
-
-ANSWERED = "answered"
 
 CHAT_SYSTEM_PROMPT = """\
 You are AutoCoder, a coding assistant inside a Jupyter notebook. Answer the user's questions \
@@ -108,4 +106,4 @@ class ChatSession:
         elif self._stop.is_set():
             yield ev.DoneEvent(reason=ev.STOPPED, success=False, message="Stopped.", **done)
         else:
-            yield ev.DoneEvent(reason=ANSWERED, success=True, message="Answered.", **done)
+            yield ev.DoneEvent(reason=ev.ANSWERED, success=True, message="Answered.", **done)

@@ -15,6 +15,7 @@ import time
 from typing import Any
 
 from ..config import AutoCoder
+from ..errors import EngineBusyError
 
 ENGINE_STATES = ("stopped", "downloading", "loading", "ready", "failed")
 STATUS_KEYS = (
@@ -29,9 +30,6 @@ STATUS_KEYS = (
     "base_url",
 )
 
-
-class EngineBusyError(Exception):
-    """A model action that cannot be done now (a remote engine, say); answered with 409."""
 
 
 class EngineHost:
@@ -103,9 +101,9 @@ class EngineHost:
     def ensure_running(self, timeout: float | None = None) -> None:
         """Start the model if needed and wait until it answers (blocking: call it in a thread)."""
         if self.supervisor is None:
-            from ..llm.errors import EngineUnavailable
+            from ..errors import EngineUnavailableError
 
-            raise EngineUnavailable(self.unavailable_reason or "no model engine")
+            raise EngineUnavailableError(self.unavailable_reason or "no model engine")
         self.supervisor.ensure_running(timeout)
 
     def model_name(self) -> str:
@@ -163,8 +161,8 @@ class EngineHost:
 def check_model_name(name: Any) -> str:
     """A model name that can be resolved (catalogue, auto, hf: reference, existing .gguf),
     or a typed error naming the valid choices."""
+    from ..errors import ModelFileError, ModelNotFoundError
     from ..llm.catalogue import CATALOGUE
-    from ..llm.errors import ModelFileError, ModelNotFoundError
     from ..llm.resolve import parse_hf_reference
 
     if not isinstance(name, str) or not name.strip():

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import tornado.web
 from jupyter_core.utils import ensure_async
@@ -24,18 +24,35 @@ from tornado import websocket
 from tornado.iostream import StreamClosedError
 
 from .._version import __version__
-from .engine import EngineBusyError, check_model_name, list_models
-from .protocol import PROTOCOL_VERSION, ProtocolError, parse_message
-from .proxy import ProxyError, ProxyRequest, key_matches
+from ..errors import EngineBusyError, ProtocolError, ProxyError
+from .engine import check_model_name, list_models
+from .protocol import PROTOCOL_VERSION, parse_message
+from .proxy import ProxyRequest, key_matches
 
 if TYPE_CHECKING:
-    from .app import AutoCoderApp
     from .channel import Channel
+    from .engine import EngineHost, ModelPulls
+    from .proxy import EngineProxy
+    from .sessions import AgentService
 
 AUTH_RESOURCE = "autocoder"
 MODEL_ACTIONS = ("pull", "load", "unload", "switch")
 # The identity of requests that bring the proxy key: the kernels this server started.
 KERNEL_USER = User(username="autocoder-kernel", name="Kernel of this server (proxy key)")
+
+
+class ServerServices(Protocol):
+    """What the handlers use of the extension app (`AutoCoderApp`), which imports this module."""
+
+    max_request_bytes: int
+    max_message_bytes: int
+    proxy_key: str
+    engine: EngineHost
+    pulls: ModelPulls
+    proxy: EngineProxy
+    agents: AgentService
+
+    def status(self) -> dict[str, Any]: ...
 
 
 class AutoCoderHandler(ExtensionHandlerMixin, APIHandler):
@@ -44,7 +61,7 @@ class AutoCoderHandler(ExtensionHandlerMixin, APIHandler):
     auth_resource = AUTH_RESOURCE
 
     @property
-    def autocoder(self) -> AutoCoderApp:
+    def autocoder(self) -> ServerServices:
         return self.extensionapp  # type: ignore[return-value]
 
     def write_json(self, payload: Any, status: int = 200) -> None:
@@ -156,7 +173,7 @@ class ModelActionHandler(AutoCoderHandler):
         self.write_json({"engine": engine.status()}, 202)
 
     def _checked_model(self, model: Any) -> str:
-        from ..llm.errors import AutoCoderError
+        from ..errors import AutoCoderError
 
         try:
             return check_model_name(model)
@@ -252,7 +269,7 @@ class AgentSocketHandler(ExtensionHandlerMixin, WebSocketMixin, websocket.WebSoc
     channel: Channel | None = None
 
     @property
-    def autocoder(self) -> AutoCoderApp:
+    def autocoder(self) -> ServerServices:
         return self.extensionapp  # type: ignore[return-value]
 
     async def pre_get(self) -> None:

@@ -5,11 +5,10 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from ..errors import PathError
+
 MAX_PATH_CHARS = 4096
 
-
-class PathError(ValueError):
-    """A notebook path that is malformed or outside the server root."""
 
 
 def notebook_path(path: Any, root_dir: str) -> str:

@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import ProtocolError
 from ..executors.base import ERROR, INTERRUPTED, OK, ExecutionResult, output_from_dict
 
 PROTOCOL_VERSION = 1
@@ -18,21 +19,6 @@ RUN_STATUSES = (OK, ERROR, INTERRUPTED)
 OUTPUT_TYPES = ("stream", "display_data", "execute_result", "update_display_data", "error")
 MAX_TEXT_CHARS = 200_000  # a request or remark longer than this is a mistake, not a question
 
-
-class ProtocolError(ValueError):
-    """A message the server refuses; the socket answers it with an `error` and stays open."""
-
-    def __init__(self, message: str, in_reply_to: str | None = None, notebook: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.in_reply_to = in_reply_to
-        self.notebook = notebook
-
-    def to_dict(self) -> dict[str, Any]:
-        payload: dict[str, Any] = {"type": "error", "message": self.message, "in_reply_to": self.in_reply_to}
-        if self.notebook is not None:
-            payload["notebook"] = self.notebook
-        return payload
 
 
 @dataclass

@@ -26,6 +26,7 @@ from typing import Any, Protocol
 
 import httpx
 
+from ..errors import ProxyError
 from .engine import EngineHost
 from .queue import FairQueue
 
@@ -38,18 +39,6 @@ _CONTENT_MARK = b'"content"'
 _ROLE_ONLY_MARK = b'"content": ""'
 _ROLE_ONLY_MARK_COMPACT = b'"content":""'
 
-
-class ProxyError(Exception):
-    """A request the proxy refuses or cannot serve, with the HTTP status to answer."""
-
-    def __init__(self, status: int, message: str, kind: str = "invalid_request_error"):
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.kind = kind
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"message": self.message, "error": {"message": self.message, "type": self.kind}}
 
 
 class ResponseSink(Protocol):

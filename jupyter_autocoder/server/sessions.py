@@ -27,18 +27,19 @@ from ..agent import events as ev
 from ..agent.approval import ApprovalRequest
 from ..agent.session import AgentSession
 from ..config import AutoCoder
+from ..errors import PathError, ProtocolError
+from ..executors import create_executor
 from ..llm.client import ModelClient
 from .browser_executor import BrowserExecutor
-from .channel import ANSWERED, Channel, PendingReply
+from .channel import REPLIED, Channel, PendingReply
 from .chat import ChatSession
 from .history import HistoryStore, NotebookHistory, TurnRecord
-from .paths import PathError, notebook_path
+from .paths import notebook_path
 from .protocol import (
     Approval,
     Continue,
     HistoryRequest,
     Message,
-    ProtocolError,
     Reset,
     RunResult,
     Start,
@@ -244,7 +245,9 @@ class AgentService:
             )
             executor = None
         else:
-            executor = BrowserExecutor(runner.channel, runner.meta, interrupt_grace=self.interrupt_grace)
+            executor = create_executor(
+                "browser", runner.channel, runner.meta, interrupt_grace=self.interrupt_grace
+            )
             session = AgentSession.from_config(
                 self.settings,
                 client,
@@ -316,7 +319,7 @@ class TurnRunner:
         if reply is None:
             return False
         try:
-            return reply.wait(None) == ANSWERED and bool(reply.value)
+            return reply.wait(None) == REPLIED and bool(reply.value)
         finally:
             self._replies.pop(request.id, None)
             self.channel.forget(APPROVAL, request.id)

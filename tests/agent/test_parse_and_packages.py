@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from jupyter_autocoder.agent.packages import (
-    InvalidRequirement,
     distribution_for,
     missing_module,
     parse_pip_install,
@@ -13,6 +12,7 @@ from jupyter_autocoder.agent.packages import (
     validate_requirement,
 )
 from jupyter_autocoder.agent.parse import parse_reply
+from jupyter_autocoder.errors import InvalidRequirementError
 
 
 def test_python_fences_are_joined_and_prose_kept():
@@ -93,7 +93,7 @@ def test_requirement_validation():
         "",
         "x" * 300,
     ):
-        with pytest.raises(InvalidRequirement):
+        with pytest.raises(InvalidRequirementError):
             validate_requirement(bad)
 
 

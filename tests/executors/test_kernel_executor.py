@@ -8,11 +8,11 @@ import pytest
 from jupyter_client.manager import KernelManager
 
 from jupyter_autocoder.agent.feedback import strip_ansi
+from jupyter_autocoder.errors import KernelDiedError
 from jupyter_autocoder.executors import (
     DisplayOutput,
     ErrorOutput,
     ExecutionResult,
-    KernelDiedError,
     KernelExecutor,
 )
 

@@ -10,9 +10,13 @@ import textwrap
 
 import pytest
 
+from jupyter_autocoder.errors import ModelFileError, ModelNotFoundError, ModelTooLargeError
 from jupyter_autocoder.llm.catalogue import CATALOGUE
-from jupyter_autocoder.llm.chat_format import DEEPSEEK_CODER, choose_chat_format, format_deepseek_coder
-from jupyter_autocoder.llm.errors import ModelFileError, ModelNotFoundError, ModelTooLargeError
+from jupyter_autocoder.llm.chat_format import (
+    DEEPSEEK_CODER,
+    choose_chat_format,
+    format_deepseek_coder,
+)
 from jupyter_autocoder.llm.gguf_file import GGUFHeader, read_header
 from jupyter_autocoder.llm.hardware import GPU, plan_gpu_layers
 from jupyter_autocoder.llm.resolve import check_fits, parse_hf_reference, resolve_model

@@ -14,8 +14,8 @@ import httpx
 import psutil
 import pytest
 
+from jupyter_autocoder.errors import EngineAuthError, EngineStreamBrokenError
 from jupyter_autocoder.llm.client import ModelClient
-from jupyter_autocoder.llm.errors import EngineAuthError, EngineStreamBroken
 from jupyter_autocoder.llm.supervisor import EngineSupervisor
 
 COUNTING = [{"role": "user", "content": "Count from 1 to 20, one number per line."}]
@@ -105,7 +105,7 @@ def test_a_killed_worker_gives_a_clear_error_and_the_next_request_succeeds(make_
     try:
         pid = engine.status()["pid"]
         with engine.client() as client:
-            with pytest.raises(EngineStreamBroken, match="closed the stream|without a finish reason"):
+            with pytest.raises(EngineStreamBrokenError, match="closed the stream|without a finish reason"):
                 with client.stream_chat(ESSAY, max_tokens=2000) as stream:
                     for index, _ in enumerate(stream):
                         if index == 3:

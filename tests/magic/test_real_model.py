@@ -17,7 +17,7 @@ pytestmark = pytest.mark.real_model
 @pytest.fixture
 def small_model():
     pytest.importorskip("llama_cpp")
-    from jupyter_autocoder.llm.errors import ModelNotFoundError
+    from jupyter_autocoder.errors import ModelNotFoundError
     from jupyter_autocoder.llm.resolve import resolve_model
 
     try:

@@ -13,8 +13,8 @@ import pytest
 from jupyter_server.utils import url_path_join
 from tornado.httpclient import HTTPClientError
 
+from jupyter_autocoder.errors import EngineAuthError, EngineRequestError
 from jupyter_autocoder.llm.client import ModelClient
-from jupyter_autocoder.llm.errors import EngineAuthError, EngineRequestError
 from jupyter_autocoder.testing.scripted_engine import ScriptedReply
 
 MESSAGES = [{"role": "user", "content": "hello"}]

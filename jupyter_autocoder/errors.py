@@ -1,0 +1,137 @@
+"""Every error this package raises on purpose, in one place, under one root.
+
+One naming rule: a class name ends in `Error`. The root is `AutoCoderError`, so a caller
+(the magic, a handler, the command line) can catch all of them at once; each family has a
+base of its own (`EngineError`, `ExecutorError`) and the errors carry structured fields
+instead of strings that others must parse.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class AutoCoderError(Exception):
+    """Base of every error this package raises on purpose."""
+
+
+# -- models: names, files, downloads -----------------------------------------------------
+
+
+class ModelNotFoundError(AutoCoderError, LookupError):
+    """A model name that is neither in the catalogue, nor a file, nor an hf: reference."""
+
+    def __init__(self, name: str, valid_names: list[str]):
+        self.name = name
+        self.valid_names = valid_names
+        super().__init__(
+            f"Unknown model {name!r}. Valid names: {', '.join(valid_names)}; "
+            "or a path to a .gguf file, or hf:REPO/FILE.gguf."
+        )
+
+
+class ModelFileError(AutoCoderError):
+    """A model file that is missing, unreadable or not a GGUF file."""
+
+
+class ModelUnavailableError(AutoCoderError):
+    """A model that cannot be had here: not cached and the hub cannot be reached, say."""
+
+
+class ModelTooLargeError(AutoCoderError):
+    """A model that does not fit in the memory this machine has."""
+
+
+# -- the model engine ------------------------------------------------------------------------
+
+
+class EngineError(AutoCoderError):
+    """Base of the errors met while talking to a model engine."""
+
+
+class EngineUnavailableError(EngineError):
+    """The engine cannot be reached (not started, crashed, wrong URL)."""
+
+
+class EngineAuthError(EngineError):
+    """The engine refused the key."""
+
+
+class EngineRequestError(EngineError):
+    """The engine answered with an error status."""
+
+    def __init__(self, status_code: int, message: str):
+        self.status_code = status_code
+        self.message = message
+        super().__init__(f"engine answered {status_code}: {message}")
+
+
+class EngineStreamBrokenError(EngineError):
+    """The connection was lost in the middle of a streamed answer."""
+
+
+class EngineBusyError(EngineError):
+    """A model action that cannot be done now (a remote engine, say); answered with 409."""
+
+
+# -- running code ------------------------------------------------------------------------------
+
+
+class ExecutorError(AutoCoderError):
+    """The executor itself failed (as opposed to the code it ran)."""
+
+
+class KernelDiedError(ExecutorError):
+    """The kernel process ended; its variables are lost. `restart()` starts a new one."""
+
+    def __init__(self, message: str, exit_code: int | None = None):
+        self.exit_code = exit_code
+        super().__init__(message)
+
+
+class KernelUnresponsiveError(ExecutorError):
+    """The kernel does not answer, even to interrupts."""
+
+
+class InvalidRequirementError(AutoCoderError, ValueError):
+    """An install argument that is not a plain package requirement."""
+
+
+# -- the server's refusals -------------------------------------------------------------------
+
+
+class ProxyError(AutoCoderError):
+    """A request the proxy refuses or cannot serve, with the HTTP status to answer."""
+
+    def __init__(self, status: int, message: str, kind: str = "invalid_request_error"):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.kind = kind
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"message": self.message, "error": {"message": self.message, "type": self.kind}}
+
+
+class ProtocolError(AutoCoderError, ValueError):
+    """A message the server refuses; the socket answers it with an `error` and stays open."""
+
+    def __init__(self, message: str, in_reply_to: str | None = None, notebook: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.in_reply_to = in_reply_to
+        self.notebook = notebook
+
+    def to_dict(self) -> dict[str, Any]:
+        payload: dict[str, Any] = {
+            "type": "error",
+            "message": self.message,
+            "in_reply_to": self.in_reply_to,
+        }
+        if self.notebook is not None:
+            payload["notebook"] = self.notebook
+        return payload
+
+
+class PathError(AutoCoderError, ValueError):
+    """A notebook path that is malformed or outside the server root."""

@@ -37,13 +37,13 @@ from typing import TYPE_CHECKING, Any
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 
-from .magic_context import MAGIC_NAME, CellFailure, CellWatch, GeneratedCode
+from .context import MAGIC_NAME, CellFailure, CellWatch, GeneratedCode
 
 if TYPE_CHECKING:
-    from .config import AutoCoder
-    from .llm.client import ModelClient
-    from .llm.supervisor import EngineSupervisor
-    from .magic_display import CellDisplay
+    from ..config import AutoCoder
+    from ..llm.client import ModelClient
+    from ..llm.supervisor import EngineSupervisor
+    from .display import CellDisplay
 
 log = logging.getLogger(__name__)
 
@@ -223,7 +223,7 @@ class AutoCoderMagics(Magics):
 
     def request(self, request: str, options: argparse.Namespace) -> None:
         __tracebackhide__ = True
-        from .magic_context import build_context
+        from .context import build_context
 
         settings = self.settings()
         context = build_context(self.shell, self.watch, budget=context_budget(settings))
@@ -231,7 +231,7 @@ class AutoCoderMagics(Magics):
 
     def fix(self, failure: CellFailure, options: argparse.Namespace, remark: str = "") -> None:
         __tracebackhide__ = True
-        from .magic_context import build_context
+        from .context import build_context
 
         settings = self.settings()
         context = build_context(
@@ -266,7 +266,7 @@ class AutoCoderMagics(Magics):
     ) -> bool:
         """Ask, show, write the new cell; True when code was written (and ran cleanly, if run)."""
         __tracebackhide__ = True
-        from .magic_display import CellDisplay
+        from .display import CellDisplay
 
         display = CellDisplay(self.shell)
         client = self.connect(settings, options.model, display)
@@ -292,9 +292,9 @@ class AutoCoderMagics(Magics):
         check_expected: bool,
     ) -> bool:
         __tracebackhide__ = True
-        from .agent import AgentSession
-        from .executors import create_executor
-        from .magic_display import EventView
+        from ..agent import AgentSession
+        from ..executors import create_executor
+        from .display import EventView
 
         rounds = options.rounds or settings.max_rounds
         # The settings, with this cell's options over them.
@@ -352,10 +352,10 @@ class AutoCoderMagics(Magics):
     ) -> bool:
         """--no-run: one answer, its code written into a new cell, nothing run."""
         __tracebackhide__ = True
-        from .agent.parse import parse_reply
-        from .agent.prompts import request_message, system_message
-        from .errors import EngineError
-        from .magic_display import plural
+        from ..agent.parse import parse_reply
+        from ..agent.prompts import request_message, system_message
+        from ..errors import EngineError
+        from .display import plural
 
         messages = [
             system_message(),
@@ -404,7 +404,7 @@ class AutoCoderMagics(Magics):
 
     def _approve(self, request: Any) -> bool:
         """The agent asks before an install (policy `ask`) or a shell command: the input prompt."""
-        from .magic_display import ask_yes_no
+        from .display import ask_yes_no
 
         if request.kind == "install":
             question = f"Install {', '.join(request.packages)} into this kernel's environment ({request.command})?"
@@ -412,7 +412,7 @@ class AutoCoderMagics(Magics):
             question = f"Run this shell command: {request.command} ?"
         answer = ask_yes_no(question)
         if answer is None:
-            from .magic_display import CellDisplay
+            from .display import CellDisplay
 
             CellDisplay(self.shell).line(
                 "Nobody can answer here (this front end has no input prompt), so: no. "
@@ -426,7 +426,7 @@ class AutoCoderMagics(Magics):
 
     def settings(self) -> AutoCoder:
         """The settings as they are now: IPython's configuration (c.AutoCoder), then the environment."""
-        from .config import AutoCoder
+        from ..config import AutoCoder
 
         return AutoCoder(parent=self.shell)
 
@@ -436,8 +436,8 @@ class AutoCoderMagics(Magics):
         """A client for the engine, starting this kernel's worker if it must; None (and the
         reason shown) when there is no engine to be had."""
         __tracebackhide__ = True
-        from .errors import EngineError
-        from .llm.client import ModelClient
+        from ..errors import EngineError
+        from ..llm.client import ModelClient
 
         if settings.engine_url:
             name = model or (settings.model if settings.model != "auto" else "default")
@@ -457,9 +457,9 @@ class AutoCoderMagics(Magics):
     ) -> EngineSupervisor:
         """This kernel's own worker, started (with its progress shown) if it is not running."""
         __tracebackhide__ = True
-        from .errors import EngineUnavailableError
-        from .llm.supervisor import DOWNLOADING, LOADING, READY, EngineSupervisor
-        from .magic_display import LoadProgress
+        from ..errors import EngineUnavailableError
+        from ..llm.supervisor import DOWNLOADING, LOADING, READY, EngineSupervisor
+        from .display import LoadProgress
 
         supervisor = self._supervisor
         if supervisor is None:
@@ -507,14 +507,14 @@ class AutoCoderMagics(Magics):
     # -- status ---------------------------------------------------------------------------------
 
     def show_status(self) -> None:
-        from .magic_display import CellDisplay
+        from .display import CellDisplay
 
         lines = self.status_lines(self.settings())
         CellDisplay(self.shell).line("\n".join(f"- {line}" for line in lines), "\n".join(lines))
 
     def status_lines(self, settings: AutoCoder) -> list[str]:
         """What `%autocoder status` says: where requests go, the model, its device and layers."""
-        from ._version import __version__
+        from .._version import __version__
 
         lines: list[str] = []
         if settings.engine_url:
@@ -617,17 +617,3 @@ def failed_code_cell(code: str, session: Any) -> str:
     reason = reason.splitlines()[0][:200] if reason else ""
     return f"# autocoder: this code did not run cleanly{reason}\n{code}"
 
-
-def load_ipython_extension(shell: Any) -> None:
-    """Register the magic and start watching the user's cells (for `fix` and the context)."""
-    magics = AutoCoderMagics(shell)
-    shell.register_magics(magics)
-    magics.watch.register()
-
-
-def unload_ipython_extension(shell: Any) -> None:
-    magics = shell.magics_manager.registry.pop(AutoCoderMagics.__name__, None)
-    for kind in ("line", "cell"):
-        shell.magics_manager.magics[kind].pop(MAGIC_NAME, None)
-    if isinstance(magics, AutoCoderMagics):
-        magics.close()

@@ -3,6 +3,8 @@
 - `magics.py`: the `AutoCoderMagics` class (options, a request, `fix`, `status`, `help`)
 - `context.py`: what the model is told of the notebook, and the watch on the user's cells
 - `display.py`: how a request shows its work in the cell's output
+- `engine.py`: where requests go (AUTOCODER_ENGINE_URL, the Jupyter server's proxy, or this
+  kernel's own llama.cpp worker) and what `%autocoder status` says of it
 
 Loading stays light: only IPython's magic machinery is imported here; the agent, the HTTP
 client, llama.cpp's supervisor and ipywidgets come with the first request.

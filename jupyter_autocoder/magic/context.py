@@ -201,7 +201,8 @@ def build_context(
 def recent_cells(
     shell: Any, watch: CellWatch | None = None, *, skip_current: bool = True, limit: int = MAX_CELLS
 ) -> list[CellContext]:
-    """The last `limit` cells of this kernel's history, oldest first, with a short text of their value.
+    """The last `limit` cells of this kernel's history, oldest first, with a short text of
+    their value.
 
     An autocoder cell appears as the code it ran (its request as a comment), for that code
     made the variables the model sees; one that made no code is left out.
@@ -240,7 +241,8 @@ def recent_cells(
 def describe_namespace(
     shell: Any, *, budget: int = 3000, limit: int = MAX_VARIABLES
 ) -> list[VariableContext]:
-    """The user's variables, newest first, each with its type and a short summary, within `budget` characters."""
+    """The user's variables, newest first, each with its type and a short summary, within
+    `budget` characters."""
     from ..agent.prompts import VariableContext
 
     namespace: dict[str, Any] = shell.user_ns

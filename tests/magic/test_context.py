@@ -7,7 +7,7 @@ import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
 from jupyter_autocoder.agent.prompts import render_context
-from jupyter_autocoder.magic_context import (
+from jupyter_autocoder.magic.context import (
     CellWatch,
     build_context,
     describe_namespace,

@@ -46,3 +46,19 @@ def test_in_a_terminal_the_answer_is_printed_and_the_code_is_the_next_input(
     assert shell.user_ns["doubled"] == 42
     assert shell.rl_next_input == "doubled = base * 2\nprint('doubled is', doubled)\n"
     assert "- base (int): 21" in engine.history[0].messages[-1]["content"]
+
+
+def test_the_help_is_the_same_for_the_question_mark_and_the_help_command(shell, capsys):
+    shell, engine = shell
+    shell.run_cell("%%autocoder?")
+    asked = capsys.readouterr().out
+    shell.run_cell("%autocoder help")
+    helped = capsys.readouterr().out
+
+    for text in (asked, helped):
+        assert "%%autocoder [--model NAME] [--rounds N] [--no-run]" in text
+        assert "--install {ask,auto,never}" in text
+        assert "--timeout SECONDS     seconds each run may take before it is interrupted" in text
+        assert "%autocoder fix [options]     repair the last cell that failed" in text
+    assert helped.strip() in asked
+    assert engine.history == []

@@ -20,7 +20,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .agent.prompts import CellContext, NotebookContext, VariableContext
+    from ..agent.prompts import CellContext, NotebookContext, VariableContext
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +63,8 @@ class CellFailure:
 
     def traceback_text(self, shell: Any, limit: int = 2500) -> str:
         """The error and its traceback as the user saw it, told as the agent tells errors."""
-        from .agent.feedback import format_error
-        from .executors.base import ErrorOutput
+        from ..agent.feedback import format_error
+        from ..executors.base import ErrorOutput
 
         error = self.error
         if isinstance(error, SyntaxError):
@@ -179,7 +179,7 @@ def build_context(
     `include_failure`: None includes the last failure when it is recent, True always.
     Variables get at most half of `budget`; `render_context` fits the rest.
     """
-    from .agent.prompts import NotebookContext
+    from ..agent.prompts import NotebookContext
 
     cells = recent_cells(shell, watch, skip_current=skip_current)
     last_error = None
@@ -201,12 +201,13 @@ def build_context(
 def recent_cells(
     shell: Any, watch: CellWatch | None = None, *, skip_current: bool = True, limit: int = MAX_CELLS
 ) -> list[CellContext]:
-    """The last `limit` cells of this kernel's history, oldest first, with a short text of their value.
+    """The last `limit` cells of this kernel's history, oldest first, with a short text of
+    their value.
 
     An autocoder cell appears as the code it ran (its request as a comment), for that code
     made the variables the model sees; one that made no code is left out.
     """
-    from .agent.prompts import CellContext
+    from ..agent.prompts import CellContext
 
     history = getattr(shell, "history_manager", None)
     if history is None:
@@ -240,8 +241,9 @@ def recent_cells(
 def describe_namespace(
     shell: Any, *, budget: int = 3000, limit: int = MAX_VARIABLES
 ) -> list[VariableContext]:
-    """The user's variables, newest first, each with its type and a short summary, within `budget` characters."""
-    from .agent.prompts import VariableContext
+    """The user's variables, newest first, each with its type and a short summary, within
+    `budget` characters."""
+    from ..agent.prompts import VariableContext
 
     namespace: dict[str, Any] = shell.user_ns
     hidden: dict[str, Any] = getattr(shell, "user_ns_hidden", {}) or {}

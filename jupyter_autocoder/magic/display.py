@@ -4,7 +4,8 @@ In a notebook the answer is a Markdown display that is updated while it streams,
 step (a run, an install, the end) adds a line below it; the code's own outputs appear where
 they are made, between those lines. In a terminal (IPython without a kernel) the same goes
 to stdout as plain text. Every display carries `text/plain` beside `text/markdown`, so
-headless runs (nbclient, tests) and consoles read the same words.
+headless runs (nbclient, tests) and consoles read the same words. A stopped request ends
+with `StoppedByUser`, shown as one line instead of a traceback.
 
 The prints here are the magic's user-facing display, not logging.
 """
@@ -18,6 +19,17 @@ from typing import Any
 
 # The streaming answer is redrawn at most this often: each redraw sends the whole text.
 REDRAW_SECONDS = 0.15
+
+
+class StoppedByUser(KeyboardInterrupt):
+    """Ends a cell that the kernel's interrupt stopped, after the magic has said how it ended.
+
+    It fails the cell as any interrupted cell fails (so cells queued after it, as in "run
+    all", do not run), but is shown as one line instead of a traceback through the magic.
+    """
+
+    def _render_traceback_(self) -> list[str]:  # IPython shows this instead of a traceback
+        return [f"KeyboardInterrupt: {self}"]
 
 
 def in_kernel(shell: Any) -> bool:

@@ -210,7 +210,7 @@ def command_serve(arguments: argparse.Namespace) -> int:
 
 
 def command_eval(arguments: argparse.Namespace) -> int:
-    from .agent import evaluation
+    from .evaluation import examples as evaluation
     from .llm.supervisor import EngineSupervisor
 
     tasks = evaluation.load_humaneval() if arguments.tasks == "humaneval" else evaluation.load_task_file(arguments.tasks)

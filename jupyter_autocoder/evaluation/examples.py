@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..executors.base import ExecutionResult, Executor
-from .feedback import attempt_key, clean_stream
-from .session import AgentSession, Recheck
+from ..agent.feedback import attempt_key, clean_stream
+from ..agent.session import AgentSession, Recheck
 
 if TYPE_CHECKING:
     from ..llm.client import ModelClient

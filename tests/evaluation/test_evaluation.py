@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from jupyter_autocoder.agent.evaluation import (
+from jupyter_autocoder.evaluation.examples import (
     ExampleVerifier,
     Task,
     evaluate,
@@ -158,7 +158,7 @@ def test_examples_of_humaneval_hold_for_the_reference_solutions():
     import subprocess
     import sys
 
-    from jupyter_autocoder.agent.evaluation import _humaneval_data_file
+    from jupyter_autocoder.evaluation.examples import _humaneval_data_file
 
     solutions = {}
     with gzip.open(_humaneval_data_file(), "rt") as file:

@@ -210,10 +210,10 @@ def command_serve(arguments: argparse.Namespace) -> int:
 
 
 def command_eval(arguments: argparse.Namespace) -> int:
-    from .evaluation import examples as evaluation
+    from . import evaluation
     from .llm.supervisor import EngineSupervisor
 
-    tasks = evaluation.load_humaneval() if arguments.tasks == "humaneval" else evaluation.load_task_file(arguments.tasks)
+    tasks = evaluation.load_tasks(arguments.tasks)
     if arguments.only:
         wanted = {task_id.strip() for task_id in arguments.only.split(",") if task_id.strip()}
         unknown = wanted - {task.task_id for task in tasks}

@@ -82,6 +82,8 @@ def test_the_command_line_reports_a_bad_task_source_before_starting_a_model(caps
     (tmp_path / "bad.jsonl").write_text("{}\n")
     assert main(["eval", str(tmp_path / "bad.jsonl")]) == 1
     assert "bad.jsonl:1: a task needs 'prompt' and 'test'" in capsys.readouterr().err
+    assert main(["eval", str(tmp_path / "bad.jsonl"), "--format", "bigcodebench"]) == 1
+    assert "Valid formats: humaneval, jsonl" in capsys.readouterr().err
 
 
 def test_eval_help_lists_its_options(capsys):

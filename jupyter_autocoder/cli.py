@@ -69,6 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     evaluate = commands.add_parser("eval", help="measure pass@1 with and without the correction loop")
     evaluate.add_argument("tasks", help="'humaneval' or a JSONL file of tasks (prompt and test code)")
+    evaluate.add_argument(
+        "--format", default=None,
+        help="the task file's format (default jsonl; an unknown name lists the valid ones)",
+    )
     _engine_options(evaluate)
     evaluate.add_argument("--limit", type=int, default=None, help="only the first N tasks")
     evaluate.add_argument("--rounds", type=int, default=3, help="rounds of the correction loop")
@@ -210,10 +214,10 @@ def command_serve(arguments: argparse.Namespace) -> int:
 
 
 def command_eval(arguments: argparse.Namespace) -> int:
-    from .agent import evaluation
+    from . import evaluation
     from .llm.supervisor import EngineSupervisor
 
-    tasks = evaluation.load_humaneval() if arguments.tasks == "humaneval" else evaluation.load_task_file(arguments.tasks)
+    tasks = evaluation.load_tasks(arguments.tasks, format=arguments.format)
     if arguments.only:
         wanted = {task_id.strip() for task_id in arguments.only.split(",") if task_id.strip()}
         unknown = wanted - {task.task_id for task in tasks}

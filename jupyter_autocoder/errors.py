@@ -97,6 +97,34 @@ class InvalidRequirementError(AutoCoderError, ValueError):
     """An install argument that is not a plain package requirement."""
 
 
+# -- evaluation ------------------------------------------------------------------------------
+
+
+class UnknownTaskFormatError(AutoCoderError, LookupError):
+    """A task format name, or a task source (neither a task set's name nor a file), that is
+    not known; the message lists the valid names."""
+
+    def __init__(self, message: str, valid_names: list[str]):
+        self.valid_names = valid_names
+        super().__init__(message)
+
+
+class TaskFileError(AutoCoderError, ValueError):
+    """A task file with a line that is not a task (not JSON, or no `prompt` and `test`)."""
+
+
+class MissingExtraError(AutoCoderError, ImportError):
+    """A feature whose optional dependency is not installed; says which extra brings it."""
+
+    def __init__(self, feature: str, package: str, extra: str):
+        self.package = package
+        self.extra = extra
+        super().__init__(
+            f"{feature} needs the {package} package, which is not installed: "
+            f'pip install "jupyter-autocoder[{extra}]"'
+        )
+
+
 # -- the server's refusals -------------------------------------------------------------------
 
 

@@ -2,7 +2,7 @@
 result goes back to the model, until a run is clean or the round limit is reached.
 
 Entry point: `AgentSession(client, executor, ...).run(request, context=...)`, a generator of
-typed events (`events.py`). Evaluation (`evaluation.py`) and traces (`trace.py`) build on it.
+typed events (`events.py`). Traces (`trace.py`) and the evaluation (`../evaluation/`) build on it.
 """
 
 from .approval import ApprovalRequest, Approver

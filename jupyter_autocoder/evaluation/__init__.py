@@ -1,0 +1,44 @@
+"""Measuring the agent loop on coding tasks: pass@1 of the first answer and of the loop.
+
+It drives the loop (`agent/`) from outside; nothing in the loop imports it.
+
+- `tasks.py`: the `Task` type and one loader per task format, by name (`load_tasks`).
+- `examples.py`: the examples a prompt states, and `ExampleVerifier`, the loop's only
+  feedback about what the code computes.
+- `scoring.py`: the hidden test, in a fresh Python process, after the session.
+- `run.py`: `evaluate(...)` over tasks, `evaluate_task(...)` for one; where the hidden tests
+  are kept from the model.
+"""
+
+from .examples import Example, ExampleVerifier, examples_check_code, extract_examples
+from .run import EvalOptions, evaluate, evaluate_task, task_request
+from .scoring import score, scoring_program
+from .tasks import (
+    TASK_FORMATS,
+    Task,
+    TaskFormat,
+    get_task_format,
+    load_humaneval,
+    load_task_file,
+    load_tasks,
+)
+
+__all__ = [
+    "TASK_FORMATS",
+    "EvalOptions",
+    "Example",
+    "ExampleVerifier",
+    "Task",
+    "TaskFormat",
+    "evaluate",
+    "evaluate_task",
+    "examples_check_code",
+    "extract_examples",
+    "get_task_format",
+    "load_humaneval",
+    "load_task_file",
+    "load_tasks",
+    "score",
+    "scoring_program",
+    "task_request",
+]

@@ -28,7 +28,9 @@ from typing import TYPE_CHECKING, Any
 
 from ..executors.base import ExecutionResult, Executor
 from .feedback import attempt_key, clean_stream
-from .session import AgentSession, Recheck
+from .session import AgentSession
+from .settings import SessionSettings
+from .verdict import ACCEPTED, Verdict
 
 if TYPE_CHECKING:
     from ..llm.client import ModelClient
@@ -405,34 +407,35 @@ class ExampleVerifier:
         self.failed_examples: dict[str, int] = {}  # attempt_key(code) -> examples it failed
         self._rechecked = False
 
-    def __call__(self, code: str, result: ExecutionResult, executor: Executor, round_number: int) -> str | None:
+    def __call__(self, code: str, result: ExecutionResult, executor: Executor, round_number: int) -> Verdict:
         if not self.task.examples:
             if self._rechecked or round_number >= self.max_rounds:
-                return None
+                return ACCEPTED
             self._rechecked = True
-            return Recheck(
+            return Verdict(
                 "Your code ran without errors. Check it once more against the task's description. "
                 "Reply with the complete function in a ```python block: corrected if you find a "
-                "mistake, otherwise unchanged."
+                "mistake, otherwise unchanged.",
+                recheck=True,
             )
         key = attempt_key(code)
         everything = len(self.task.examples)
         check = executor.run(examples_check_code(self.task.examples), timeout=self.timeout)
         if check.timed_out:
             self.failed_examples[key] = everything
-            return "Running the task's examples did not finish in time: the function is too slow or never returns."
+            return Verdict("Running the task's examples did not finish in time: the function is too slow or never returns.")
         if check.error is not None:
             self.failed_examples[key] = everything
-            return f"Running the task's examples failed: {check.error.ename}: {check.error.evalue}"
+            return Verdict(f"Running the task's examples failed: {check.error.ename}: {check.error.evalue}")
         failures = _failures(check.stdout)
         if failures is None:
             self.failed_examples[key] = everything
-            return "Running the task's examples printed nothing readable; was the function redefined?"
+            return Verdict("Running the task's examples printed nothing readable; was the function redefined?")
         self.failed_examples[key] = len(failures)
         if not failures:
-            return None
+            return ACCEPTED
         listed = "\n".join(f"- {failure}" for failure in failures[:8])
-        return (
+        return Verdict(
             f"Your code runs, but these examples from the task fail:\n{listed}\n"
             "Find the mistake: say in one sentence what the code does wrong for these inputs, "
             "then reply with the complete corrected function."
@@ -597,19 +600,22 @@ def _evaluate_task(
         preamble = prompt_code(task)
         if preamble:
             executor.run(preamble, timeout=timeout)
-        session = AgentSession(
-            client,
-            executor,
+        settings = SessionSettings(
             install_policy="never",
             max_rounds=rounds,
             exec_timeout=timeout,
             max_tokens=max_tokens,
             temperature=temperature,
             retry_temperature=retry_temperature,
-            verifier=verifier,
             check_expected=False,
             trace=trace_dir is not None,
             trace_dir=trace_dir,
+        )
+        session = AgentSession(
+            client,
+            executor,
+            settings,
+            verifier=verifier,
             session_id=re.sub(r"\W+", "-", task.task_id),
         )
         for event in session.run(task_request(task)):

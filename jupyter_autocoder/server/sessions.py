@@ -38,12 +38,16 @@ from .paths import notebook_path
 from .protocol import (
     Approval,
     Continue,
+    History,
     HistoryRequest,
     Message,
     Reset,
     RunResult,
     Start,
+    Started,
     Stop,
+    TurnMeta,
+    event_message,
 )
 
 log = logging.getLogger(__name__)
@@ -73,7 +77,8 @@ class NotebookState:
     def snapshot(self) -> dict[str, Any]:
         with self.lock:
             turns = [dict(turn, events=list(turn.get("events", []))) for turn in self.history.turns]
-        return {"type": "history", "notebook": self.notebook, "turns": turns, "running": self.runner is not None}
+        running = self.runner is not None
+        return History(notebook=self.notebook, turns=turns, running=running).to_dict()
 
 
 class AgentService:
@@ -197,16 +202,10 @@ class AgentService:
             max_rounds=message.max_rounds,
         )
         state.runner = runner
-        channel.send(
-            {
-                "type": "started",
-                "notebook": state.notebook,
-                "session": session_id,
-                "turn": runner.turn,
-                "mode": mode,
-                "request": text,
-            }
+        started = Started(
+            notebook=state.notebook, session=session_id, turn=runner.turn, mode=mode, request=text
         )
+        channel.send(started.to_dict())
         runner.start()
 
     @staticmethod
@@ -296,7 +295,7 @@ class TurnRunner:
         self.context = context
         self.fresh = fresh
         self.max_rounds = max_rounds
-        self.meta = {"notebook": state.notebook, "session": session_id, "turn": turn}
+        self.meta = TurnMeta(notebook=state.notebook, session=session_id, turn=turn).to_dict()
         self._session: AgentSession | ChatSession | None = None
         self._stop_requested = threading.Event()
         self._replies: dict[str, PendingReply] = {}  # approvals the browser owes
@@ -375,7 +374,7 @@ class TurnRunner:
                 self.channel.cancel(APPROVAL, event.request.id)
         if isinstance(event, ev.DoneEvent):
             self.done_sent = True
-        self.channel.send({**event.to_dict(), **self.meta})
+        self.channel.send(event_message(event, self.meta))
         with self.state.lock:
             record.add(event.to_dict(include_binary=False))
         if event.type in _SAVE_AFTER:

@@ -8,11 +8,11 @@ import { Conversation } from './conversation';
 import { NotebookExecutor } from './executor';
 import {
   AGENT_EVENT_TYPES,
-  AgentEvent,
-  IApprovalEvent,
+  AgentEventMessage,
+  IApprovalEventMessage,
+  IErrorEventMessage,
   IRefusalMessage,
   IRunCellMessage,
-  ITurnErrorEvent,
   Mode,
   PROTOCOL_VERSION,
   ServerMessage,
@@ -199,20 +199,20 @@ export class AgentController implements IDisposable {
         );
         break;
       case 'error':
-        if (isTurnError(message as ITurnErrorEvent | IRefusalMessage)) {
-          this._onEvent(message as ITurnErrorEvent);
+        if (isTurnError(message as IErrorEventMessage | IRefusalMessage)) {
+          this._onEvent(message as IErrorEventMessage);
         } else {
           this._onRefusal(message as IRefusalMessage);
         }
         break;
       default:
         if (AGENT_EVENT_TYPES.has(message.type)) {
-          this._onEvent(message as AgentEvent);
+          this._onEvent(message as AgentEventMessage);
         }
     }
   }
 
-  private _onEvent(event: AgentEvent): void {
+  private _onEvent(event: AgentEventMessage): void {
     const turn = this._conversations.get(event.notebook)?.turn(event.turn);
     if (!turn) {
       return; // a turn this page does not show (its history has not come yet)
@@ -224,7 +224,7 @@ export class AgentController implements IDisposable {
   }
 
   /** Installs the settings allow or forbid are answered without asking. */
-  private _answerBySettings(event: IApprovalEvent): void {
+  private _answerBySettings(event: IApprovalEventMessage): void {
     const policy = this._settings().installPolicy;
     if (event.request.kind !== 'install' || policy === 'ask') {
       return;

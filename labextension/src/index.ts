@@ -12,14 +12,14 @@ import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { IStatusBar } from '@jupyterlab/statusbar';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 
-import { AgentController } from './agent';
-import { AgentConnection } from './connection';
-import { errorOf, fixRequest } from './context';
-import { EngineModel } from './engine';
-import { ErrorOutputButtons } from './fix';
+import { AgentController } from './agent/controller';
+import { AgentConnection } from './agent/connection';
+import { errorOf, fixRequest } from './agent/context';
+import { EngineModel } from './model/engine';
+import { ErrorOutputButtons } from './fix/buttons';
 import { autocoderIcon } from './icons';
-import { AutoCoderPanel } from './panel';
-import { EngineStatusItem } from './status';
+import { AutoCoderPanel } from './chat/panel';
+import { EngineStatusItem } from './model/status';
 import {
   CommandIDs,
   DEFAULT_PANEL_SETTINGS,

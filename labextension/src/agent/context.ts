@@ -2,7 +2,7 @@ import { ICodeCellModel } from '@jupyterlab/cells';
 import type * as nbformat from '@jupyterlab/nbformat';
 import { NotebookPanel } from '@jupyterlab/notebook';
 
-import { INotebookContext } from './protocol';
+import { INotebookContext } from '../protocol';
 
 /** Characters of one cell's output told to the model (the server cuts further). */
 const OUTPUT_CHARS = 1500;

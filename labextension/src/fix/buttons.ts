@@ -4,7 +4,7 @@ import { TranslationBundle } from '@jupyterlab/translation';
 import { bugIcon } from '@jupyterlab/ui-components';
 import { CommandRegistry } from '@lumino/commands';
 
-import { CommandIDs } from './tokens';
+import { CommandIDs } from '../tokens';
 
 const BUTTON_CLASS = 'jp-AutoCoder-fixButton';
 const ROW_CLASS = 'jp-AutoCoder-fixRow';

@@ -4,7 +4,7 @@ import { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 
 import { notebookContext } from './context';
-import { Conversation } from './conversation';
+import { Conversation } from '../chat/conversation';
 import { NotebookExecutor } from './executor';
 import {
   AGENT_EVENT_TYPES,
@@ -17,8 +17,8 @@ import {
   PROTOCOL_VERSION,
   ServerMessage,
   isTurnError
-} from './protocol';
-import { ConnectionState, IAgentConnection, IPanelSettings } from './tokens';
+} from '../protocol';
+import { ConnectionState, IAgentConnection, IPanelSettings } from '../tokens';
 
 /**
  * The panel's side of the agent protocol, apart from any view: one conversation per

@@ -10,7 +10,7 @@ import {
   IRunCellMessage,
   IRunResultMessage,
   RunStatus
-} from './protocol';
+} from '../protocol';
 
 /** A run_result larger than this has its largest outputs shortened (the server refuses 4 MiB). */
 const RESULT_BUDGET_CHARS = 3 * 1024 * 1024;

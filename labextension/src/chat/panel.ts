@@ -6,13 +6,13 @@ import { TranslationBundle } from '@jupyterlab/translation';
 import { addIcon, deleteIcon } from '@jupyterlab/ui-components';
 import { Panel, Widget } from '@lumino/widgets';
 
-import { AgentController } from './agent';
+import { AgentController } from '../agent/controller';
 import { cellSource, ICodeActions } from './answer';
 import { Conversation, ConversationChange } from './conversation';
-import { EngineHeader } from './header';
-import { autocoderIcon } from './icons';
-import { Mode } from './protocol';
-import { ConnectionState, IEngineModel, IPanelSettings } from './tokens';
+import { EngineHeader } from '../model/header';
+import { autocoderIcon } from '../icons';
+import { Mode } from '../protocol';
+import { ConnectionState, IEngineModel, IPanelSettings } from '../tokens';
 import { ITurnHost, TurnView } from './turn';
 
 /** How close to the end (px) counts as "at the end": new content then keeps it in view. */

@@ -4,7 +4,7 @@ import { TranslationBundle } from '@jupyterlab/translation';
 import { Panel, Widget } from '@lumino/widgets';
 
 import { AnswerView, ICodeActions } from './answer';
-import { outputText, stripAnsi } from './context';
+import { outputText, stripAnsi } from '../agent/context';
 import { TurnEvent, TurnModel } from './conversation';
 import {
   IApprovalEvent,
@@ -12,7 +12,7 @@ import {
   IDoneEvent,
   IExecutionEvent,
   IInstallEvent
-} from './protocol';
+} from '../protocol';
 
 /** Lines of a run's output shown in the panel (the notebook has all of it). */
 const PREVIEW_LINES = 12;

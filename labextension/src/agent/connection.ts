@@ -2,8 +2,8 @@ import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 import { ISignal, Signal } from '@lumino/signaling';
 
-import { ClientMessage, ServerMessage } from './protocol';
-import { ConnectionState, IAgentConnection } from './tokens';
+import { ClientMessage, ServerMessage } from '../protocol';
+import { ConnectionState, IAgentConnection } from '../tokens';
 
 /** Reconnection delays grow from the first to the last, then stay there. */
 const RECONNECT_DELAYS_MS = [250, 500, 1000, 2000, 5000, 10000];

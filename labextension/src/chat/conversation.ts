@@ -6,7 +6,7 @@ import {
   IDoneEvent,
   IHistoryTurn,
   Mode
-} from './protocol';
+} from '../protocol';
 
 /**
  * What the panel shows that is not one of the loop's events: a run that waits for the

@@ -2,7 +2,7 @@ import { Dialog, showDialog } from '@jupyterlab/apputils';
 import { TranslationBundle } from '@jupyterlab/translation';
 import { Widget } from '@lumino/widgets';
 
-import { ICatalogueModel, IEngineModel, IEngineStatus } from './tokens';
+import { ICatalogueModel, IEngineModel, IEngineStatus } from '../tokens';
 
 /**
  * The panel's header: the model (a picker to switch), the device it runs on with the

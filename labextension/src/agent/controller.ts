@@ -3,9 +3,7 @@ import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 
-import { notebookContext } from './context';
 import { Conversation } from '../chat/conversation';
-import { NotebookExecutor } from './executor';
 import {
   AGENT_EVENT_TYPES,
   AgentEvent,
@@ -19,6 +17,8 @@ import {
   isTurnError
 } from '../protocol';
 import { ConnectionState, IAgentConnection, IPanelSettings } from '../tokens';
+import { notebookContext } from './context';
+import { NotebookExecutor } from './executor';
 
 /**
  * The panel's side of the agent protocol, apart from any view: one conversation per

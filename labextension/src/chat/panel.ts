@@ -7,12 +7,17 @@ import { addIcon, deleteIcon } from '@jupyterlab/ui-components';
 import { Panel, Widget } from '@lumino/widgets';
 
 import { AgentController } from '../agent/controller';
+import { autocoderIcon } from '../icons';
+import { EngineHeader } from '../model/header';
+import { Mode } from '../protocol';
+import {
+  ConnectionState,
+  IAutoCoderPanel,
+  IEngineModel,
+  IPanelSettings
+} from '../tokens';
 import { cellSource, ICodeActions } from './answer';
 import { Conversation, ConversationChange } from './conversation';
-import { EngineHeader } from '../model/header';
-import { autocoderIcon } from '../icons';
-import { Mode } from '../protocol';
-import { ConnectionState, IEngineModel, IPanelSettings } from '../tokens';
 import { ITurnHost, TurnView } from './turn';
 
 /** How close to the end (px) counts as "at the end": new content then keeps it in view. */
@@ -22,7 +27,7 @@ const STICK_DISTANCE = 40;
  * The AutoCoder side panel: the model header, the conversation of the notebook in
  * focus, and the composer (request, Agent / Chat, Send / Stop).
  */
-export class AutoCoderPanel extends Panel {
+export class AutoCoderPanel extends Panel implements IAutoCoderPanel {
   constructor(private readonly options: AutoCoderPanel.IOptions) {
     super();
     const { trans } = options;

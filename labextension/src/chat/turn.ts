@@ -3,9 +3,7 @@ import { IRenderMimeRegistry, MimeModel } from '@jupyterlab/rendermime';
 import { TranslationBundle } from '@jupyterlab/translation';
 import { Panel, Widget } from '@lumino/widgets';
 
-import { AnswerView, ICodeActions } from './answer';
 import { outputText, stripAnsi } from '../agent/context';
-import { TurnEvent, TurnModel } from './conversation';
 import {
   IApprovalEvent,
   IApprovalRequest,
@@ -13,6 +11,8 @@ import {
   IExecutionEvent,
   IInstallEvent
 } from '../protocol';
+import { AnswerView, ICodeActions } from './answer';
+import { TurnEvent, TurnModel } from './conversation';
 
 /** Lines of a run's output shown in the panel (the notebook has all of it). */
 const PREVIEW_LINES = 12;

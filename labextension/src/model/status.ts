@@ -1,8 +1,8 @@
 import { TranslationBundle } from '@jupyterlab/translation';
 import { Widget } from '@lumino/widgets';
 
-import { stateText } from './header';
 import { IEngineModel, IStatusReply } from '../tokens';
+import { stateText } from './header';
 
 /**
  * The status bar item: the model, its state and its device, with the error in the

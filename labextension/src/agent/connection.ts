@@ -4,9 +4,7 @@ import { ISignal, Signal } from '@lumino/signaling';
 
 import { ClientMessage, ServerMessage } from '../protocol';
 import { ConnectionState, IAgentConnection } from '../tokens';
-
-/** Reconnection delays grow from the first to the last, then stay there. */
-const RECONNECT_DELAYS_MS = [250, 500, 1000, 2000, 5000, 10000];
+import { reconnectDelay } from './reconnect';
 
 /**
  * Messages that only make sense on the socket they answer: the server forgot the
@@ -147,10 +145,7 @@ export class AgentConnection implements IAgentConnection {
     if (this._isDisposed) {
       return;
     }
-    const delay =
-      RECONNECT_DELAYS_MS[
-        Math.min(this._attempt, RECONNECT_DELAYS_MS.length - 1)
-      ];
+    const delay = reconnectDelay(this._attempt);
     this._attempt += 1;
     this._retryTimer = setTimeout(() => {
       this._retryTimer = null;

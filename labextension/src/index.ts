@@ -8,4 +8,10 @@ import { panelPlugin } from './chat/plugin';
 import { fixPlugin } from './fix/plugin';
 import { enginePlugin, statusBarPlugin } from './model/plugin';
 
-export default [enginePlugin, connectionPlugin, statusBarPlugin, panelPlugin, fixPlugin];
+export default [
+  enginePlugin,
+  connectionPlugin,
+  statusBarPlugin,
+  panelPlugin,
+  fixPlugin
+];

@@ -22,7 +22,9 @@ export function followSettings(
 }
 
 /** The settings the panel uses; a missing one takes its default. */
-export function readPanelSettings(settings: ISettingRegistry.ISettings): IPanelSettings {
+export function readPanelSettings(
+  settings: ISettingRegistry.ISettings
+): IPanelSettings {
   const value = <T>(name: keyof IPanelSettings): T =>
     (settings.get(name).composite ?? DEFAULT_PANEL_SETTINGS[name]) as T;
   return {

@@ -12,11 +12,7 @@ import { ISignal } from '@lumino/signaling';
 import { ClientMessage, Mode, ServerMessage } from './protocol';
 
 export type EngineState =
-  | 'stopped'
-  | 'downloading'
-  | 'loading'
-  | 'ready'
-  | 'failed';
+  'stopped' | 'downloading' | 'loading' | 'ready' | 'failed';
 
 export interface IEngineStatus {
   state: EngineState;

@@ -82,7 +82,10 @@ export class AgentConnection implements IAgentConnection {
       try {
         message = JSON.parse(String(event.data));
       } catch {
-        console.warn('jupyter-autocoder: a message that is not JSON', event.data);
+        console.warn(
+          'jupyter-autocoder: a message that is not JSON',
+          event.data
+        );
         return;
       }
       this._messageReceived.emit(message);
@@ -98,7 +101,8 @@ export class AgentConnection implements IAgentConnection {
       if (event.code === 1008 || event.code === 4403) {
         this._lastError = 'The server refused the connection (not authorized).';
       } else if (!this._lastError) {
-        this._lastError = event.reason || 'The connection to the server closed.';
+        this._lastError =
+          event.reason || 'The connection to the server closed.';
       }
       this._scheduleReconnect();
     };

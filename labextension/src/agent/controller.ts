@@ -257,7 +257,10 @@ export class AgentController implements IDisposable {
     }
   }
 
-  private _onConnectionState(_: IAgentConnection, state: ConnectionState): void {
+  private _onConnectionState(
+    _: IAgentConnection,
+    state: ConnectionState
+  ): void {
     if (state !== 'closed') {
       return;
     }
@@ -271,7 +274,10 @@ export class AgentController implements IDisposable {
     }
   }
 
-  private _confirmRun(message: IRunCellMessage, cell: CodeCell): Promise<boolean> {
+  private _confirmRun(
+    message: IRunCellMessage,
+    cell: CodeCell
+  ): Promise<boolean> {
     if (!this._settings().askBeforeRunning) {
       return Promise.resolve(true);
     }

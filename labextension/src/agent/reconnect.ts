@@ -3,7 +3,9 @@
  */
 
 /** Reconnection delays grow from the first to the last, then stay there. */
-export const RECONNECT_DELAYS_MS: readonly number[] = [250, 500, 1000, 2000, 5000, 10000];
+export const RECONNECT_DELAYS_MS: readonly number[] = [
+  250, 500, 1000, 2000, 5000, 10000
+];
 
 /** The delay before reconnection attempt `attempt` (0 for the first after a failure). */
 export function reconnectDelay(attempt: number): number {

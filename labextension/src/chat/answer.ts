@@ -92,10 +92,7 @@ export class AnswerView extends Panel {
         view = undefined as any;
       }
       if (!view) {
-        view =
-          segment.kind === 'code'
-            ? new CodeBlockView(this.options)
-            : new MarkdownView(this.options.rendermime);
+        view = this._newSegmentView(segment.kind);
         this.insertWidget(index, view);
       }
       work.push(view.present(segment));
@@ -104,6 +101,12 @@ export class AnswerView extends Panel {
       this.widgets[this.widgets.length - 1].dispose();
     }
     await Promise.all(work);
+  }
+
+  private _newSegmentView(kind: ISegment['kind']): SegmentView {
+    return kind === 'code'
+      ? new CodeBlockView(this.options)
+      : new MarkdownView(this.options.rendermime);
   }
 
   private _text = '';
@@ -157,7 +160,14 @@ class MarkdownView extends Widget {
   private _source = '';
 }
 
-const RUNNABLE = new Set(['', 'python', 'py', 'python3', 'ipython', 'ipython3']);
+const RUNNABLE = new Set([
+  '',
+  'python',
+  'py',
+  'python3',
+  'ipython',
+  'ipython3'
+]);
 const SHELL = new Set(['sh', 'bash', 'shell', 'console', 'zsh']);
 
 /** A code block with its toolbar: Copy, Insert below, Replace active cell, Run. */
@@ -207,11 +217,10 @@ class CodeBlockView extends Widget {
 
   async present(segment: ISegment): Promise<void> {
     const language = segment.language.toLowerCase();
-    const changed =
-      segment.text !== this._code || language !== this._language;
+    const changed = segment.text !== this._code || language !== this._language;
     this._code = segment.text;
     this._language = language;
-    this._label.textContent = segment.language || 'code';
+    this._label.textContent = segment.language || this.options.trans.__('code');
     this.node.dataset.language = language;
     this._setEnabled(segment.closed);
     if (!changed && this._rendered) {
@@ -260,8 +269,7 @@ class CodeBlockView extends Widget {
   /** Buttons are there from the start (no jump when the block completes), enabled then. */
   private _setEnabled(closed: boolean): void {
     const actions = this.options.actions;
-    const runnable =
-      RUNNABLE.has(this._language) || SHELL.has(this._language);
+    const runnable = RUNNABLE.has(this._language) || SHELL.has(this._language);
     for (const button of this._buttons) {
       const action = button.dataset.action;
       let enabled = closed;

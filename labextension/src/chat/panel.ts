@@ -126,14 +126,7 @@ export class AutoCoderPanel extends Panel implements IAutoCoderPanel {
     const path = panel.context.path;
     this._notebookLabel.textContent = panel.title.label || path;
     this._notebookLabel.title = path;
-    let view = this._views.get(path);
-    if (!view) {
-      const conversation = this.options.controller.conversation(path);
-      view = new ConversationView(conversation, this._turnHost());
-      this._views.set(path, view);
-      this._stack.addWidget(view);
-      conversation.changed.connect(() => this._updateComposer(), this);
-    }
+    const view = this._views.get(path) ?? this._addConversationView(path);
     view.show();
     view.scrollToEnd();
     if (!this._modes.has(path)) {
@@ -154,7 +147,8 @@ export class AutoCoderPanel extends Panel implements IAutoCoderPanel {
       return;
     }
     const path = panel.context.path;
-    const chosen = mode ?? this._modes.get(path) ?? this.options.settings().defaultMode;
+    const chosen =
+      mode ?? this._modes.get(path) ?? this.options.settings().defaultMode;
     this._modes.set(path, chosen);
     this._views.get(path)?.scrollToEnd(true);
     this.options.controller.send(panel, text.trim(), chosen);
@@ -209,7 +203,9 @@ export class AutoCoderPanel extends Panel implements IAutoCoderPanel {
     const describe: Record<Mode, [string, string]> = {
       agent: [
         trans.__('Agent'),
-        trans.__('Write code, run it in this notebook and correct it from the errors')
+        trans.__(
+          'Write code, run it in this notebook and correct it from the errors'
+        )
       ],
       chat: [trans.__('Chat'), trans.__('Answer only; nothing is run')]
     };
@@ -237,7 +233,8 @@ export class AutoCoderPanel extends Panel implements IAutoCoderPanel {
 
     this._sendButton = document.createElement('button');
     this._sendButton.type = 'button';
-    this._sendButton.className = 'jp-AutoCoder-send jp-AutoCoder-button jp-mod-accept';
+    this._sendButton.className =
+      'jp-AutoCoder-send jp-AutoCoder-button jp-mod-accept';
     this._sendButton.addEventListener('click', () => {
       if (this.running) {
         this.stop();
@@ -263,7 +260,8 @@ export class AutoCoderPanel extends Panel implements IAutoCoderPanel {
   private _updateComposer(): void {
     const trans = this.options.trans;
     const path = this._notebook?.context.path;
-    const mode = (path && this._modes.get(path)) || this.options.settings().defaultMode;
+    const mode =
+      (path && this._modes.get(path)) || this.options.settings().defaultMode;
     for (const button of this._modeButtons) {
       const checked = button.dataset.mode === mode;
       button.setAttribute('aria-checked', String(checked));
@@ -272,19 +270,24 @@ export class AutoCoderPanel extends Panel implements IAutoCoderPanel {
     }
     const running = this.running;
     // One button, the same size either way: no jump when a turn starts or ends.
-    this._sendButton.textContent = running ? trans.__('Stop') : trans.__('Send');
+    this._sendButton.textContent = running
+      ? trans.__('Stop')
+      : trans.__('Send');
     this._sendButton.dataset.action = running ? 'stop' : 'send';
     this._sendButton.classList.toggle('jp-mod-accept', !running);
     this._sendButton.classList.toggle('jp-mod-reject', running);
     this._sendButton.title = running
       ? trans.__('Stop (Escape)')
       : trans.__('Send (Enter; Shift+Enter for a new line)');
-    this._sendButton.disabled = !path || (!running && !this._input.value.trim());
+    this._sendButton.disabled =
+      !path || (!running && !this._input.value.trim());
     this._input.disabled = !path;
     this._input.placeholder = !path
       ? trans.__('Open a notebook first')
       : mode === 'agent'
-        ? trans.__('Ask for code: it is written into this notebook, run and corrected')
+        ? trans.__(
+            'Ask for code: it is written into this notebook, run and corrected'
+          )
         : trans.__('Ask a question about your code or data');
     this._hint.textContent = running ? trans.__('Working…') : '';
     this._newButton.disabled = !path;
@@ -300,7 +303,8 @@ export class AutoCoderPanel extends Panel implements IAutoCoderPanel {
       this._showBanner(
         trans.__(
           'Not connected to the AutoCoder server (%1). Reconnecting…',
-          this.options.controller.connection.lastError || trans.__('connection closed')
+          this.options.controller.connection.lastError ||
+            trans.__('connection closed')
         )
       );
     }
@@ -318,6 +322,16 @@ export class AutoCoderPanel extends Panel implements IAutoCoderPanel {
   private _onPathChanged(): void {
     // The conversation stays with the path it was started under.
     this.setNotebook(this._notebook);
+  }
+
+  /** The view of a notebook's conversation, made the first time the notebook is shown. */
+  private _addConversationView(path: string): ConversationView {
+    const conversation = this.options.controller.conversation(path);
+    const view = new ConversationView(conversation, this._turnHost());
+    this._views.set(path, view);
+    this._stack.addWidget(view);
+    conversation.changed.connect(() => this._updateComposer(), this);
+    return view;
   }
 
   private _currentView(): ConversationView | null {
@@ -338,9 +352,9 @@ export class AutoCoderPanel extends Panel implements IAutoCoderPanel {
 
   /** The code blocks' buttons act in the notebook in focus. */
   private _codeActions(): ICodeActions {
-    const self = this;
+    const hasNotebook = () => !!this._notebook;
     const insert = (code: string, language: string): CodeCell | null => {
-      const panel = self._notebook;
+      const panel = this._notebook;
       if (!panel?.content.model) {
         return null;
       }
@@ -358,7 +372,7 @@ export class AutoCoderPanel extends Panel implements IAutoCoderPanel {
     };
     return {
       get hasNotebook() {
-        return !!self._notebook;
+        return hasNotebook();
       },
       copy: async code => {
         Clipboard.copyToSystem(code);
@@ -367,12 +381,12 @@ export class AutoCoderPanel extends Panel implements IAutoCoderPanel {
         insert(code, language);
       },
       replaceActive: (code, language) => {
-        const cell = self._notebook?.content.activeCell;
+        const cell = this._notebook?.content.activeCell;
         cell?.model.sharedModel.setSource(cellSource(code, language));
       },
       run: (code, language) => {
         const cell = insert(code, language);
-        const panel = self._notebook;
+        const panel = this._notebook;
         if (cell && panel) {
           void CodeCell.execute(cell, panel.sessionContext);
         }

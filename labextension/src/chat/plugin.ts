@@ -8,7 +8,11 @@ import { ICommandPalette } from '@jupyterlab/apputils';
 import { INotebookTracker } from '@jupyterlab/notebook';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
-import { ITranslator, nullTranslator, TranslationBundle } from '@jupyterlab/translation';
+import {
+  ITranslator,
+  nullTranslator,
+  TranslationBundle
+} from '@jupyterlab/translation';
 
 import { AgentController } from '../agent/controller';
 import { autocoderIcon } from '../icons';
@@ -35,8 +39,19 @@ export const panelPlugin: JupyterFrontEndPlugin<IAutoCoderPanel> = {
   description: 'The AutoCoder side panel: chat and agent in the notebook.',
   autoStart: true,
   provides: IAutoCoderPanel,
-  requires: [INotebookTracker, IRenderMimeRegistry, IEngineModel, IAgentConnection],
-  optional: [ISettingRegistry, ITranslator, ILayoutRestorer, ICommandPalette, ILabShell],
+  requires: [
+    INotebookTracker,
+    IRenderMimeRegistry,
+    IEngineModel,
+    IAgentConnection
+  ],
+  optional: [
+    ISettingRegistry,
+    ITranslator,
+    ILayoutRestorer,
+    ICommandPalette,
+    ILabShell
+  ],
   activate: (
     app: JupyterFrontEnd,
     tracker: INotebookTracker,
@@ -93,7 +108,10 @@ export const panelPlugin: JupyterFrontEndPlugin<IAutoCoderPanel> = {
 };
 
 /** The panel shows the conversation of the notebook in focus, and of the next one when it closes. */
-function followCurrentNotebook(panel: AutoCoderPanel, tracker: INotebookTracker): void {
+function followCurrentNotebook(
+  panel: AutoCoderPanel,
+  tracker: INotebookTracker
+): void {
   panel.setNotebook(tracker.currentWidget);
   tracker.currentChanged.connect((_, current) => {
     if (current) {
@@ -108,6 +126,9 @@ function followCurrentNotebook(panel: AutoCoderPanel, tracker: INotebookTracker)
     });
   });
 }
+
+/** The panel's commands take no arguments. */
+const NO_ARGS = { args: { type: 'object' as const, properties: {} } };
 
 /** What the panel's commands act on. */
 interface IPanelParts {
@@ -130,8 +151,13 @@ function addPanelCommands(app: JupyterFrontEnd, parts: IPanelParts): void {
     label: trans.__('Open the AutoCoder Panel'),
     caption: trans.__('Chat with AutoCoder and let it write and run cells'),
     icon: autocoderIcon,
+    describedBy: NO_ARGS,
     execute: () => {
-      if (labShell && panel.isVisible && panel.node.contains(document.activeElement)) {
+      if (
+        labShell &&
+        panel.isVisible &&
+        panel.node.contains(document.activeElement)
+      ) {
         labShell.collapseRight();
         tracker.currentWidget?.content.activate();
         return;
@@ -143,12 +169,14 @@ function addPanelCommands(app: JupyterFrontEnd, parts: IPanelParts): void {
   app.commands.addCommand(CommandIDs.stop, {
     label: trans.__('Stop AutoCoder'),
     isEnabled: () => panel.running,
+    describedBy: NO_ARGS,
     execute: () => panel.stop()
   });
 
   app.commands.addCommand(CommandIDs.newConversation, {
     label: trans.__('New AutoCoder Conversation'),
     isEnabled: () => !!panel.notebook,
+    describedBy: NO_ARGS,
     execute: () => {
       const notebook = panel.notebook;
       if (notebook) {

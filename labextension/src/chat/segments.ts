@@ -43,7 +43,12 @@ export function splitAnswer(answer: string, complete = false): ISegment[] {
   const flushProse = () => {
     const joined = prose.join('\n');
     if (joined.trim()) {
-      segments.push({ kind: 'markdown', text: joined, language: '', closed: true });
+      segments.push({
+        kind: 'markdown',
+        text: joined,
+        language: '',
+        closed: true
+      });
     }
     prose = [];
   };

@@ -88,7 +88,11 @@ export class ErrorOutputButtons {
       button.title = this.trans.__(
         'Ask AutoCoder to fix this cell from its traceback'
       );
-      bugIcon.element({ container: button, tag: 'span', elementSize: 'normal' });
+      bugIcon.element({
+        container: button,
+        tag: 'span',
+        elementSize: 'normal'
+      });
       const text = document.createElement('span');
       text.textContent = this.trans.__('Fix with AutoCoder');
       button.appendChild(text);

@@ -1,8 +1,15 @@
-import { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
+import {
+  JupyterFrontEnd,
+  JupyterFrontEndPlugin
+} from '@jupyterlab/application';
 import { ICommandPalette, Notification } from '@jupyterlab/apputils';
 import { CodeCell } from '@jupyterlab/cells';
 import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
-import { ITranslator, nullTranslator, TranslationBundle } from '@jupyterlab/translation';
+import {
+  ITranslator,
+  nullTranslator,
+  TranslationBundle
+} from '@jupyterlab/translation';
 
 import { errorOf } from '../agent/context';
 import { autocoderIcon } from '../icons';
@@ -30,7 +37,10 @@ export const fixPlugin: JupyterFrontEndPlugin<void> = {
   ): void => {
     const trans = (translator ?? nullTranslator).load(TRANSLATION_DOMAIN);
     addFixCommand(app, tracker, panel, trans);
-    palette?.addItem({ command: CommandIDs.fixCell, category: trans.__('AutoCoder') });
+    palette?.addItem({
+      command: CommandIDs.fixCell,
+      category: trans.__('AutoCoder')
+    });
     new ErrorOutputButtons(tracker, app.commands, trans);
   }
 };
@@ -55,7 +65,9 @@ function fixTarget(
   }
   let cell = notebook.content.activeCell;
   if (typeof args.cellId === 'string') {
-    cell = notebook.content.widgets.find(item => item.model.id === args.cellId) ?? null;
+    cell =
+      notebook.content.widgets.find(item => item.model.id === args.cellId) ??
+      null;
   } else {
     const node = app.contextMenuHitTest(element =>
       element.classList.contains('jp-CodeCell')
@@ -77,6 +89,25 @@ function addFixCommand(
     label: trans.__('Fix with AutoCoder'),
     caption: trans.__('Ask AutoCoder to fix the cell from its error'),
     icon: autocoderIcon,
+    describedBy: {
+      args: {
+        type: 'object',
+        properties: {
+          path: {
+            type: 'string',
+            description: trans.__(
+              'The path of the notebook (default: the notebook in focus)'
+            )
+          },
+          cellId: {
+            type: 'string',
+            description: trans.__(
+              'The id of the cell (default: the cell under the context menu, or the active cell)'
+            )
+          }
+        }
+      }
+    },
     isEnabled: args => {
       const target = fixTarget(app, tracker, args);
       return !!target && !!errorOf(target.cell.model.outputs.toJSON());
@@ -101,12 +132,17 @@ function addFixCommand(
       app.shell.activateById(panel.id);
       if (panel.running) {
         Notification.warning(
-          trans.__('AutoCoder is still working in this notebook; stop it first.'),
+          trans.__(
+            'AutoCoder is still working in this notebook; stop it first.'
+          ),
           { autoClose: 4000 }
         );
         return;
       }
-      panel.send(fixRequest(cell.model.sharedModel.getSource(), error), 'agent');
+      panel.send(
+        fixRequest(cell.model.sharedModel.getSource(), error),
+        'agent'
+      );
     }
   });
 }

@@ -1,4 +1,7 @@
-import { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
+import {
+  JupyterFrontEnd,
+  JupyterFrontEndPlugin
+} from '@jupyterlab/application';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { IStatusBar } from '@jupyterlab/statusbar';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
@@ -22,7 +25,8 @@ export const enginePlugin: JupyterFrontEndPlugin<IEngineModel> = {
     const engine = new EngineModel();
     const settingsLoaded = settingRegistry
       ? followSettings(settingRegistry, settings => {
-          engine.refreshSeconds = settings.get('statusRefreshSeconds').composite as number;
+          engine.refreshSeconds = settings.get('statusRefreshSeconds')
+            .composite as number;
         })
       : Promise.resolve();
     // The first poll waits for the refresh setting.

@@ -19,7 +19,9 @@ export default defineConfig([
       'lib',
       'jupyter_autocoder',
       'tests',
-      '**/__tests__'
+      '**/__tests__',
+      // generated from the Python dataclasses of the protocol
+      'labextension/src/protocol.generated.ts'
     ]
   },
   js.configs.recommended,

@@ -3,9 +3,7 @@ import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 
-import { notebookContext } from './context';
-import { Conversation } from './conversation';
-import { NotebookExecutor } from './executor';
+import { Conversation } from '../chat/conversation';
 import {
   AGENT_EVENT_TYPES,
   AgentEventMessage,
@@ -17,8 +15,10 @@ import {
   PROTOCOL_VERSION,
   ServerMessage,
   isTurnError
-} from './protocol';
-import { ConnectionState, IAgentConnection, IPanelSettings } from './tokens';
+} from '../protocol';
+import { ConnectionState, IAgentConnection, IPanelSettings } from '../tokens';
+import { notebookContext } from './context';
+import { NotebookExecutor } from './executor';
 
 /**
  * The panel's side of the agent protocol, apart from any view: one conversation per
@@ -257,7 +257,10 @@ export class AgentController implements IDisposable {
     }
   }
 
-  private _onConnectionState(_: IAgentConnection, state: ConnectionState): void {
+  private _onConnectionState(
+    _: IAgentConnection,
+    state: ConnectionState
+  ): void {
     if (state !== 'closed') {
       return;
     }
@@ -271,7 +274,10 @@ export class AgentController implements IDisposable {
     }
   }
 
-  private _confirmRun(message: IRunCellMessage, cell: CodeCell): Promise<boolean> {
+  private _confirmRun(
+    message: IRunCellMessage,
+    cell: CodeCell
+  ): Promise<boolean> {
     if (!this._settings().askBeforeRunning) {
       return Promise.resolve(true);
     }

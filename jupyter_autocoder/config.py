@@ -92,6 +92,13 @@ class AutoCoder(Configurable):
         "0 keeps every answer greedy. Greedy corrections by small models often repeat the code that failed.",
     ).tag(config=True)
 
+    seed = Int(
+        None,
+        allow_none=True,
+        help="Seed sent with every request to the model (the OpenAI `seed` field), so that the "
+        "sampled answers after a failed round can be drawn again; None lets the engine choose.",
+    ).tag(config=True)
+
     exec_timeout = Float(
         60.0, help="Seconds a cell may run before it is interrupted (the kernel's state survives)."
     ).tag(config=True)

@@ -25,7 +25,7 @@ from ..agent.verdict import Verifier
 from ..executors.base import Executor
 from .examples import ExampleVerifier
 from .scoring import score
-from .tasks import Task, prompt_code
+from .tasks import NOTEBOOK, UNITTEST, Task, prompt_code
 
 if TYPE_CHECKING:
     from ..llm.client import ModelClient
@@ -38,8 +38,17 @@ TASK_REQUEST = (
 )
 
 
+# BigCodeBench's instruct prompt already says how the code must start; the fence is ours.
+UNITTEST_REQUEST = "{prompt}\n\nReply with the complete code, imports included, in one ```python block."
+
+
 def task_request(task: Task) -> str:
-    """What the model is asked: the task's prompt, and nothing of its hidden test."""
+    """What the model is asked: the task's prompt, and nothing of its hidden test or its
+    reference. A notebook task's prompt is the body of its `%%autocoder` cell as it is."""
+    if task.kind == UNITTEST:
+        return UNITTEST_REQUEST.format(prompt=task.prompt.strip())
+    if task.kind == NOTEBOOK:
+        return task.prompt.strip()
     return TASK_REQUEST.format(prompt=task.prompt.strip("\n"))
 
 
@@ -58,6 +67,7 @@ class EvalOptions:
     max_tokens: int = 768
     temperature: float = 0.0
     retry_temperature: float | None = 0.7
+    seed: int | None = None
     trace_dir: str | None = None
     executor_factory: ExecutorFactory = default_executor_factory
 
@@ -73,6 +83,7 @@ def evaluate(
     max_tokens: int = 768,
     temperature: float = 0.0,
     retry_temperature: float | None = 0.7,
+    seed: int | None = None,
     progress: Callable[[dict[str, Any]], None] | None = None,
     trace_dir: str | None = None,
 ) -> dict[str, Any]:
@@ -87,6 +98,8 @@ def evaluate(
     timeout: seconds a run (solution, examples, hidden test) may take.
     temperature: of the first answer (0: greedy, so "one_shot" is reproducible).
     retry_temperature: of the answers after a failed round (None: as `temperature`).
+    seed: sent with every request (the engine's `seed`), so that a run's sampled answers
+        can be drawn again; runs with different seeds measure the loop's spread.
     progress: called with each task's record as it finishes (for a command line to print).
 
     Returns a JSON-ready dict: "tasks", "rounds", "pass@1" {"one_shot", "loop"},
@@ -99,6 +112,7 @@ def evaluate(
         max_tokens=max_tokens,
         temperature=temperature,
         retry_temperature=retry_temperature,
+        seed=seed,
         trace_dir=trace_dir,
         executor_factory=executor_factory or default_executor_factory,
     )
@@ -117,6 +131,7 @@ def evaluate(
         "tasks": count,
         "rounds": rounds,
         "retry_temperature": retry_temperature,
+        "seed": seed,
         "model": getattr(client, "model", None),
         "pass@1": {
             "one_shot": one_shot / count if count else 0.0,
@@ -138,7 +153,12 @@ def evaluate_task(task: Task, client: ModelClient, options: EvalOptions) -> dict
 
     Returns its record: "task_id", "passed_one_shot", "passed_loop", "rounds",
     "done_reason", "examples", "completion_tokens", "seconds" (and "error" if one came).
+    A notebook task goes through the magic in a kernel instead (`notebook.py`).
     """
+    if task.kind == NOTEBOOK:
+        from .notebook import evaluate_notebook_task
+
+        return evaluate_notebook_task(task, client, options)
     started = time.perf_counter()
     executor = options.executor_factory()
     reason = "error"
@@ -208,6 +228,7 @@ def solving_session(
         retry_temperature=options.retry_temperature,
         verifier=_verdicts_as_feedback(verifier),
         check_expected=False,
+        chat_params={"seed": options.seed} if options.seed is not None else None,
         trace=options.trace_dir is not None,
         trace_dir=options.trace_dir,
         session_id=re.sub(r"\W+", "-", task.task_id),
@@ -226,3 +247,15 @@ def _verdicts_as_feedback(verifier: Verifier) -> Callable[..., str | None]:
         return Recheck(verdict.feedback) if verdict.recheck else verdict.feedback
 
     return feedback
+
+
+def check_reference(task: Task, timeout: float = 10.0) -> bool:
+    """Whether the task's reference solution passes its hidden test, scored as an answer
+    would be: a check of the task and of the installed libraries, with no model."""
+    if not task.reference:
+        raise ValueError(f"{task.task_id} has no reference solution")
+    if task.kind == NOTEBOOK:
+        from .notebook import score_in_fresh_kernel
+
+        return score_in_fresh_kernel(task, task.reference, timeout).passed
+    return score(task, task.reference, timeout)

@@ -266,6 +266,7 @@ class AutoCoderMagics(Magics):
             exec_timeout=options.timeout or settings.exec_timeout,
             context_budget=settings.context_budget,
             max_tokens=ANSWER_TOKENS,
+            chat_params={"seed": settings.seed} if settings.seed is not None else None,
             check_expected=check_expected,
         )
         view = EventView(display)

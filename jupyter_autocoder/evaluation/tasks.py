@@ -29,7 +29,6 @@ from typing import Any
 from ..errors import MissingExtraError, TaskFileError, UnknownTaskFormatError
 from .examples import Example, extract_examples
 
-
 FUNCTION = "function"
 UNITTEST = "unittest"
 NOTEBOOK = "notebook"

@@ -56,6 +56,7 @@ class Task:
     kind: str = FUNCTION
     setup: str = ""
     reference: str = ""
+    libraries: list[str] = field(default_factory=list)
 
 
 # -- the formats -------------------------------------------------------------------------
@@ -166,9 +167,20 @@ def load_bigcodebench(path: str | Path | None = None) -> list[Task]:
                 entry_point=str(row.get("entry_point") or "task_func"),
                 kind=UNITTEST,
                 reference=reference,
+                libraries=_libraries(row.get("libs")),
             )
         )
     return tasks
+
+
+def _libraries(value: Any) -> list[str]:
+    """BigCodeBench's `libs`: a list, or the text of one ("['pandas', 'numpy']")."""
+    if isinstance(value, str):
+        try:
+            value = ast.literal_eval(value)
+        except (SyntaxError, ValueError):
+            return []
+    return [str(name) for name in value] if isinstance(value, (list, tuple)) else []
 
 
 NOTEBOOK_FIELDS = ("prompt", "test")

@@ -56,13 +56,25 @@ def test_the_shipped_notebook_tasks_are_twenty_and_more_with_references():
     assert load_tasks("notebook") == SHIPPED
 
 
+def test_a_reference_scores_in_a_fresh_kernel_as_an_answer_does():
+    task = next(task for task in SHIPPED if task.task_id == "nb/monthly_totals")
+    assert score_in_fresh_kernel(task, task.reference).passed
+    wrong = score_in_fresh_kernel(task, task.reference.replace("to_period('M')", "month"))
+    assert not wrong.passed and "AssertionError" in wrong.failure
+
+
 @pytest.mark.parametrize("task", SHIPPED, ids=[task.task_id for task in SHIPPED])
-def test_each_shipped_task_is_solved_by_its_reference_and_not_by_its_setup(task, kernel):
-    verdict = score_in_fresh_kernel(task, task.reference)
-    assert verdict.passed, verdict.failure
-    # The test can fail: on the setup alone (no answer) it does.
-    assert kernel.run(task.setup).ok if task.setup else True
+def test_each_shipped_task_is_solved_by_its_reference_not_its_setup(task, kernel, tmp_path):
+    """In a real kernel (the shared one, emptied): the hidden test fails after the setup
+    alone, and passes after the setup and the reference."""
+    assert kernel.run(task.setup, timeout=60).ok if task.setup else True
     assert not kernel.run(task.test, timeout=60).ok
+    fresh = tmp_path / "again"
+    fresh.mkdir()
+    kernel.run(f"%reset -f\nimport os as _os\n_os.chdir({str(fresh)!r})\ndel _os")
+    for cell in (task.setup, task.reference, task.test):
+        result = kernel.run(cell, timeout=60)
+        assert result.ok, (cell, result.error)
 
 
 def test_a_notebook_file_needs_a_prompt_and_a_test(tmp_path):

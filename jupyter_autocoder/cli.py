@@ -94,6 +94,11 @@ def build_parser() -> argparse.ArgumentParser:
         "at least 60, a notebook cell at least 30)",
     )
     evaluate.add_argument(
+        "--check-results", action=argparse.BooleanOptionalAction, default=None,
+        help="notebook tasks: the magic shows the model what a clean run left, to judge "
+        "against the request (c.AutoCoder.check_results; default: its setting)",
+    )
+    evaluate.add_argument(
         "--check-references", action="store_true",
         help="run each task's reference solution through its hidden test instead of asking "
         "the model (checks the tasks and the installed libraries); exits 1 if one fails",
@@ -273,6 +278,7 @@ def command_eval(arguments: argparse.Namespace) -> int:
                 tasks, client, rounds=arguments.rounds, limit=arguments.limit, progress=progress,
                 trace_dir=arguments.trace_dir, retry_temperature=arguments.retry_temperature,
                 seed=arguments.seed, timeout=arguments.timeout,
+                check_results=arguments.check_results,
             )
         report["model"] = supervisor.status()["model"]
     finally:

@@ -92,6 +92,14 @@ class AutoCoder(Configurable):
         "0 keeps every answer greedy. Greedy corrections by small models often repeat the code that failed.",
     ).tag(config=True)
 
+    check_results = Bool(
+        False,
+        help="After a clean run, show the model what the code left in the notebook (the "
+        "variables the request names or mentions and those it created: type, shape, dtypes, "
+        "first rows or value; the figures) and let it judge the match with the request, once "
+        "a turn. Costs one answer per turn.",
+    ).tag(config=True)
+
     seed = Int(
         None,
         allow_none=True,

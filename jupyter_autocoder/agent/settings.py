@@ -21,6 +21,7 @@ _FROM_CONFIG = (
     "exec_timeout",
     "install_policy",
     "context_budget",
+    "check_results",
 )
 
 
@@ -40,6 +41,9 @@ class SessionSettings:
     max_installs_per_round: int = 3
     check_expected: bool = True
     """After a clean run, check that the names and files the request mentions exist."""
+    check_results: bool = False
+    """After a clean run, once a turn, show the model what the code left (the requested,
+    mentioned and new variables, the figures) to judge against the request."""
     system_prompt: str = SYSTEM_PROMPT
     context_budget: int = 6000
     """Characters of notebook context sent with a request."""

@@ -25,7 +25,7 @@ import re
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -68,6 +68,8 @@ def profile_config(options: EvalOptions) -> str:
         lines.append(f"c.AutoCoder.retry_temperature = {options.retry_temperature!r}")
     if options.seed is not None:
         lines.append(f"c.AutoCoder.seed = {options.seed!r}")
+    if options.check_results is not None:
+        lines.append(f"c.AutoCoder.check_results = {options.check_results!r}")
     return "\n".join(lines) + "\n"
 
 
@@ -97,19 +99,24 @@ def score_in_kernel(kernel: KernelExecutor, task: Task, timeout: float) -> Kerne
     return KernelVerdict(result.ok, "" if result.ok else failure_text(result))
 
 
-def score_in_fresh_kernel(task: Task, code: str, timeout: float = CELL_TIMEOUT) -> KernelVerdict:
-    """`code` run after the task's setup in a fresh kernel, then the hidden test.
+def score_in_fresh_kernel(
+    task: Task, code: str | list[str], timeout: float = CELL_TIMEOUT
+) -> KernelVerdict:
+    """`code` (or several cells of it, in order) run after the task's setup in a fresh
+    kernel, then the hidden test.
 
-    An error in `code` does not end it: as in a notebook, what it defined before the error
+    An error in a cell does not end it: as in a notebook, what it defined before the error
     stays, and the test judges the state.
     """
-    if not code.strip():
+    cells = [code] if isinstance(code, str) else list(code)
+    if not any(cell.strip() for cell in cells):
         return KernelVerdict(False, "no code")
     with tempfile.TemporaryDirectory(prefix="autocoder-notebook-") as folder:
         kernel = task_kernel(Path(folder))
         try:
             run_setup(kernel, task, max(timeout, CELL_TIMEOUT))
-            kernel.run(code, timeout=max(timeout, CELL_TIMEOUT))
+            for cell in cells:
+                kernel.run(cell, timeout=max(timeout, CELL_TIMEOUT))
             return score_in_kernel(kernel, task, timeout)
         finally:
             kernel.close()
@@ -131,8 +138,7 @@ def evaluate_notebook_task(task: Task, client: ModelClient, options: EvalOptions
     started = time.perf_counter()
     timeout = max(options.timeout, CELL_TIMEOUT)
     error = ""
-    turn: dict[str, Any] = {}
-    first_code = ""
+    turn = Turn()
     loop = KernelVerdict(False, "not run")
     with tempfile.TemporaryDirectory(prefix="autocoder-notebook-") as name:
         folder = Path(name)
@@ -151,33 +157,46 @@ def evaluate_notebook_task(task: Task, client: ModelClient, options: EvalOptions
             )
             if not result.ok:
                 error = f"the %%autocoder cell failed: {failure_text(result)}"
-            turn, first_code = read_turn(folder / "jupyter-data", task, options.trace_dir)
+            turn = read_turn(folder / "jupyter-data", task, options.trace_dir)
             loop = score_in_kernel(kernel, task, timeout)
         except AutoCoderError as problem:
             error = str(problem)
         finally:
             kernel.close()
+    first_code = turn.codes[0][1] if turn.codes and turn.codes[0][0] == 1 else ""
     if not first_code:
         # No code in the first answer: nothing was run, so nothing can pass one-shot.
         one_shot = KernelVerdict(False, "no code in the first answer")
-    elif turn.get("rounds") == 1 and not error:
+    elif turn.rounds == 1 and not error:
         # The turn ended with the first answer: the loop's state is the one-shot state.
         one_shot = loop
     else:
         one_shot = score_in_fresh_kernel(task, first_code, timeout)
-    failures = {
-        name: verdict.failure
-        for name, verdict in (("one_shot", one_shot), ("loop", loop))
-        if verdict.failure
-    }
+    verdicts = {"one_shot": one_shot, "loop": loop}
+    if turn.check_round is not None:
+        # Where the turn would have ended without the result check: the same answers up to
+        # there (the check comes after them), replayed cell by cell.
+        before = [code for number, code in turn.codes if number <= turn.check_round]
+        verdicts["before_check"] = (
+            one_shot if before == [first_code] else score_in_fresh_kernel(task, before, timeout)
+        )
+    failures = {name: verdict.failure for name, verdict in verdicts.items() if verdict.failure}
     return {
         "task_id": task.task_id,
         "passed_one_shot": one_shot.passed,
         "passed_loop": loop.passed,
-        "rounds": int(turn.get("rounds") or 0),
-        "done_reason": turn.get("reason", "error"),
+        **(
+            {
+                "passed_before_check": verdicts["before_check"].passed,
+                "check_round": turn.check_round,
+            }
+            if "before_check" in verdicts
+            else {}
+        ),
+        "rounds": turn.rounds,
+        "done_reason": turn.reason,
         "examples": 0,
-        "completion_tokens": int(turn.get("completion_tokens") or 0),
+        "completion_tokens": turn.completion_tokens,
         "seconds": round(time.perf_counter() - started, 3),
         **({"failures": failures} if failures else {}),
         **({"error": error} if error else {}),
@@ -194,16 +213,27 @@ def engine_environment(client: ModelClient) -> dict[str, str]:
     return environment
 
 
-def read_turn(
-    data_dir: Path, task: Task, keep_in: str | None = None
-) -> tuple[dict[str, Any], str]:
-    """The magic's turn from its trace: the `done` record and the first answer's code.
+@dataclass
+class Turn:
+    """The magic's turn as its trace tells it."""
+
+    rounds: int = 0
+    reason: str = "error"
+    completion_tokens: int = 0
+    codes: list[tuple[int, str]] = field(default_factory=list)
+    """(round, code) of each run of Python code, in order."""
+    check_round: int | None = None
+    """The round after whose clean run the result check was asked, if it was."""
+
+
+def read_turn(data_dir: Path, task: Task, keep_in: str | None = None) -> Turn:
+    """The magic's turn from its trace (the kernel's Jupyter data folder).
 
     With `keep_in`, the trace is copied there as `<task id>.jsonl`.
     """
     traces = sorted((data_dir / "autocoder" / "traces").glob("*.jsonl"))
     if not traces:
-        return {}, ""
+        return Turn()
     path = traces[-1]
     if keep_in:
         target = Path(keep_in) / f"{re.sub(r'[^A-Za-z0-9_.-]+', '-', task.task_id)}.jsonl"
@@ -211,11 +241,19 @@ def read_turn(
         shutil.copyfile(path, target)
     records = read_trace(path)
     done = next((r for r in reversed(records) if r.get("type") == "done"), {})
-    first_code = next(
-        (r.get("code", "") for r in records if r.get("type") == "code" and r.get("round") == 1),
-        "",
+    return Turn(
+        rounds=int(done.get("rounds") or 0),
+        reason=str(done.get("reason") or "error"),
+        completion_tokens=int(done.get("completion_tokens") or 0),
+        codes=[
+            (int(r.get("round") or 0), str(r.get("code") or ""))
+            for r in records
+            if r.get("type") == "code"
+        ],
+        check_round=next(
+            (int(r["round"]) for r in records if r.get("type") == "result_check"), None
+        ),
     )
-    return done, first_code
 
 
 def failure_text(result: ExecutionResult, limit: int = 300) -> str:

@@ -40,7 +40,9 @@ TASK_REQUEST = (
 
 
 # BigCodeBench's instruct prompt already says how the code must start; the fence is ours.
-UNITTEST_REQUEST = "{prompt}\n\nReply with the complete code, imports included, in one ```python block."
+UNITTEST_REQUEST = (
+    "{prompt}\n\nReply with the complete code, imports included, in one ```python block."
+)
 
 
 def task_request(task: Task) -> str:
@@ -69,6 +71,7 @@ class EvalOptions:
     temperature: float = 0.0
     retry_temperature: float | None = 0.7
     seed: int | None = None
+    check_results: bool | None = None
     trace_dir: str | None = None
     executor_factory: ExecutorFactory = default_executor_factory
 
@@ -85,6 +88,7 @@ def evaluate(
     temperature: float = 0.0,
     retry_temperature: float | None = 0.7,
     seed: int | None = None,
+    check_results: bool | None = None,
     progress: Callable[[dict[str, Any]], None] | None = None,
     trace_dir: str | None = None,
 ) -> dict[str, Any]:
@@ -101,6 +105,9 @@ def evaluate(
     retry_temperature: of the answers after a failed round (None: as `temperature`).
     seed: sent with every request (the engine's `seed`), so that a run's sampled answers
         can be drawn again; runs with different seeds measure the loop's spread.
+    check_results: for notebook tasks, the magic's `c.AutoCoder.check_results` (None: its
+        default). With it on, each record also says whether the turn passed where it stood
+        before the check ("passed_before_check"), and the report gives that pass@1 too.
     progress: called with each task's record as it finishes (for a command line to print).
 
     Returns a JSON-ready dict: "tasks", "rounds", "pass@1" {"one_shot", "loop"},
@@ -114,6 +121,7 @@ def evaluate(
         temperature=temperature,
         retry_temperature=retry_temperature,
         seed=seed,
+        check_results=check_results,
         trace_dir=trace_dir,
         executor_factory=executor_factory or default_executor_factory,
     )
@@ -128,6 +136,21 @@ def evaluate(
     count = len(per_task)
     one_shot = sum(r["passed_one_shot"] for r in per_task)
     loop = sum(r["passed_loop"] for r in per_task)
+    checked = [r for r in per_task if "passed_before_check" in r]
+    result_check: dict[str, Any] = {}
+    if checked or check_results:
+        # Where each turn stood before the result check (the loop without it), and what the
+        # check changed.
+        before = sum(r.get("passed_before_check", r["passed_loop"]) for r in per_task)
+        result_check = {
+            "result_check": {
+                "asked": len(checked),
+                "pass@1_before_check": before / count if count else 0.0,
+                "passed_before_check": before,
+                "fixed": sum(r["passed_loop"] and not r["passed_before_check"] for r in checked),
+                "broke": sum(r["passed_before_check"] and not r["passed_loop"] for r in checked),
+            }
+        }
     return {
         "tasks": count,
         "rounds": rounds,
@@ -142,6 +165,7 @@ def evaluate(
         # Tasks the loop turned from failing to passing, and from passing to failing.
         "loop_fixed": sum(r["passed_loop"] and not r["passed_one_shot"] for r in per_task),
         "loop_broke": sum(r["passed_one_shot"] and not r["passed_loop"] for r in per_task),
+        **result_check,
         "mean_rounds": sum(r["rounds"] for r in per_task) / count if count else 0.0,
         "completion_tokens": sum(r["completion_tokens"] for r in per_task),
         "seconds": round(time.perf_counter() - started, 3),

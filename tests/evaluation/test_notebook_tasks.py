@@ -149,3 +149,49 @@ def test_check_references_runs_each_reference_through_its_test(tmp_path, capsys)
 
 def test_eval_options_carry_the_seed():
     assert EvalOptions(seed=3).seed == 3
+
+
+CALENDAR = Task(
+    task_id="demo/calendar",
+    prompt="Compute the total amount of sales per calendar month into a Series monthly.",
+    setup=(
+        "import pandas as pd\n"
+        "sales = pd.DataFrame({'date': pd.to_datetime(['2023-01-05', '2024-01-09', '2024-02-01']),"
+        " 'amount': [5.0, 20.0, 7.0]})"
+    ),
+    test="# HIDDEN_TEST_MARKER\nassert list(monthly) == [5.0, 20.0, 7.0], list(monthly)",
+    kind=NOTEBOOK,
+)
+
+
+def test_with_the_result_check_a_run_says_where_it_stood_before_the_check(engine):
+    """One run gives one-shot, the loop as it stood before the result check (its answers
+    replayed), and the loop with the check."""
+    engine.enqueue(
+        fence("monthly = sales.groupby(sales['date'].dt.month)['amount'].sum()"),
+        fence("monthly = sales.groupby(sales['date'].dt.to_period('M'))['amount'].sum()"),
+        fence("doubled = [2 * n for n in numbers]"),
+        "DONE",
+    )
+    with ModelClient(engine.base_url, engine.api_key, model="scripted") as client:
+        report = evaluate([CALENDAR, DOUBLED], client, rounds=3, check_results=True)
+    calendar, doubled = report["per_task"]
+    assert (calendar["passed_one_shot"], calendar["passed_before_check"]) == (False, False)
+    assert (calendar["passed_loop"], calendar["check_round"], calendar["rounds"]) == (True, 1, 2)
+    assert (doubled["passed_one_shot"], doubled["passed_before_check"]) == (True, True)
+    assert (doubled["passed_loop"], doubled["rounds"], doubled["done_reason"]) == (
+        True,
+        2,
+        "success",
+    )
+    assert report["result_check"] == {
+        "asked": 2,
+        "pass@1_before_check": 0.5,
+        "passed_before_check": 1,
+        "fixed": 1,
+        "broke": 0,
+    }
+    check = engine.history[1].messages[-1]["content"]
+    assert "`monthly`: pandas Series, length 2" in check
+    told = json.dumps([m for r in engine.history for m in r.messages if m["role"] != "assistant"])
+    assert "HIDDEN_TEST_MARKER" not in told and "assert list(monthly)" not in told

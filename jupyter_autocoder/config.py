@@ -94,10 +94,10 @@ class AutoCoder(Configurable):
 
     check_results = Bool(
         False,
-        help="After a clean run, show the model what the code left in the notebook (the "
-        "variables the request names or mentions and those it created: type, shape, dtypes, "
-        "first rows or value; the figures) and let it judge the match with the request, once "
-        "a turn. Costs one answer per turn.",
+        help="After a clean run, compare what the code left with what the request's words say "
+        "of it ('a Series monthly indexed by month', 'a float in acc', 'largest first'; not all "
+        "NaN) and, where they disagree, show the model what the requested and new variables "
+        "hold and ask for corrected code. Costs nothing when they agree.",
     ).tag(config=True)
 
     seed = Int(

@@ -225,3 +225,79 @@ def missing_results_feedback(missing_names: Iterable[str], missing_files: Iterab
         + ", ".join(items)
         + ". Change the code so that it makes them, with exactly these names."
     )
+
+
+# -- the form a request gives a result -------------------------------------------------------
+
+# A kind word as the request says it -> the type a value of that kind has (`values.facts`).
+_FORM_OF_KIND = {
+    "series": "pandas Series",
+    "dataframe": "pandas DataFrame",
+    "data frame": "pandas DataFrame",
+    "dataframe table": "pandas DataFrame",
+    "table": "pandas DataFrame",
+    "pivot table": "pandas DataFrame",
+    "list": "list",
+    "dict": "dict",
+    "dictionary": "dict",
+    "tuple": "tuple",
+    "set": "set",
+    "float": "float",
+    "int": "int",
+    "integer": "int",
+    "string": "str",
+    "str": "str",
+    "array": "numpy ndarray",
+    "ndarray": "numpy ndarray",
+    "figure": "matplotlib Figure",
+}
+_TYPE_KINDS = "|".join(sorted((kind.replace(" ", r"\s+") for kind in _FORM_OF_KIND), key=len,
+                              reverse=True))
+_DESCENDING = re.compile(
+    r"\b(?:largest|highest|biggest|most\s+\w+)\s+first\b|\bin\s+descending\s+order\b", re.I
+)
+_ASCENDING = re.compile(r"\b(?:smallest|lowest|fewest)\s+first\b|\bin\s+ascending\s+order\b", re.I)
+_INDEXED = re.compile(r"^\W*(?:\w+\W+){0,3}?indexed\s+by\b", re.I)
+
+
+@dataclass(frozen=True)
+class RequestedForm:
+    """What the request says of one result: its type, whether it is indexed by something,
+    and the order of its values. None where the request does not say."""
+
+    name: str
+    type: str | None = None
+    indexed: bool = False
+    order: str | None = None  # "decreasing" or "increasing" (a Series' values)
+
+
+def requested_forms(request: str, names: Iterable[str]) -> list[RequestedForm]:
+    """The form of each of `names` (found in `request` by `expected_results`), read from the
+    words around it: "a Series monthly indexed by month", "a float in acc", "a Series share
+    indexed by store, largest first". Only what the words leave no doubt about."""
+    forms = []
+    for name in names:
+        quoted = rf"`?{re.escape(name)}`?"
+        # "a Series monthly", "the list keep"; "a float in acc", "the figure in fig"
+        kind = re.search(rf"\b({_TYPE_KINDS})\s+(?:in(?:to)?\s+)?{quoted}(?!\w)", request, re.I)
+        # The words after the name (after its kind's mention, else its last mention: the
+        # same word may stand earlier as plain English, "each store's share ... a Series share").
+        places = list(re.finditer(rf"(?<![\w.]){quoted}(?!\w)", request))
+        end = kind.end() if kind else (places[-1].end() if places else len(request))
+        clause = re.split(
+            r"[.;\n]|,\s*then\b|\band\s+(?:then\s+)?(?:put|store|make|keep)\b",
+            request[end:],
+            maxsplit=1,
+        )[0]
+        type_name = _FORM_OF_KIND.get(re.sub(r"\s+", " ", kind.group(1).lower())) if kind else None
+        order = None
+        if type_name == "pandas Series":
+            if _DESCENDING.search(clause):
+                order = "decreasing"
+            elif _ASCENDING.search(clause):
+                order = "increasing"
+        indexed = type_name in ("pandas Series", "pandas DataFrame") and bool(
+            _INDEXED.search(clause)
+        )
+        forms.append(RequestedForm(name, type_name, indexed, order))
+    return forms

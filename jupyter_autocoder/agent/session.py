@@ -496,8 +496,9 @@ class AgentSession:
         self, code: str, result: ExecutionResult, number: int, last_round: bool = False
     ) -> Verdict:
         """What the model is told of a run: its error; after a clean run, what the request
-        names and is not there, the verifier's word, or (once a turn, with `check_results`)
-        what the code left, to compare with the request. Accepted when there is nothing."""
+        names and is not there, the verifier's word, or (with `check_results`, before the
+        last round) what the code left that does not match the request's words. Accepted
+        when there is nothing."""
         settings = self.settings
         if not result.ok:
             feedback = execution_feedback(result, settings.exec_timeout, settings.feedback_chars)
@@ -521,14 +522,13 @@ class AgentSession:
             verdict = self._timed(record, lambda: verifier(code, result, self.executor, number))
             if not verdict.accepted:
                 return verdict
-        if settings.check_results and not self._result_check.asked and not last_round:
+        if settings.check_results and not last_round:
             check = self._result_check
             names = self._expected.names
-            shown = self._timed(record, lambda: check.feedback(self.executor, result, names))
-            if shown:
-                check.asked = True
-                self._trace("result_check", round=number)
-                return Verdict(shown, recheck=True)
+            told = self._timed(record, lambda: check.feedback(self.executor, result, names))
+            if told:
+                self._trace("result_check", round=number, feedback=told)
+                return Verdict(told)
         return ACCEPTED
 
     def _next_round(self, record: RoundRecord, feedback: str) -> RoundOutcome:

@@ -42,8 +42,9 @@ class SessionSettings:
     check_expected: bool = True
     """After a clean run, check that the names and files the request mentions exist."""
     check_results: bool = False
-    """After a clean run, once a turn, show the model what the code left (the requested,
-    mentioned and new variables, the figures) to judge against the request."""
+    """After a clean run (before the last round), compare what the code left with what the
+    request's words say of it (type, index, order; not all NaN) and, where they disagree,
+    tell the model, with what the requested and new variables hold."""
     system_prompt: str = SYSTEM_PROMPT
     context_budget: int = 6000
     """Characters of notebook context sent with a request."""

@@ -6,8 +6,15 @@ kernel by `KernelExecutor` through a silent request. Standard library only at im
 pandas, numpy and matplotlib values are recognised by their type's module, never imported.
 
     describe_names(namespace, ["monthly", "acc"])
-    # {"monthly": "pandas Series, length 4, dtype float64, index PeriodIndex period[M] ...",
-    #  "acc": "float 0.9333333333333333"}
+    # {"monthly": {"text": "pandas Series, length 4, dtype float64; index: PeriodIndex ...",
+    #              "type": "pandas Series", "default_index": False, "unique_index": True,
+    #              "all_missing": False, "order": "increasing"},
+    #  "acc": {"text": "float 0.9333333333333333", "type": "float", ...}}
+
+The facts beside the text are what the loop compares with the request's words
+(`agent/results.py`): a type name, and for pandas values whether the index is the default
+0..n-1, whether its labels repeat, whether all values are missing, and the order of a
+Series' values.
 """
 
 from __future__ import annotations
@@ -31,24 +38,83 @@ _short.maxother = 120
 
 def describe_names(
     namespace: Mapping[str, Any], names: Iterable[str], budget: int = ALL_CHARS
-) -> dict[str, str]:
-    """`{name: description}` for those of `names` that exist in `namespace` and are data
-    (modules, functions and classes are left out), within `budget` characters."""
-    descriptions: dict[str, str] = {}
+) -> dict[str, dict[str, Any]]:
+    """`{name: {"text": description, **facts}}` for those of `names` that exist in
+    `namespace` and are data (modules, functions and classes are left out); the texts
+    within `budget` characters."""
+    descriptions: dict[str, dict[str, Any]] = {}
     used = 0
     for name in names:
         if name not in namespace or name in descriptions:
             continue
-        text = describe_value(namespace[name])
+        value = namespace[name]
+        text = describe_value(value)
         if not text:
             continue
         if used + len(text) > budget:
             text = text[: max(budget - used, 0)]
             if len(text) < 40:
                 break
-        descriptions[name] = text
+        descriptions[name] = {"text": text, **facts(value)}
         used += len(text)
     return descriptions
+
+
+def facts(value: Any) -> dict[str, Any]:
+    """The type name of `value`, and for pandas values: default index, unique index, all
+    missing, the order of a Series' values (None where it does not apply or fails)."""
+    found: dict[str, Any] = {
+        "type": _kind_of(value),
+        "default_index": None,
+        "unique_index": None,
+        "all_missing": None,
+        "order": None,
+    }
+    try:
+        index = getattr(value, "index", None)
+        if found["type"] in ("pandas Series", "pandas DataFrame") and index is not None:
+            found["default_index"] = type(index).__name__ == "RangeIndex"
+            found["unique_index"] = bool(index.is_unique)
+            found["all_missing"] = bool(len(value)) and bool(value.isna().all(axis=None))
+        if found["type"] == "pandas Series" and len(value) > 1 and value.dtype.kind in "iuf":
+            values = value.dropna()
+            if values.is_monotonic_decreasing and not values.is_monotonic_increasing:
+                found["order"] = "decreasing"
+            elif values.is_monotonic_increasing and not values.is_monotonic_decreasing:
+                found["order"] = "increasing"
+            elif values.is_monotonic_increasing:
+                found["order"] = "constant"
+            else:
+                found["order"] = "unordered"
+        if found["type"] == "float":
+            found["all_missing"] = bool(value != value)  # NaN
+    except Exception:  # a fact is a courtesy: a value whose methods fail keeps its type
+        pass
+    return found
+
+
+def _kind_of(value: Any) -> str:
+    """A type name as `agent/requested.py` names kinds: "pandas Series", "float", ..."""
+    import numbers
+
+    kind = type(value)
+    module = kind.__module__ or ""
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, numbers.Integral):
+        return "int"
+    if isinstance(value, numbers.Real):
+        return "float"
+    if module.startswith("pandas") and kind.__name__ in ("Series", "DataFrame"):
+        return f"pandas {kind.__name__}"
+    if module.startswith("numpy") and kind.__name__ == "ndarray":
+        return "numpy ndarray"
+    if module.startswith("matplotlib") and kind.__name__ == "Figure":
+        return "matplotlib Figure"
+    for builtin in (str, list, dict, tuple, set):
+        if isinstance(value, builtin):
+            return builtin.__name__
+    return _type_name(value)
 
 
 def user_names(namespace: Mapping[str, Any], hidden: Mapping[str, Any] | None = None) -> list[str]:

@@ -1,10 +1,12 @@
-"""The check of a clean run's result against the request: what the code left is shown to the
-model once a turn; an answer that keeps the code accepts it without running it again."""
+"""The check of a clean run's result against the request's words: a mismatch (type, index,
+order, all NaN) is told to the model with what the variables hold; a match costs nothing."""
 
 from __future__ import annotations
 
 import pytest
 
+from jupyter_autocoder.agent.requested import expected_results, requested_forms
+from jupyter_autocoder.agent.results import mismatches
 from jupyter_autocoder.agent.verdict import Verdict
 
 
@@ -12,76 +14,110 @@ def fence(code: str) -> str:
     return f"```python\n{code}\n```"
 
 
-def events_of(session, request):
-    return list(session.run(request))
-
-
 @pytest.fixture
-def sales(kernel):
+def shop(kernel):
     kernel.run(
         "import pandas as pd\n"
-        "sales = pd.DataFrame({'date': pd.to_datetime(['2023-01-05', '2024-01-09', '2024-02-01']),"
-        " 'amount': [5.0, 20.0, 7.0]})"
+        "shop = pd.DataFrame({'store': ['a', 'b', 'a', 'c'], 'revenue': [10.0, 5.0, 15.0, 20.0]})"
     )
     return kernel
 
 
-def test_the_model_sees_what_the_code_left_and_corrects_it(sales, engine, make_session):
+SHARE = (
+    "Put each store's share of the total revenue of shop into a Series share indexed by "
+    "store, largest first."
+)
+
+
+def test_a_mismatch_is_told_with_what_the_variables_hold(shop, engine, make_session):
     engine.enqueue(
-        # Clean, rightly named, wrong: January 2023 and 2024 end up in one row.
-        fence("monthly = sales.groupby(sales['date'].dt.month)['amount'].sum()"),
-        fence("monthly = sales.groupby(sales['date'].dt.to_period('M'))['amount'].sum()"),
+        # Clean and rightly named, but one row per sale rather than per store.
+        fence("share = shop['revenue'] / shop['revenue'].sum()"),
+        fence(
+            "share = shop.groupby('store')['revenue'].sum()\n"
+            "share = (share / share.sum()).sort_values(ascending=False)"
+        ),
     )
-    session = make_session(sales, check_results=True)
-    events = events_of(
-        session, "Compute the total amount of sales per calendar month into a Series monthly"
-    )
-    done = events[-1]
+    session = make_session(shop, check_results=True, retry_temperature=0.7)
+    done = list(session.run(SHARE))[-1]
     assert (done.reason, done.success, done.rounds) == ("success", True, 2)
-    check = engine.history[1].messages[-1]["content"]
-    assert "compare what it left in the notebook with the request" in check
-    assert "`monthly`: pandas Series, length 2, dtype float64" in check
-    assert "`sales`: pandas DataFrame, 3 rows x 2 columns" in check  # the request mentions it
-    assert "index: Index of int32" in check or "index: Index of int64" in check
-    assert sales.run("print(list(map(str, monthly.index)))").stdout.strip() == (
-        "['2023-01', '2024-01', '2024-02']"
+    told = engine.history[1].messages[-1]["content"]
+    assert "does not match the request" in told
+    assert (
+        "- `share` should be indexed as the request says, but it has the default index 0, 1, 2"
+        in told
     )
-    # The check is asked once a turn: the corrected code is accepted when it runs cleanly.
+    assert (
+        "- `share` should be in decreasing order of its values (largest first), but its "
+        "values are unordered." in told
+    )
+    assert "- `share`: pandas Series, length 4, dtype float64" in told
+    # A failure like an error: the answer to it is sampled.
+    assert engine.history[1].body["temperature"] == 0.7
+
+
+def test_a_matching_result_costs_no_answer(shop, engine, make_session):
+    engine.enqueue(
+        fence(
+            "share = shop.groupby('store')['revenue'].sum()\n"
+            "share = (share / share.sum()).sort_values(ascending=False)"
+        )
+    )
+    done = list(make_session(shop, check_results=True).run(SHARE))[-1]
+    assert (done.reason, done.success, done.rounds) == ("success", True, 1)
+    assert len(engine.history) == 1
+
+
+def test_without_the_setting_or_in_the_last_round_nothing_is_checked(shop, engine, make_session):
+    wrong = fence("share = shop['revenue'] / shop['revenue'].sum()")
+    engine.enqueue(wrong, wrong)
+    assert list(make_session(shop).run(SHARE))[-1].success
+    assert list(make_session(shop, check_results=True, max_rounds=1).run(SHARE))[-1].success
     assert len(engine.history) == 2
-    # It was a second look, not a failure: the answer to it is greedy.
-    assert engine.history[1].body["temperature"] == 0.0
 
 
-def test_done_accepts_the_code_as_it_ran(sales, engine, make_session):
-    engine.enqueue(fence("sales['amount'] = sales['amount'] * 100\ntotal = sales['amount'].sum()"),
-                   "DONE")
-    session = make_session(sales, check_results=True)
-    done = events_of(session, "Turn amount into cents in place and put the sum in total.")[-1]
-    assert (done.reason, done.success, done.rounds) == ("success", True, 2)
-    assert session.final_code.startswith("sales['amount'] = ")
-    # Ran once: the amounts were multiplied by 100 once.
-    assert sales.run("print(total)").stdout.strip() == "3200.0"
-
-
-def test_the_same_code_again_is_not_run_again(sales, engine, make_session):
-    """Code that changes data in place would not survive a second run: a correct first
-    answer is never broken by the check."""
-    code = "sales['amount'] = sales['amount'].astype(int)\nsales['amount'] //= 2\nn = len(sales)"
-    engine.enqueue(fence(code), "It matches.\n" + fence(code))
-    session = make_session(sales, check_results=True)
-    done = events_of(session, "Halve the amounts of sales in place as integers; store the row "
-                               "count in n.")[-1]
-    assert (done.reason, done.success, done.rounds) == ("success", True, 2)
-    assert sales.run("print(sales['amount'].tolist())").stdout.strip() == "[2, 10, 3]"
-
-
-def test_no_check_without_the_setting_nor_in_the_last_round(sales, engine, make_session):
-    engine.enqueue(fence("n = 1"), fence("m = 2"))
-    done = events_of(make_session(sales), "Put 1 in n.")[-1]
-    assert (done.success, done.rounds) == (True, 1)
-    done = events_of(make_session(sales, check_results=True, max_rounds=1), "Put 2 in m.")[-1]
-    assert (done.success, done.rounds) == (True, 1)
-    assert len(engine.history) == 2
+@pytest.mark.parametrize(
+    ("request_text", "facts", "told"),
+    [
+        (
+            "Store the test accuracy as a float in acc.",
+            {"acc": {"type": "pandas DataFrame"}},
+            ["`acc` should be a float, but it is a pandas DataFrame."],
+        ),
+        ("Store the test accuracy as a float in acc.", {"acc": {"type": "float"}}, []),
+        ("Store the test accuracy as a float in acc.", {"acc": {"type": "int"}},
+         ["`acc` should be a float, but it is a int."]),
+        (
+            "Put the totals into a Series monthly indexed by month.",
+            {"monthly": {"type": "pandas Series", "default_index": False, "unique_index": False}},
+            ["`monthly` should be indexed as the request says, but its labels repeat."],
+        ),
+        (
+            "Put the totals into a Series daily; days without readings stay in it as NaN.",
+            {"daily": {"type": "pandas Series", "all_missing": True}},
+            ["`daily` holds only missing values (NaN)."],
+        ),
+        (
+            "Put the totals per country in a Series by_country, largest first.",
+            {"by_country": {"type": "pandas Series", "order": "increasing"}},
+            [
+                "`by_country` should be in decreasing order of its values (largest first), "
+                "but its values are increasing."
+            ],
+        ),
+        (
+            "Keep the two best products per category in a DataFrame top2, highest first.",
+            {"top2": {"type": "pandas DataFrame", "order": None}},
+            [],
+        ),
+        ("Put the names in the list keep.", {"keep": {"type": "list"}}, []),
+        ("Put the names in the list keep.", {"keep": {"type": "numpy ndarray"}},
+         ["`keep` should be a list, but it is a numpy ndarray."]),
+    ],
+)
+def test_mismatches_from_the_request_words(request_text, facts, told):
+    forms = requested_forms(request_text, expected_results(request_text).names)
+    assert mismatches(forms, facts) == told
 
 
 def test_a_verifier_recheck_is_confirmed_without_a_second_run(kernel, engine, make_session):
@@ -93,7 +129,21 @@ def test_a_verifier_recheck_is_confirmed_without_a_second_run(kernel, engine, ma
 
     engine.enqueue(fence("counter = globals().get('counter', 0) + 1"), "The code is right.")
     session = make_session(kernel, verifier=verifier)
-    done = events_of(session, "Count.")[-1]
+    done = list(session.run("Count."))[-1]
     assert (done.reason, done.success, done.rounds) == ("success", True, 2)
     assert runs == [1]
     assert kernel.run("print(counter)").stdout.strip() == "1"
+
+
+def test_the_same_code_after_a_recheck_is_not_run_again(kernel, engine, make_session):
+    """Code that changes data in place would not survive a second run."""
+    kernel.run("values = [1, 2, 3]")
+    code = "values.append(len(values) + 1)\ntotal = sum(values)"
+
+    def verifier(code, result, executor, number):
+        return Verdict("Look again.", recheck=True) if number == 1 else Verdict()
+
+    engine.enqueue(fence(code), "It is right.\n" + fence(code))
+    done = list(make_session(kernel, verifier=verifier).run("Append the next number."))[-1]
+    assert (done.reason, done.success, done.rounds) == ("success", True, 2)
+    assert kernel.run("print(values, total)").stdout.strip() == "[1, 2, 3, 4] 10"

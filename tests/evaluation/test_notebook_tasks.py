@@ -7,6 +7,8 @@ import json
 
 import pytest
 
+from jupyter_autocoder.agent.requested import expected_results, requested_forms
+from jupyter_autocoder.agent.results import mismatches
 from jupyter_autocoder.cli import main
 from jupyter_autocoder.errors import TaskFileError
 from jupyter_autocoder.evaluation import (
@@ -75,6 +77,12 @@ def test_each_shipped_task_is_solved_by_its_reference_not_its_setup(task, kernel
     for cell in (task.setup, task.reference, task.test):
         result = kernel.run(cell, timeout=60)
         assert result.ok, (cell, result.error)
+    # A right answer passes the loop's checks too: its requested names exist, and what they
+    # hold matches the request's words.
+    requested = expected_results(task.prompt)
+    assert kernel.defined_names(requested.names) == set(requested.names)
+    forms = requested_forms(task.prompt, requested.names)
+    assert mismatches(forms, kernel.describe_names(requested.names)) == []
 
 
 def test_a_notebook_file_needs_a_prompt_and_a_test(tmp_path):
@@ -151,15 +159,15 @@ def test_eval_options_carry_the_seed():
     assert EvalOptions(seed=3).seed == 3
 
 
-CALENDAR = Task(
-    task_id="demo/calendar",
-    prompt="Compute the total amount of sales per calendar month into a Series monthly.",
+SHARE = Task(
+    task_id="demo/share",
+    prompt="Put each store's share of the total revenue of shop into a Series share indexed by "
+    "store, largest first.",
     setup=(
         "import pandas as pd\n"
-        "sales = pd.DataFrame({'date': pd.to_datetime(['2023-01-05', '2024-01-09', '2024-02-01']),"
-        " 'amount': [5.0, 20.0, 7.0]})"
+        "shop = pd.DataFrame({'store': ['a', 'b', 'a', 'c'], 'revenue': [10.0, 5.0, 15.0, 20.0]})"
     ),
-    test="# HIDDEN_TEST_MARKER\nassert list(monthly) == [5.0, 20.0, 7.0], list(monthly)",
+    test="# HIDDEN_TEST_MARKER\nassert list(share.index) == ['a', 'c', 'b'], list(share.index)",
     kind=NOTEBOOK,
 )
 
@@ -168,30 +176,34 @@ def test_with_the_result_check_a_run_says_where_it_stood_before_the_check(engine
     """One run gives one-shot, the loop as it stood before the result check (its answers
     replayed), and the loop with the check."""
     engine.enqueue(
-        fence("monthly = sales.groupby(sales['date'].dt.month)['amount'].sum()"),
-        fence("monthly = sales.groupby(sales['date'].dt.to_period('M'))['amount'].sum()"),
+        # Clean and rightly named: one row per sale, not per store.
+        fence("share = shop['revenue'] / shop['revenue'].sum()"),
+        fence(
+            "share = shop.groupby('store')['revenue'].sum()\n"
+            "share = (share / share.sum()).sort_values(ascending=False)"
+        ),
         fence("doubled = [2 * n for n in numbers]"),
-        "DONE",
     )
     with ModelClient(engine.base_url, engine.api_key, model="scripted") as client:
-        report = evaluate([CALENDAR, DOUBLED], client, rounds=3, check_results=True)
-    calendar, doubled = report["per_task"]
-    assert (calendar["passed_one_shot"], calendar["passed_before_check"]) == (False, False)
-    assert (calendar["passed_loop"], calendar["check_round"], calendar["rounds"]) == (True, 1, 2)
-    assert (doubled["passed_one_shot"], doubled["passed_before_check"]) == (True, True)
-    assert (doubled["passed_loop"], doubled["rounds"], doubled["done_reason"]) == (
+        report = evaluate([SHARE, DOUBLED], client, rounds=3, check_results=True)
+    share, doubled = report["per_task"]
+    assert (share["passed_one_shot"], share["passed_before_check"]) == (False, False)
+    assert (share["passed_loop"], share["check_round"], share["rounds"]) == (True, 1, 2)
+    # A result that matches the request's words costs no answer and no replay.
+    assert (doubled["passed_one_shot"], doubled["passed_loop"], doubled["rounds"]) == (
         True,
-        2,
-        "success",
+        True,
+        1,
     )
+    assert "passed_before_check" not in doubled
     assert report["result_check"] == {
-        "asked": 2,
+        "asked": 1,
         "pass@1_before_check": 0.5,
         "passed_before_check": 1,
         "fixed": 1,
         "broke": 0,
     }
-    check = engine.history[1].messages[-1]["content"]
-    assert "`monthly`: pandas Series, length 2" in check
-    told = json.dumps([m for r in engine.history for m in r.messages if m["role"] != "assistant"])
-    assert "HIDDEN_TEST_MARKER" not in told and "assert list(monthly)" not in told
+    told = engine.history[1].messages[-1]["content"]
+    assert "`share` should be indexed as the request says" in told
+    said = json.dumps([m for r in engine.history for m in r.messages if m["role"] != "assistant"])
+    assert "HIDDEN_TEST_MARKER" not in said and "assert list(share.index)" not in said

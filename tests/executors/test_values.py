@@ -29,9 +29,17 @@ def check_descriptions(executor: Executor) -> None:
     names = executor.user_names()
     assert {"monthly", "latest", "acc", "keep", "fig", "helper", "pd"} <= set(names)
     assert not any(name.startswith("_") for name in names) and "In" not in names
-    told = executor.describe_names(["monthly", "latest", "acc", "keep", "fig", "helper", "pd",
-                                    "missing"])
-    assert set(told) == {"monthly", "latest", "acc", "keep", "fig"}  # no code, no modules
+    described = executor.describe_names(
+        ["monthly", "latest", "acc", "keep", "fig", "helper", "pd", "missing"]
+    )
+    assert set(described) == {"monthly", "latest", "acc", "keep", "fig"}  # no code, no modules
+    told = {name: fact["text"] for name, fact in described.items()}
+    assert described["monthly"]["type"] == "pandas Series"
+    assert described["monthly"]["default_index"] is False
+    assert described["monthly"]["order"] == "increasing"
+    assert described["latest"]["type"] == "pandas DataFrame"
+    assert described["latest"]["default_index"] is True
+    assert (described["acc"]["type"], described["keep"]["type"]) == ("float", "list")
     assert told["monthly"].startswith("pandas Series, length 2, dtype float64")
     assert "index: PeriodIndex of period[M]" in told["monthly"]
     assert "2 rows x 2 columns; columns and dtypes: user: " in told["latest"]

@@ -4,7 +4,8 @@
     jupyter-autocoder pull NAME              download or assemble a model, with progress
     jupyter-autocoder chat [--model M] TEXT  stream an answer to the terminal
     jupyter-autocoder serve [--model M]      the worker in the foreground, for several users
-    jupyter-autocoder eval humaneval|FILE    pass@1 one-shot and with the correction loop
+    jupyter-autocoder eval humaneval|bigcodebench-ds|notebook|FILE
+                                             pass@1 one-shot and with the correction loop
     jupyter-autocoder export OUT.jsonl       verified sessions as a training set
 """
 
@@ -68,16 +69,40 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(handler=command_serve)
 
     evaluate = commands.add_parser("eval", help="measure pass@1 with and without the correction loop")
-    evaluate.add_argument("tasks", help="'humaneval' or a JSONL file of tasks (prompt and test code)")
+    evaluate.add_argument(
+        "tasks",
+        help="a task set (humaneval, bigcodebench-ds, notebook) or a JSONL file of tasks",
+    )
     evaluate.add_argument(
         "--format", default=None,
-        help="the task file's format (default jsonl; an unknown name lists the valid ones)",
+        help="the task file's format (default: told by its first row; an unknown name lists "
+        "the valid ones)",
     )
     _engine_options(evaluate)
     evaluate.add_argument("--limit", type=int, default=None, help="only the first N tasks")
     evaluate.add_argument("--rounds", type=int, default=3, help="rounds of the correction loop")
     evaluate.add_argument("--retry-temperature", type=float, default=0.7,
                           help="sampling temperature of the answers after a failed round (the first is greedy)")
+    evaluate.add_argument(
+        "--seed", type=int, default=None,
+        help="seed sent with every request, so that sampled answers can be drawn again "
+        "(compare loop figures over several seeds)",
+    )
+    evaluate.add_argument(
+        "--timeout", type=float, default=10.0,
+        help="seconds a run of the model's code may take (default 10; a unittest suite gets "
+        "at least 60, a notebook cell at least 30)",
+    )
+    evaluate.add_argument(
+        "--check-results", action=argparse.BooleanOptionalAction, default=None,
+        help="notebook tasks: the magic shows the model what a clean run left, to judge "
+        "against the request (c.AutoCoder.check_results; default: its setting)",
+    )
+    evaluate.add_argument(
+        "--check-references", action="store_true",
+        help="run each task's reference solution through its hidden test instead of asking "
+        "the model (checks the tasks and the installed libraries); exits 1 if one fails",
+    )
     evaluate.add_argument("--json", action="store_true", help="print the report as JSON")
     evaluate.add_argument("--output", default=None, help="also write per-task results to this JSONL file")
     evaluate.add_argument("--only", default=None, help="comma-separated task ids to run (e.g. HumanEval/10,HumanEval/32)")
@@ -225,6 +250,10 @@ def command_eval(arguments: argparse.Namespace) -> int:
             print(f"error: no such task: {', '.join(sorted(unknown))}", file=sys.stderr)
             return 2
         tasks = [task for task in tasks if task.task_id in wanted]
+    if arguments.limit is not None:
+        tasks = tasks[: arguments.limit]
+    if arguments.check_references:
+        return check_references(tasks, arguments.timeout, arguments.json)
     if arguments.output:
         Path(arguments.output).parent.mkdir(parents=True, exist_ok=True)
     output = open(arguments.output, "w", encoding="utf-8") if arguments.output else None
@@ -248,6 +277,8 @@ def command_eval(arguments: argparse.Namespace) -> int:
             report: dict[str, Any] = evaluation.evaluate(
                 tasks, client, rounds=arguments.rounds, limit=arguments.limit, progress=progress,
                 trace_dir=arguments.trace_dir, retry_temperature=arguments.retry_temperature,
+                seed=arguments.seed, timeout=arguments.timeout,
+                check_results=arguments.check_results,
             )
         report["model"] = supervisor.status()["model"]
     finally:
@@ -261,6 +292,34 @@ def command_eval(arguments: argparse.Namespace) -> int:
             if key != "per_task":
                 print(f"{key}: {value}")
     return 0
+
+
+def check_references(tasks: list[Any], timeout: float, as_json: bool) -> int:
+    """`eval --check-references`: every task's reference through its own hidden test."""
+    from .evaluation import check_reference
+
+    started = time.perf_counter()
+    failed, missing = [], []
+    for number, task in enumerate(tasks, 1):
+        if not task.reference:
+            missing.append(task.task_id)
+            continue
+        passed = check_reference(task, timeout)
+        if not passed:
+            failed.append(task.task_id)
+        print(f"[{number}] {task.task_id}: {'pass' if passed else 'FAIL'}", file=sys.stderr,
+              flush=True)
+    checked = len(tasks) - len(missing)
+    report = {"tasks": len(tasks), "checked": checked, "passed": checked - len(failed),
+              "failed": failed, "without_reference": missing,
+              "seconds": round(time.perf_counter() - started, 1)}
+    if as_json:
+        print(json.dumps(report, indent=2))
+    else:
+        print(f"references: {report['passed']} of {checked} pass"
+              + (f"; failing: {', '.join(failed)}" if failed else "")
+              + (f"; {len(missing)} tasks without a reference" if missing else ""))
+    return 1 if failed else 0
 
 
 def command_export(arguments: argparse.Namespace) -> int:

@@ -92,6 +92,21 @@ class AutoCoder(Configurable):
         "0 keeps every answer greedy. Greedy corrections by small models often repeat the code that failed.",
     ).tag(config=True)
 
+    check_results = Bool(
+        False,
+        help="After a clean run, compare what the code left with what the request's words say "
+        "of it ('a Series monthly indexed by month', 'a float in acc', 'largest first'; not all "
+        "NaN) and, where they disagree, show the model what the requested and new variables "
+        "hold and ask for corrected code. Costs nothing when they agree.",
+    ).tag(config=True)
+
+    seed = Int(
+        None,
+        allow_none=True,
+        help="Seed sent with every request to the model (the OpenAI `seed` field), so that the "
+        "sampled answers after a failed round can be drawn again; None lets the engine choose.",
+    ).tag(config=True)
+
     exec_timeout = Float(
         60.0, help="Seconds a cell may run before it is interrupted (the kernel's state survives)."
     ).tag(config=True)

@@ -2,8 +2,8 @@
 
 Errors keep their type, message and traceback (ANSI codes removed, long text cut to its head
 and tail); printed output is kept the same way; rich outputs are described briefly
-(`[image/png 640x480]`, a DataFrame's shape and first rows). A clean run that did not make
-what the request names (a variable, a function, a file) is reported too.
+(`[image/png 640x480]`, a DataFrame's shape and first rows). What a request names (a
+variable, a function, a file) is read in `requested.py`.
 """
 
 from __future__ import annotations
@@ -12,13 +12,29 @@ import ast
 import base64
 import binascii
 import html
-import keyword
 import re
 import struct
-from collections.abc import Iterable
-from dataclasses import dataclass, field
 
 from ..executors.base import DisplayOutput, ErrorOutput, ExecutionResult, StreamOutput
+
+# What a request names lives in requested.py; the loop imports it from here too.
+from .requested import ExpectedResults, expected_results, missing_results_feedback
+
+__all__ = [
+    "ExpectedResults",
+    "attempt_key",
+    "clean_stream",
+    "cut_middle",
+    "describe_display",
+    "describe_outputs",
+    "execution_feedback",
+    "expected_results",
+    "format_error",
+    "image_size",
+    "missing_results_feedback",
+    "repeat_feedback",
+    "strip_ansi",
+]
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07]*\x07|\x1b[@-Z\\-_]")
 
@@ -215,67 +231,4 @@ def repeat_feedback(earlier_round: int, earlier_feedback: str) -> str:
         f"This is the same code as in round {earlier_round}, which failed:\n{earlier_feedback}\n\n"
         "Do not repeat it. Find the mistake, say in one sentence what it is, "
         "then give the complete corrected code, written differently."
-    )
-
-
-# -- results the request names ------------------------------------------------------
-
-
-@dataclass
-class ExpectedResults:
-    """Names and files a request asks to exist once the code has run."""
-
-    names: list[str] = field(default_factory=list)
-    files: list[str] = field(default_factory=list)
-
-    def __bool__(self) -> bool:
-        return bool(self.names or self.files)
-
-
-_FILE_EXTENSIONS = (
-    "csv|tsv|json|jsonl|txt|png|jpg|jpeg|svg|pdf|html|parquet|feather|xlsx|xls|pkl|pickle|npy|npz|"
-    "h5|hdf5|yaml|yml|md|zip|gz|db|sqlite|joblib|pt|pth|onnx|xml|log|wav|mp4|gif"
-)
-_OUTPUT_VERBS = r"(?:save|saves|saving|write|writes|writing|export|exports|store|dump|create|creates|generate|produce)"
-_FILE_REQUEST = re.compile(
-    rf"\b{_OUTPUT_VERBS}\b[^.\n]*?[`'\"]?(?P<path>[\w./-]+\.(?:{_FILE_EXTENSIONS}))\b", re.IGNORECASE
-)
-_KINDS = r"(?:function|variable|var|dataframe|data\s*frame|df|class|list|dict|dictionary|array|series|model|constant|set|tuple|string|table|figure)"
-_NAME_PATTERNS = (
-    # "a function called fib", "a variable named `total`"
-    re.compile(r"\b(?:called|named)\s+[`'\"]?(?P<name>[A-Za-z_]\w*)", re.IGNORECASE),
-    # "a function `fib`", "the dataframe `sales`"
-    re.compile(rf"\b{_KINDS}\s+`(?P<name>[A-Za-z_]\w*)`", re.IGNORECASE),
-    # "write a function fib(n)", "define fib(n)"
-    re.compile(r"\b(?:function|define|implement|write)\s+(?:a\s+)?(?:function\s+)?`?(?P<name>[A-Za-z_]\w*)`?\s*\(", re.IGNORECASE),
-    # "store the result in `total`", "assign it to `x`", "save it as `df2`"
-    re.compile(r"\b(?:in|into|to|as)\s+(?:a\s+|the\s+)?(?:new\s+)?(?:" + _KINDS + r"\s+)?`(?P<name>[A-Za-z_]\w*)`", re.IGNORECASE),
-)
-_NOT_NAMES = frozenset({"it", "that", "this", "the", "a", "an", "which", "them", "and", "or", "to", "of", "for", "with"})
-
-
-def expected_results(request: str) -> ExpectedResults:
-    """Variables, functions and files that `request` asks the code to make."""
-    names: list[str] = []
-    for pattern in _NAME_PATTERNS:
-        for match in pattern.finditer(request):
-            name = match.group("name")
-            if name.lower() in _NOT_NAMES or keyword.iskeyword(name) or name in names:
-                continue
-            names.append(name)
-    files: list[str] = []
-    for match in _FILE_REQUEST.finditer(request):
-        path = match.group("path")
-        if path not in files and not path.startswith(("http", "www.")):
-            files.append(path)
-    return ExpectedResults(names, files)
-
-
-def missing_results_feedback(missing_names: Iterable[str], missing_files: Iterable[str]) -> str:
-    items = [f"`{name}` (not defined)" for name in missing_names]
-    items += [f"the file `{path}` (not found)" for path in missing_files]
-    return (
-        "The code ran without errors, but what the request asks for does not exist afterwards: "
-        + ", ".join(items)
-        + ". Change the code so that it makes them, with exactly these names."
     )

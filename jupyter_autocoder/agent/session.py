@@ -50,6 +50,7 @@ from .packages import (
 )
 from .parse import ParsedReply, parse_reply
 from .prompts import NotebookContext, coerce_context, request_message
+from .results import ResultCheck
 from .settings import SessionSettings
 from .streaming import Streamer
 from .trace import TraceWriter
@@ -152,6 +153,11 @@ class AgentSession:
         self._turn_failures: list[str] = []  # what went wrong in this turn's rounds
         self._pending_note = ""  # the last result, told to the model with the next user turn
         self._declined: set[str] = set()
+        # The clean code that a re-check asked the model to look at again, and its result:
+        # the next answer confirms it (no code, or the same code: not run again) or replaces it.
+        self._rechecked: tuple[str, ExecutionResult] | None = None
+        self._result_check = ResultCheck()
+        self._turn_request = ""
         self._streamer = Streamer()  # the answer in progress, and the turn's stop
         self._lock = threading.Lock()
         self._executing = False
@@ -197,6 +203,7 @@ class AgentSession:
         """Work on `request` until its code runs cleanly, or the round limit; yields events."""
         self._add_expected(expected_results(request), expect_names, expect_files)
         content = request_message(request, coerce_context(context), self.settings.context_budget)
+        self._turn_request = request
         return self._turn(content)
 
     def continue_with(
@@ -211,6 +218,7 @@ class AgentSession:
         kept."""
         self._add_expected(expected_results(remark), expect_names, expect_files)
         content = request_message(remark, coerce_context(context), self.settings.context_budget)
+        self._turn_request = remark
         return self._turn(content)
 
     def stop(self) -> None:
@@ -252,6 +260,9 @@ class AgentSession:
         self._turn_start = len(self.messages)
         self._turn_failures = []
         self._failed_attempts = {}
+        self._rechecked = None
+        if self.settings.check_results:
+            self._result_check.start(self.executor, self._turn_request)
 
         def done(reason: str, success: bool, message: str, code: str | None = None) -> ev.DoneEvent:
             event = ev.DoneEvent(
@@ -313,6 +324,9 @@ class AgentSession:
             self._append("assistant", answer)
             parsed = parse_reply(answer)
             last_round = number >= self.settings.max_rounds
+            rechecked, self._rechecked = self._rechecked, None
+            if rechecked is not None and self._confirms(parsed, rechecked[0]):
+                return (yield from self._confirmed(record, *rechecked))
             if not parsed.has_actions:
                 return self._no_code(record, answer, parsed, last_round)
             notes = yield from self._installs_and_shell(parsed, number)
@@ -329,6 +343,35 @@ class AgentSession:
                 total_seconds=round(record.total_seconds, 6),
                 completion_tokens=record.completion_tokens,
             )
+
+    @staticmethod
+    def _confirms(parsed: ParsedReply, code: str) -> bool:
+        """Whether an answer to a re-check keeps the code: no code at all (DONE, or prose that
+        agrees), or the same code again."""
+        if not parsed.has_actions:
+            return True
+        return (
+            not parsed.installs
+            and not parsed.shell_commands
+            and attempt_key(parsed.code) == attempt_key(code)
+        )
+
+    def _confirmed(
+        self, record: RoundRecord, code: str, result: ExecutionResult
+    ) -> Generator[ev.AgentEvent, None, RoundOutcome]:
+        """The model kept the code it was asked to look at again: accepted as it ran, not run
+        a second time (code that changes data in place would not survive a second run)."""
+        record.code = code
+        record.result = result
+        self._trace("confirmed", round=record.round)
+        yield ev.ExecutionEvent(round=record.round, result=result, ok=True)
+        return self._accept(code, result, record.round)
+
+    def _accept(self, code: str, result: ExecutionResult, number: int) -> RoundOutcome:
+        self.final_code = code
+        self._pending_note = "Your last code ran without errors.\n" + describe_outputs(result, 1000)
+        message = f"The code ran without errors in round {number}."
+        return RoundOutcome(ev.SUCCESS, True, message, code)
 
     def _no_code(
         self, record: RoundRecord, answer: str, parsed: ParsedReply, last_round: bool
@@ -393,17 +436,14 @@ class AgentSession:
             yield ev.ExecutionEvent(round=number, result=result, ok=False)
             raise _Stop
 
-        verdict = self._verdict(code, result, number)
+        verdict = self._verdict(code, result, number, last_round)
         if verdict.accepted:
             yield ev.ExecutionEvent(round=number, result=result, ok=True)
-            self.final_code = code
-            self._pending_note = "Your last code ran without errors.\n" + describe_outputs(
-                result, 1000
-            )
-            message = f"The code ran without errors in round {number}."
-            return RoundOutcome(ev.SUCCESS, True, message, code)
+            return self._accept(code, result, number)
         feedback = "\n\n".join([*notes, verdict.feedback])
-        if not verdict.recheck:
+        if verdict.recheck:
+            self._rechecked = (code, result)
+        else:
             self._failed_attempts.setdefault(attempt_key(code), (number, result, verdict.feedback))
             self._turn_failures.append(verdict.feedback)
             self._retry_next = True
@@ -452,9 +492,13 @@ class AgentSession:
             result = yield from self._execute(code, number, record, rerun=True)
         return result
 
-    def _verdict(self, code: str, result: ExecutionResult, number: int) -> Verdict:
+    def _verdict(
+        self, code: str, result: ExecutionResult, number: int, last_round: bool = False
+    ) -> Verdict:
         """What the model is told of a run: its error; after a clean run, what the request
-        names and is not there, or the verifier's word. Accepted when there is nothing."""
+        names and is not there, the verifier's word, or (with `check_results`, before the
+        last round) what the code left that does not match the request's words. Accepted
+        when there is nothing."""
         settings = self.settings
         if not result.ok:
             feedback = execution_feedback(result, settings.exec_timeout, settings.feedback_chars)
@@ -475,7 +519,16 @@ class AgentSession:
                 return Verdict(missing_results_feedback(missing_names, missing_files))
         if self.verifier is not None:
             verifier = self.verifier
-            return self._timed(record, lambda: verifier(code, result, self.executor, number))
+            verdict = self._timed(record, lambda: verifier(code, result, self.executor, number))
+            if not verdict.accepted:
+                return verdict
+        if settings.check_results and not last_round:
+            check = self._result_check
+            names = self._expected.names
+            told = self._timed(record, lambda: check.feedback(self.executor, result, names))
+            if told:
+                self._trace("result_check", round=number, feedback=told)
+                return Verdict(told)
         return ACCEPTED
 
     def _next_round(self, record: RoundRecord, feedback: str) -> RoundOutcome:

@@ -21,6 +21,7 @@ _FROM_CONFIG = (
     "exec_timeout",
     "install_policy",
     "context_budget",
+    "check_results",
 )
 
 
@@ -40,6 +41,10 @@ class SessionSettings:
     max_installs_per_round: int = 3
     check_expected: bool = True
     """After a clean run, check that the names and files the request mentions exist."""
+    check_results: bool = False
+    """After a clean run (before the last round), compare what the code left with what the
+    request's words say of it (type, index, order; not all NaN) and, where they disagree,
+    tell the model, with what the requested and new variables hold."""
     system_prompt: str = SYSTEM_PROMPT
     context_budget: int = 6000
     """Characters of notebook context sent with a request."""
@@ -64,9 +69,13 @@ class SessionSettings:
 
     @classmethod
     def from_config(cls, config: Any, **overrides: Any) -> SessionSettings:
-        """Settings with max_rounds, retry_temperature, exec_timeout, install_policy and
-        context_budget from an `AutoCoder` config; `overrides` go over them."""
-        values = {name: getattr(config, name) for name in _FROM_CONFIG}
+        """Settings with max_rounds, retry_temperature, exec_timeout, install_policy,
+        context_budget and the seed (in `chat_params`) from an `AutoCoder` config; `overrides`
+        go over them."""
+        values: dict[str, Any] = {name: getattr(config, name) for name in _FROM_CONFIG}
+        seed = getattr(config, "seed", None)
+        if seed is not None:  # every request carries it: sampled answers can be drawn again
+            values["chat_params"] = {"seed": seed}
         return cls(**{**values, **overrides})
 
     def request_params(self) -> dict[str, Any]:

@@ -6,19 +6,26 @@ It drives the loop (`agent/`) from outside; nothing in the loop imports it.
 - `examples.py`: the examples a prompt states, and `ExampleVerifier`, the loop's only
   feedback about what the code computes.
 - `scoring.py`: the hidden test, in a fresh Python process, after the session.
+- `notebook.py`: notebook-state tasks, carried out by `%%autocoder` in a real kernel and
+  scored there by their hidden test.
 - `run.py`: `evaluate(...)` over tasks, `evaluate_task(...)` for one; where the hidden tests
   are kept from the model.
+- `data/`: the task sets shipped with the package (BigCodeBench's data-science subset, the
+  notebook tasks); `data/README.md` names their sources and licences.
 """
 
 from .examples import Example, ExampleVerifier, examples_check_code, extract_examples
-from .run import EvalOptions, evaluate, evaluate_task, task_request
+from .run import EvalOptions, check_reference, evaluate, evaluate_task, task_request
 from .scoring import score, scoring_program
 from .tasks import (
     TASK_FORMATS,
     Task,
     TaskFormat,
+    detect_format,
     get_task_format,
+    load_bigcodebench,
     load_humaneval,
+    load_notebook_tasks,
     load_task_file,
     load_tasks,
 )
@@ -30,12 +37,16 @@ __all__ = [
     "ExampleVerifier",
     "Task",
     "TaskFormat",
+    "check_reference",
+    "detect_format",
     "evaluate",
     "evaluate_task",
     "examples_check_code",
     "extract_examples",
     "get_task_format",
+    "load_bigcodebench",
     "load_humaneval",
+    "load_notebook_tasks",
     "load_task_file",
     "load_tasks",
     "score",

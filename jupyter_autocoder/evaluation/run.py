@@ -26,7 +26,7 @@ from ..agent.verdict import Verifier
 from ..executors.base import Executor
 from .examples import ExampleVerifier
 from .scoring import score
-from .tasks import Task, prompt_code
+from .tasks import NOTEBOOK, UNITTEST, Task, prompt_code
 
 if TYPE_CHECKING:
     from ..llm.client import ModelClient
@@ -39,8 +39,19 @@ TASK_REQUEST = (
 )
 
 
+# BigCodeBench's instruct prompt already says how the code must start; the fence is ours.
+UNITTEST_REQUEST = (
+    "{prompt}\n\nReply with the complete code, imports included, in one ```python block."
+)
+
+
 def task_request(task: Task) -> str:
-    """What the model is asked: the task's prompt, and nothing of its hidden test."""
+    """What the model is asked: the task's prompt, and nothing of its hidden test or its
+    reference. A notebook task's prompt is the body of its `%%autocoder` cell as it is."""
+    if task.kind == UNITTEST:
+        return UNITTEST_REQUEST.format(prompt=task.prompt.strip())
+    if task.kind == NOTEBOOK:
+        return task.prompt.strip()
     return TASK_REQUEST.format(prompt=task.prompt.strip("\n"))
 
 
@@ -59,6 +70,8 @@ class EvalOptions:
     max_tokens: int = 768
     temperature: float = 0.0
     retry_temperature: float | None = 0.7
+    seed: int | None = None
+    check_results: bool | None = None
     trace_dir: str | None = None
     executor_factory: ExecutorFactory = default_executor_factory
 
@@ -74,6 +87,8 @@ def evaluate(
     max_tokens: int = 768,
     temperature: float = 0.0,
     retry_temperature: float | None = 0.7,
+    seed: int | None = None,
+    check_results: bool | None = None,
     progress: Callable[[dict[str, Any]], None] | None = None,
     trace_dir: str | None = None,
 ) -> dict[str, Any]:
@@ -88,6 +103,11 @@ def evaluate(
     timeout: seconds a run (solution, examples, hidden test) may take.
     temperature: of the first answer (0: greedy, so "one_shot" is reproducible).
     retry_temperature: of the answers after a failed round (None: as `temperature`).
+    seed: sent with every request (the engine's `seed`), so that a run's sampled answers
+        can be drawn again; runs with different seeds measure the loop's spread.
+    check_results: for notebook tasks, the magic's `c.AutoCoder.check_results` (None: its
+        default). With it on, each record also says whether the turn passed where it stood
+        before the check ("passed_before_check"), and the report gives that pass@1 too.
     progress: called with each task's record as it finishes (for a command line to print).
 
     Returns a JSON-ready dict: "tasks", "rounds", "pass@1" {"one_shot", "loop"},
@@ -100,6 +120,8 @@ def evaluate(
         max_tokens=max_tokens,
         temperature=temperature,
         retry_temperature=retry_temperature,
+        seed=seed,
+        check_results=check_results,
         trace_dir=trace_dir,
         executor_factory=executor_factory or default_executor_factory,
     )
@@ -114,10 +136,26 @@ def evaluate(
     count = len(per_task)
     one_shot = sum(r["passed_one_shot"] for r in per_task)
     loop = sum(r["passed_loop"] for r in per_task)
+    checked = [r for r in per_task if "passed_before_check" in r]
+    result_check: dict[str, Any] = {}
+    if checked or check_results:
+        # Where each turn stood before the result check (the loop without it), and what the
+        # check changed.
+        before = sum(r.get("passed_before_check", r["passed_loop"]) for r in per_task)
+        result_check = {
+            "result_check": {
+                "asked": len(checked),
+                "pass@1_before_check": before / count if count else 0.0,
+                "passed_before_check": before,
+                "fixed": sum(r["passed_loop"] and not r["passed_before_check"] for r in checked),
+                "broke": sum(r["passed_before_check"] and not r["passed_loop"] for r in checked),
+            }
+        }
     return {
         "tasks": count,
         "rounds": rounds,
         "retry_temperature": retry_temperature,
+        "seed": seed,
         "model": getattr(client, "model", None),
         "pass@1": {
             "one_shot": one_shot / count if count else 0.0,
@@ -127,6 +165,7 @@ def evaluate(
         # Tasks the loop turned from failing to passing, and from passing to failing.
         "loop_fixed": sum(r["passed_loop"] and not r["passed_one_shot"] for r in per_task),
         "loop_broke": sum(r["passed_one_shot"] and not r["passed_loop"] for r in per_task),
+        **result_check,
         "mean_rounds": sum(r["rounds"] for r in per_task) / count if count else 0.0,
         "completion_tokens": sum(r["completion_tokens"] for r in per_task),
         "seconds": round(time.perf_counter() - started, 3),
@@ -139,7 +178,12 @@ def evaluate_task(task: Task, client: ModelClient, options: EvalOptions) -> dict
 
     Returns its record: "task_id", "passed_one_shot", "passed_loop", "rounds",
     "done_reason", "examples", "completion_tokens", "seconds" (and "error" if one came).
+    A notebook task goes through the magic in a kernel instead (`notebook.py`).
     """
+    if task.kind == NOTEBOOK:
+        from .notebook import evaluate_notebook_task
+
+        return evaluate_notebook_task(task, client, options)
     started = time.perf_counter()
     executor = options.executor_factory()
     reason = "error"
@@ -206,6 +250,7 @@ def solving_session(
         temperature=options.temperature,
         retry_temperature=options.retry_temperature,
         check_expected=False,
+        chat_params={"seed": options.seed} if options.seed is not None else None,
         trace=options.trace_dir is not None,
         trace_dir=options.trace_dir,
     )
@@ -216,3 +261,15 @@ def solving_session(
         verifier=verifier,
         session_id=re.sub(r"\W+", "-", task.task_id),
     )
+
+
+def check_reference(task: Task, timeout: float = 10.0) -> bool:
+    """Whether the task's reference solution passes its hidden test, scored as an answer
+    would be: a check of the task and of the installed libraries, with no model."""
+    if not task.reference:
+        raise ValueError(f"{task.task_id} has no reference solution")
+    if task.kind == NOTEBOOK:
+        from .notebook import score_in_fresh_kernel
+
+        return score_in_fresh_kernel(task, task.reference, timeout).passed
+    return score(task, task.reference, timeout)

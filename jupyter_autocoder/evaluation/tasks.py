@@ -1,8 +1,14 @@
 """Evaluation tasks and where they come from: one loader per format, found by format name.
 
     tasks = load_tasks("humaneval")              # a task set the format brings
-    tasks = load_tasks("my_tasks.jsonl")         # a file, in the default file format
+    tasks = load_tasks("bigcodebench-ds")        # the data-science tasks shipped in data/
+    tasks = load_tasks("my_tasks.jsonl")         # a file, its format told by its first row
     tasks = load_tasks("other.jsonl.gz", format="humaneval")
+
+Three kinds of task, scored three ways (`scoring.py`): a `function` to complete (HumanEval,
+the `jsonl` format), a `unittest` task whose hidden test is a `TestCases` class
+(BigCodeBench), and a `notebook` task, carried out by `%%autocoder` in a real kernel whose
+state afterwards is the answer (`notebook.py`).
 
 A new format is a loader here (a function from a path to `Task`s, plus one for the tasks it
 brings itself, if any) and one `TaskFormat` entry in `TASK_FORMATS`.
@@ -23,21 +29,34 @@ from typing import Any
 from ..errors import MissingExtraError, TaskFileError, UnknownTaskFormatError
 from .examples import Example, extract_examples
 
+FUNCTION = "function"
+UNITTEST = "unittest"
+NOTEBOOK = "notebook"
+
+DATA_DIR = Path(__file__).parent / "data"
+
 
 @dataclass
 class Task:
-    """A function to write: `prompt` (signature and docstring), hidden `test` code,
-    `entry_point`, and the `examples` the prompt states.
+    """A task: the `prompt` the model is given, the hidden `test`, and what it needs.
 
-    `test` is for scoring only (`scoring.py`); what the model is shown is built from
-    `prompt` alone (`run.task_request`).
+    `kind` says how it is solved and scored: `function` (`prompt` is a signature and
+    docstring, `test` HumanEval's check), `unittest` (`prompt` is a request in prose, `test`
+    defines `TestCases`) or `notebook` (`setup` runs in a fresh kernel first, `prompt` is the
+    cell body of `%%autocoder`, `test` runs in the same kernel afterwards). `reference` is a
+    known solution, for checking that a task can be solved; like `test`, it never reaches
+    the model: what the model is shown is built from `prompt` alone (`run.task_request`).
     """
 
     task_id: str
     prompt: str
     test: str
-    entry_point: str
+    entry_point: str = ""
     examples: list[Example] = field(default_factory=list)
+    kind: str = FUNCTION
+    setup: str = ""
+    reference: str = ""
+    libraries: list[str] = field(default_factory=list)
 
 
 # -- the formats -------------------------------------------------------------------------
@@ -73,17 +92,10 @@ def load_task_file(path: str) -> list[Task]:
     otherwise the test code is run as it is (asserts) after the solution.
     """
     tasks = []
-    with open(path, encoding="utf-8") as file:
-        for number, line in enumerate(file, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise TaskFileError(f"{path}:{number}: not JSON ({error})") from error
-            if not isinstance(row, dict) or "prompt" not in row or "test" not in row:
-                raise TaskFileError(f"{path}:{number}: a task needs 'prompt' and 'test'")
-            tasks.append(task_from_row(row, number - 1))
+    for number, row in read_rows(path):
+        if "prompt" not in row or "test" not in row:
+            raise TaskFileError(f"{path}:{number}: a task needs 'prompt' and 'test'")
+        tasks.append(task_from_row(row, number - 1))
     return tasks
 
 
@@ -105,8 +117,100 @@ def _last_function(code: str) -> str | None:
     return names[-1] if names else None
 
 
+def read_rows(path: str | Path) -> list[tuple[int, dict[str, Any]]]:
+    """(line number, object) for each non-empty line of a JSONL file; a bad line raises."""
+    rows = []
+    with open(path, encoding="utf-8") as file:
+        for number, line in enumerate(file, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise TaskFileError(f"{path}:{number}: not JSON ({error})") from error
+            if not isinstance(row, dict):
+                raise TaskFileError(f"{path}:{number}: a task is a JSON object")
+            rows.append((number, row))
+    return rows
+
+
+def _require(path: str | Path, number: int, row: dict[str, Any], fields: tuple[str, ...]) -> None:
+    missing = [name for name in fields if not isinstance(row.get(name), str)]
+    if missing:
+        raise TaskFileError(
+            f"{path}:{number}: a task of this format needs {', '.join(map(repr, fields))} "
+            f"(missing or not text: {', '.join(missing)})"
+        )
+
+
+BIGCODEBENCH_FIELDS = ("instruct_prompt", "test")
+
+
+def load_bigcodebench(path: str | Path | None = None) -> list[Task]:
+    """BigCodeBench rows: the model gets `instruct_prompt`; `test` defines `TestCases`.
+
+    By default the data-science subset shipped in `data/bigcodebench-ds-dev.jsonl`.
+    `code_prompt` + `canonical_solution` is kept as the reference (never shown).
+    """
+    path = path or DATA_DIR / "bigcodebench-ds-dev.jsonl"
+    tasks = []
+    for number, row in read_rows(path):
+        _require(path, number, row, BIGCODEBENCH_FIELDS)
+        reference = ""
+        if row.get("canonical_solution"):
+            reference = str(row.get("code_prompt", "")) + str(row["canonical_solution"])
+        tasks.append(
+            Task(
+                task_id=str(row.get("task_id", f"task/{number - 1}")),
+                prompt=row["instruct_prompt"],
+                test=row["test"],
+                entry_point=str(row.get("entry_point") or "task_func"),
+                kind=UNITTEST,
+                reference=reference,
+                libraries=_libraries(row.get("libs")),
+            )
+        )
+    return tasks
+
+
+def _libraries(value: Any) -> list[str]:
+    """BigCodeBench's `libs`: a list, or the text of one ("['pandas', 'numpy']")."""
+    if isinstance(value, str):
+        try:
+            value = ast.literal_eval(value)
+        except (SyntaxError, ValueError):
+            return []
+    return [str(name) for name in value] if isinstance(value, (list, tuple)) else []
+
+
+NOTEBOOK_FIELDS = ("prompt", "test")
+
+
+def load_notebook_tasks(path: str | Path | None = None) -> list[Task]:
+    """Notebook-state tasks: `setup` (optional) runs in a fresh kernel, `prompt` is the
+    request, the hidden `test` runs in the same kernel afterwards; `reference` (optional)
+    is a known solution. By default the tasks shipped in `data/notebook-tasks.jsonl`."""
+    path = path or DATA_DIR / "notebook-tasks.jsonl"
+    tasks = []
+    for number, row in read_rows(path):
+        _require(path, number, row, NOTEBOOK_FIELDS)
+        tasks.append(
+            Task(
+                task_id=str(row.get("task_id", f"task/{number - 1}")),
+                prompt=row["prompt"],
+                test=row["test"],
+                kind=NOTEBOOK,
+                setup=str(row.get("setup") or ""),
+                reference=str(row.get("reference") or ""),
+            )
+        )
+    return tasks
+
+
 def prompt_code(task: Task) -> str:
     """The prompt as runnable code (its stub given a body), or "" when it is prose."""
+    if task.kind != FUNCTION:
+        return ""
     for candidate in (task.prompt.rstrip() + "\n    pass\n", task.prompt):
         try:
             ast.parse(candidate)
@@ -144,6 +248,26 @@ TASK_FORMATS: dict[str, TaskFormat] = {
             "one task a line: prompt and test; task_id and entry_point optional",
             load_task_file,
         ),
+        TaskFormat(
+            "bigcodebench",
+            "BigCodeBench rows (instruct_prompt, test with a unittest TestCases class, "
+            "entry_point, code_prompt, canonical_solution)",
+            load_bigcodebench,
+        ),
+        TaskFormat(
+            "bigcodebench-ds",
+            "by name, the 110 data-science tasks of BigCodeBench shipped with the package "
+            "(pandas, numpy, scikit-learn, matplotlib, scipy, seaborn); files as bigcodebench",
+            load_bigcodebench,
+            load_own=load_bigcodebench,
+        ),
+        TaskFormat(
+            "notebook",
+            "notebook-state tasks (setup, prompt, hidden test, optional reference) run through "
+            "%%autocoder in a real kernel; by name, the tasks shipped with the package",
+            load_notebook_tasks,
+            load_own=load_notebook_tasks,
+        ),
     )
 }
 
@@ -160,11 +284,31 @@ def get_task_format(name: str) -> TaskFormat:
     return TASK_FORMATS[name]
 
 
+def detect_format(path: str | Path) -> str:
+    """The format of a task file, told by the fields of its first row: `instruct_prompt`
+    is BigCodeBench, `setup` a notebook task, anything else the default."""
+    if str(path).endswith(".gz"):
+        return DEFAULT_FILE_FORMAT
+    try:
+        rows = read_rows(path)
+    except (OSError, UnicodeDecodeError, TaskFileError):
+        return DEFAULT_FILE_FORMAT  # the default loader says what is wrong
+    first = rows[0][1] if rows else {}
+    if "instruct_prompt" in first:
+        return "bigcodebench"
+    if "setup" in first:
+        return "notebook"
+    return DEFAULT_FILE_FORMAT
+
+
 def load_tasks(source: str, format: str | None = None) -> list[Task]:
-    """Tasks from `source`: the name of a format that brings its own tasks ("humaneval"), or
-    a file read in `format` (default "jsonl"). Neither raises with the valid names."""
+    """Tasks from `source`: the name of a format that brings its own tasks ("humaneval",
+    "bigcodebench-ds", "notebook"), or a file read in `format` (default: told by its first
+    row, see `detect_format`). Neither raises with the valid names."""
     if format is None and source in TASK_FORMATS and TASK_FORMATS[source].load_own:
         return TASK_FORMATS[source].load_own()
+    if format is None and Path(source).is_file():
+        format = detect_format(source)
     task_format = get_task_format(format or DEFAULT_FILE_FORMAT)
     if not Path(source).is_file():
         task_sets = [name for name, spec in TASK_FORMATS.items() if spec.load_own]

@@ -329,6 +329,16 @@ class Executor(ABC):
     def existing_files(self, paths: Iterable[str]) -> set[str]:
         """Those of `paths` (relative to the code's working directory) that exist."""
 
+    def user_names(self) -> list[str] | None:
+        """The user's own names in the namespace now (`values.user_names`); None where this
+        executor cannot look into its namespace."""
+        return None
+
+    def describe_names(self, names: Iterable[str]) -> dict[str, str]:
+        """What those of `names` that exist hold, in a few lines each
+        (`values.describe_names`); {} where this executor cannot look into its namespace."""
+        return {}
+
     def interrupt(self) -> None:
         """Interrupt the code that is running, from another thread (no-op when idle)."""
 

@@ -338,6 +338,31 @@ class KernelExecutor(Executor):
         expression = f"[path for path in {wanted!r} if __import__('os').path.exists(path)]"
         return set(self._evaluate(expression))
 
+    # The kernel imports this package's `values` module to look; a kernel of another
+    # environment may not have it, and then nothing is described.
+    _VALUES = "__import__('jupyter_autocoder.executors.values', fromlist=['values'])"
+
+    def user_names(self) -> list[str] | None:
+        expression = (
+            f"{self._VALUES}.user_names(get_ipython().user_ns, get_ipython().user_ns_hidden)"
+        )
+        try:
+            return list(self._evaluate(expression))
+        except ExecutorError as error:
+            log.info("cannot list the kernel's names: %s", error)
+            return None
+
+    def describe_names(self, names: Iterable[str]) -> dict[str, str]:
+        wanted = [name for name in names if isinstance(name, str) and name.isidentifier()]
+        if not wanted:
+            return {}
+        expression = f"{self._VALUES}.describe_names(get_ipython().user_ns, {wanted!r})"
+        try:
+            return dict(self._evaluate(expression))
+        except ExecutorError as error:
+            log.info("cannot describe the kernel's variables: %s", error)
+            return {}
+
 
 def _handle_iopub(message: dict[str, Any], collector: OutputCollector) -> bool:
     """Record one iopub message; True when the kernel went idle (the cell is over)."""

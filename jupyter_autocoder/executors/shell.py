@@ -157,6 +157,16 @@ class ShellExecutor(Executor):
     def existing_files(self, paths: Iterable[str]) -> set[str]:
         return {str(path) for path in paths if os.path.exists(str(path))}
 
+    def user_names(self) -> list[str]:
+        from .values import user_names
+
+        return user_names(self.shell.user_ns, getattr(self.shell, "user_ns_hidden", None))
+
+    def describe_names(self, names: Iterable[str]) -> dict[str, str]:
+        from .values import describe_names
+
+        return describe_names(self.shell.user_ns, valid_identifiers(names))
+
 
 def _interrupt_main_thread() -> None:
     """KeyboardInterrupt in the main thread, even inside a blocking call such as time.sleep.

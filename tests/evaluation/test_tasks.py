@@ -47,12 +47,15 @@ def test_humaneval_by_name_is_the_packaged_task_set():
 
 
 def test_an_unknown_format_or_source_names_the_valid_ones(task_file):
-    with pytest.raises(UnknownTaskFormatError, match="Valid formats: humaneval, jsonl") as raised:
-        load_tasks(str(task_file), format="bigcodebench")
+    valid = "humaneval, jsonl, bigcodebench, bigcodebench-ds, notebook"
+    with pytest.raises(UnknownTaskFormatError, match=f"Valid formats: {valid}") as raised:
+        load_tasks(str(task_file), format="mbpp")
     assert raised.value.valid_names == list(TASK_FORMATS)
-    with pytest.raises(UnknownTaskFormatError, match="Task sets: humaneval; or a file"):
+    with pytest.raises(
+        UnknownTaskFormatError, match="Task sets: humaneval, bigcodebench-ds, notebook; or a file"
+    ):
         load_tasks("humaneval-plus")
-    with pytest.raises(UnknownTaskFormatError, match="formats humaneval, jsonl"):
+    with pytest.raises(UnknownTaskFormatError, match=f"formats {valid}"):
         load_tasks(str(task_file.with_name("missing.jsonl")))
 
 
@@ -82,13 +85,18 @@ def test_the_command_line_reports_a_bad_task_source_before_starting_a_model(caps
     (tmp_path / "bad.jsonl").write_text("{}\n")
     assert main(["eval", str(tmp_path / "bad.jsonl")]) == 1
     assert "bad.jsonl:1: a task needs 'prompt' and 'test'" in capsys.readouterr().err
+    assert main(["eval", str(tmp_path / "bad.jsonl"), "--format", "mbpp"]) == 1
+    assert "Valid formats: humaneval, jsonl, bigcodebench" in capsys.readouterr().err
     assert main(["eval", str(tmp_path / "bad.jsonl"), "--format", "bigcodebench"]) == 1
-    assert "Valid formats: humaneval, jsonl" in capsys.readouterr().err
+    assert "bad.jsonl:1: a task of this format needs 'instruct_prompt', 'test'" in (
+        capsys.readouterr().err
+    )
 
 
 def test_eval_help_lists_its_options(capsys):
     with pytest.raises(SystemExit) as raised:
         main(["eval", "--help"])
     assert raised.value.code == 0
-    help_text = capsys.readouterr().out
-    assert "'humaneval' or a JSONL file" in help_text and "--rounds" in help_text
+    help_text = " ".join(capsys.readouterr().out.split())  # argparse wraps the lines
+    assert "a task set (humaneval, bigcodebench-ds, notebook) or a JSONL file" in help_text
+    assert "--rounds" in help_text and "--seed" in help_text and "--check-references" in help_text

@@ -6,16 +6,17 @@
 #       here, where pip reaches PyPI: fills DIR (default .gpu-carry/, ignored by git; name it
 #       in the device tool's `carry`) with
 #         llama_cpp_python-*.whl    the CUDA wheel (scripts/build_cuda_wheel.sh), if given
-#         src/llama_cpp_python-*.tar.gz  else the sdist, trimmed to what the build needs
+#         src/llama_cpp_python-*.tar.gz  the sdist trimmed to what a build reads (9 MB),
+#                                   built there if no wheel came or the wheel cannot offload
 #         wheels/*.whl              the Python packages the worker needs that the GPU
 #                                   machine's image lacks (cp312, manylinux)
-#         tokenizer.gguf            the synthetic models' tokenizer: deepseek-coder's (from
-#                                   llama.cpp's vocabulary files) or else SmolLM2's
+#         tokenizer.gguf            the synthetic models' tokenizer: deepseek-coder's, from
+#                                   llama.cpp's vocabulary files in the sdist
 #   bench/gpu_check.sh run [--carry DIR] [--cpu-smoke] [--jobs N] [-- gpu_check.py options]
 #       there: installs DIR's wheels into /tmp/gpu-check-site (pip --no-index --target), puts
-#       the CUDA libraries of the machine's nvidia-* packages on LD_LIBRARY_PATH, builds the
-#       CUDA wheel from src/ for architecture 90 if no wheel came (nvcc, CMake, ninja), checks
-#       that llama.cpp can offload, and runs bench/gpu_check.py: JSON on stdout and in
+#       the CUDA libraries of the machine's nvidia-* packages on LD_LIBRARY_PATH, checks that
+#       llama.cpp can offload (else builds the wheel from src/ for architecture 90 with nvcc,
+#       CMake and ninja, on --jobs cores), and runs bench/gpu_check.py: JSON on stdout and in
 #       $OUT/gpu_check.json (./gpu_check.json without $OUT). --cpu-smoke: 0 layers offloaded,
 #       2 layers per shape, short runs: a test of this script on a machine without a GPU.
 set -euo pipefail
@@ -73,6 +74,10 @@ prepare() {
         --implementation cp --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 \
         --platform manylinux2014_x86_64 -d "$carry/wheels" "${pins[@]}"
     du -sh "$carry" "$carry"/* "$carry"/src/*
+    if [ "$(du -sm "$carry" | cut -f1)" -gt 60 ]; then
+        echo "$carry is over 60 MiB: with the working tree it may pass the device tool's" \
+            "64 MiB; drop $carry/src (the fallback build) if the wheel is carried" >&2
+    fi
 }
 
 cuda_libraries() {
@@ -142,5 +147,5 @@ run() {
 case "$command" in
     prepare) prepare ;;
     run) run "$@" ;;
-    *) sed -n "2,23p" "$0"; exit 2 ;;
+    *) sed -n "2,21p" "$0"; exit 2 ;;
 esac

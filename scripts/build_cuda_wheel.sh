@@ -140,7 +140,8 @@ fi
 # machine without a registry), else pip's isolated build fetches them.
 isolation=()
 if "$python" -c "import scikit_build_core" 2>/dev/null; then
-    isolation=(--no-build-isolation)
+    # nothing to fetch then: no index, so that a machine without one does not wait on it
+    isolation=(--no-build-isolation --no-index)
 fi
 
 export CMAKE_ARGS="${cmake_args[*]}"

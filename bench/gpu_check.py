@@ -6,12 +6,14 @@ automatic GPU layers, against plain llama.cpp in this process; prints JSON.
         [--cpu-smoke] [--out FILE]
 
 For each shape: the layers the worker put on the GPU (its status, as `%autocoder status`
-and the panel read it); decode tokens/s with 1 stream and with 4 concurrent streams; prompt
-processing tokens/s on a 2k-token prompt; first-token latency on a short prompt; the same
-single-stream figures from `llama_cpp.Llama` in this process; and decode speed as a share
-of the memory-bandwidth bound: (weight bytes one token reads) / (the card's bandwidth),
-with the bandwidth both as stated (--bandwidth-gbs, H200: 4800 GB/s) and as measured here
-by a device-to-device copy (PyTorch) or, on the CPU, a NumPy copy.
+and the panel read it); first-token latency (the whole time of a streamed request for one
+token on a short new prompt); decode tokens/s after the first token, (N - 1) / (time of a
+request for N tokens - time of one for 1); the tokens 4 concurrent streams get per second
+together; prompt processing tokens/s on a 2k-token prompt; the same single-stream figures
+from `llama_cpp.Llama` in this process, loaded at the same time, runs interleaved; and
+decode speed as a share of the memory-bandwidth bound: (weight bytes one token reads) /
+(the card's bandwidth), the bandwidth as stated (--bandwidth-gbs, H200: 4800 GB/s) and as
+measured here by a device-to-device copy (PyTorch) or, on the CPU, NumPy copies.
 
 Every request biases the end tokens away (bench/synth_gguf.py no_end_bias), so that each
 run decodes exactly --max-tokens tokens. --cpu-smoke: n_gpu_layers 0, 2 layers per shape,
@@ -66,10 +68,14 @@ def long_prompt(llama_vocab: Any, tokens: int = PROMPT_TOKENS) -> list[dict[str,
     return [{"role": "user", "content": " ".join(words)}]
 
 
-def decode_rate(first_at: float, last_at: float, tokens: int) -> float:
-    """Tokens per second after the first token: prompt processing is not counted. Every
-    run decodes exactly `tokens` (its end tokens are biased away)."""
-    return (tokens - 1) / (last_at - first_at) if last_at > first_at else 0.0
+def decode_rate(one_token_s: float, many_tokens_s: float, tokens: int) -> float:
+    """Tokens per second after the first: from the whole time of a request for `tokens`
+    and of one for a single token, with prompts of the same length. Every run decodes
+    exactly its tokens (the end tokens are biased away). Stamping streamed chunks instead
+    would miscount: noise text is often held back (a partial UTF-8 character, a possible
+    stop string) and comes in bursts."""
+    spent = many_tokens_s - one_token_s
+    return (tokens - 1) / spent if spent > 0 else 0.0
 
 
 # --- the two sides: the worker, and plain llama.cpp in this process --------------------
@@ -86,16 +92,18 @@ class WorkerSide:
         self.client = self.engine.client()
 
     def stream(self, messages: list, tokens: int, client: Any = None) -> dict[str, float]:
+        """A streamed request, as the magic and the panel make them: its whole time, and
+        the time to its first text."""
         started = time.perf_counter()
-        stamps = []
+        first = None
         with (client or self.client).stream_chat(messages, max_tokens=tokens, temperature=0,
                                                  logit_bias=self.bias) as stream:
             for _ in stream:
-                stamps.append(time.perf_counter())
+                first = first or time.perf_counter()
         if stream.finish_reason != "length":
             raise RuntimeError(f"a run ended early ({stream.finish_reason}): the bias failed")
-        return {"first_token_s": stamps[0] - started,
-                "decode_tokens_per_s": decode_rate(stamps[0], stamps[-1], tokens)}
+        ended = time.perf_counter()
+        return {"seconds": ended - started, "first_text_s": (first or ended) - started}
 
     def prompt(self, messages: list) -> dict[str, float]:
         """Prompt processing: a non-streamed request for 1 token, timed, with its usage."""
@@ -135,9 +143,8 @@ class WorkerSide:
         return {
             "streams": streams,
             "aggregate_tokens_per_s": round(streams * tokens / wall, 2),
-            "per_stream_decode_tokens_per_s": round(statistics.median(
-                r["decode_tokens_per_s"] for r in results), 2),
-            "first_token_s_each": sorted(round(r["first_token_s"], 3) for r in results),
+            "first_text_s_each": sorted(round(r["first_text_s"], 3) for r in results),
+            "seconds_each": sorted(round(r["seconds"], 2) for r in results),
             "wall_s": round(wall, 2),
         }
 
@@ -169,17 +176,17 @@ class InProcessSide:
 
     def stream(self, messages: list, tokens: int) -> dict[str, float]:
         started = time.perf_counter()
-        stamps = []
+        first = None
         for chunk in self.llama.create_chat_completion(
             messages, max_tokens=tokens, temperature=0, stream=True, logit_bias=self.bias
         ):
             choice = chunk["choices"][0]
             if choice["delta"].get("content"):
-                stamps.append(time.perf_counter())
+                first = first or time.perf_counter()
             if choice.get("finish_reason") not in (None, "length"):
                 raise RuntimeError("a run ended early: the end bias failed")
-        return {"first_token_s": stamps[0] - started,
-                "decode_tokens_per_s": decode_rate(stamps[0], stamps[-1], tokens)}
+        ended = time.perf_counter()
+        return {"seconds": ended - started, "first_text_s": (first or ended) - started}
 
     def prompt(self, messages: list) -> dict[str, float]:
         started = time.perf_counter()
@@ -202,12 +209,14 @@ def _status_line(status: dict) -> str | None:
     return describe_local(status)
 
 
-def _summary(singles: list[dict], prompts: list[dict]) -> dict[str, Any]:
-    rates = [s["decode_tokens_per_s"] for s in singles]
+def _summary(ones: list[dict], manys: list[dict], prompts: list[dict],
+             tokens: int) -> dict[str, Any]:
+    one = statistics.median(run["seconds"] for run in ones)
+    rates = [decode_rate(one, run["seconds"], tokens) for run in manys]
     return {
         "decode_tokens_per_s": round(statistics.median(rates), 2),
         "decode_tokens_per_s_runs": [round(rate, 2) for rate in rates],
-        "first_token_s": round(statistics.median(s["first_token_s"] for s in singles), 4),
+        "first_token_s": round(one, 4),
         "prompt_tokens": prompts[0]["prompt_tokens"],
         "prompt_tokens_per_s": round(statistics.median(p["tokens_per_s"] for p in prompts), 1),
     }
@@ -226,23 +235,27 @@ def measure(path: str, requested_layers: int, layers: int, arguments: argparse.N
         same_layers = -1 if offloaded >= layers else offloaded
         inprocess = InProcessSide(path, same_layers)
         sides = {"worker": worker, "inprocess": inprocess}
-        singles: dict[str, list] = {name: [] for name in sides}
+        ones: dict[str, list] = {name: [] for name in sides}
+        manys: dict[str, list] = {name: [] for name in sides}
         prompts: dict[str, list] = {name: [] for name in sides}
         for side in sides.values():
             side.stream(short_prompt(), 8)  # warm
         for _ in range(arguments.runs):
             for name, side in sides.items():
-                singles[name].append(side.stream(short_prompt(), arguments.max_tokens))
+                ones[name].append(side.stream(short_prompt(), 1))
+                manys[name].append(side.stream(short_prompt(), arguments.max_tokens))
         for _ in range(arguments.runs):
             messages = long_prompt(vocab, arguments.prompt_tokens)
             for name, side in sides.items():
                 # the same text, less its first word, which makes it new to each side's cache
                 prompts[name].append(side.prompt(
                     [{"role": "user", "content": f"{name} {messages[0]['content']}"}]))
-        worker_report = {**facts, **_summary(singles["worker"], prompts["worker"]),
+        summary = {name: _summary(ones[name], manys[name], prompts[name], arguments.max_tokens)
+                   for name in sides}
+        worker_report = {**facts, **summary["worker"],
                          "concurrent_4": worker.concurrent(4, arguments.max_tokens)}
         inprocess_report = {"n_gpu_layers": same_layers, "load_seconds": inprocess.load_seconds,
-                            **_summary(singles["inprocess"], prompts["inprocess"])}
+                            **summary["inprocess"]}
         return worker_report, inprocess_report
     finally:
         if inprocess is not None:

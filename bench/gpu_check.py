@@ -212,10 +212,11 @@ def _status_line(status: dict) -> str | None:
 def _summary(ones: list[dict], manys: list[dict], prompts: list[dict],
              tokens: int) -> dict[str, Any]:
     one = statistics.median(run["seconds"] for run in ones)
-    rates = [decode_rate(one, run["seconds"], tokens) for run in manys]
+    many = statistics.median(run["seconds"] for run in manys)
     return {
-        "decode_tokens_per_s": round(statistics.median(rates), 2),
-        "decode_tokens_per_s_runs": [round(rate, 2) for rate in rates],
+        "decode_tokens_per_s": round(decode_rate(one, many, tokens), 2),
+        "seconds_1_token_runs": [round(run["seconds"], 3) for run in ones],
+        f"seconds_{tokens}_tokens_runs": [round(run["seconds"], 3) for run in manys],
         "first_token_s": round(one, 4),
         "prompt_tokens": prompts[0]["prompt_tokens"],
         "prompt_tokens_per_s": round(statistics.median(p["tokens_per_s"] for p in prompts), 1),

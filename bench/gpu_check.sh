@@ -40,6 +40,8 @@ while [ $# -gt 0 ]; do
     esac
 done
 
+PIP_QUIET="--quiet --root-user-action=ignore"
+
 # The worker's packages that the GPU machine's image lacks, at the versions used here.
 NEEDED="fastapi starlette uvicorn sse-starlette starlette-context pydantic pydantic-core
 pydantic-settings python-dotenv annotated-types typing-inspection diskcache traitlets gguf"
@@ -103,10 +105,12 @@ install_cuda_build() {
     local site="$1" cuda_wheel source
     cuda_wheel="$(ls "$carry"/llama_cpp_python-*.whl 2>/dev/null | head -1 || true)"
     if [ -n "$cuda_wheel" ]; then
-        "$python" -m pip install --quiet --no-index --no-deps --no-compile --upgrade \
+        "$python" -m pip install $PIP_QUIET --no-index --no-deps --no-compile --upgrade \
             --target "$site" "$cuda_wheel"
         offload_works && return 0
         echo "the carried wheel cannot offload here: building one" >&2
+    elif offload_works; then
+        return 0  # the machine's own llama-cpp-python can
     fi
     source="$(ls "$carry"/src/*.tar.gz 2>/dev/null | head -1 || true)"
     [ -n "$source" ] || { echo "no CUDA wheel or source in $carry" >&2; return 3; }
@@ -115,7 +119,7 @@ install_cuda_build() {
     bash scripts/build_cuda_wheel.sh --arch 90-real --jobs "$jobs" --source "$source" \
         --out /tmp/cuda-wheel >&2
     echo "built the CUDA wheel in $(( $(date +%s) - started )) s" >&2
-    "$python" -m pip install --quiet --no-index --no-deps --no-compile --upgrade \
+    "$python" -m pip install $PIP_QUIET --no-index --no-deps --no-compile --upgrade \
         --target "$site" /tmp/cuda-wheel/llama_cpp_python-*.whl
     offload_works
 }
@@ -130,7 +134,7 @@ run() {
         mode=(--cpu-smoke --max-tokens 32 --runs 2 --prompt-tokens 256)
     else
         if ls "$carry"/wheels/*.whl >/dev/null 2>&1; then
-            "$python" -m pip install --quiet --no-index --no-deps --no-compile --target "$site" \
+            "$python" -m pip install $PIP_QUIET --no-index --no-deps --no-compile --target "$site" \
                 "$carry"/wheels/*.whl
         fi
         local libraries

@@ -5,7 +5,8 @@
 #   bench/gpu_check.sh prepare [--wheel PATH] [--carry DIR]
 #       here, where pip reaches PyPI: fills DIR (default .gpu-carry/, ignored by git; name it
 #       in the device tool's `carry`) with
-#         llama_cpp_python-*.whl    the CUDA wheel (scripts/build_cuda_wheel.sh), if given
+#         llama_cpp-cuda.tar.gz     the CUDA wheel's package (scripts/build_cuda_wheel.sh),
+#                                   if given, each library once (~25 MB, not the wheel's 145)
 #         src/llama_cpp_python-*.tar.gz  the sdist trimmed to what a build reads (9 MB),
 #                                   built there if no wheel came or the wheel cannot offload
 #         wheels/*.whl              the Python packages the worker needs that the GPU
@@ -58,7 +59,21 @@ prepare() {
     # deepseek-coder's real tokenizer: llama.cpp's own vocabulary-only GGUF (1.2 MB)
     cp "$scratch/$source/vendor/llama.cpp/models/ggml-vocab-deepseek-coder.gguf" \
         "$carry/tokenizer.gguf"
-    [ -n "$wheel" ] && cp "$wheel" "$carry/"
+    if [ -n "$wheel" ]; then
+        # The wheel holds each library six times (lib/ and llama_cpp/lib/, three names
+        # each; a zip has no links): 145 MB for a CUDA build, over what the device tool
+        # sends. The package alone, each library once and its other names as links: ~25 MB.
+        local slim="$scratch/slim"
+        "$python" -m pip install $PIP_QUIET --no-index --no-deps --no-compile --target "$slim" \
+            "$wheel"
+        for library in "$slim"/llama_cpp/lib/lib*.so; do
+            for other in "$library".*; do
+                [ -e "$other" ] && ln -sf "$(basename "$library")" "$other"
+            done
+        done
+        tar -czf "$carry/llama_cpp-cuda.tar.gz" -C "$slim" llama_cpp \
+            "$(basename "$slim"/llama_cpp_python-*.dist-info)"
+    fi
     # The source too, for a build there if the wheel does not run: the sdist less what a
     # build never reads (docs, vocabulary files, web UI, tests): 77 MB becomes about 10.
     tar -czf "$carry/src/$source.tar.gz" -C "$scratch" \
@@ -104,7 +119,11 @@ sys.exit(0 if ok else 3)'
 install_cuda_build() {
     local site="$1" cuda_wheel source
     cuda_wheel="$(ls "$carry"/llama_cpp_python-*.whl 2>/dev/null | head -1 || true)"
-    if [ -n "$cuda_wheel" ]; then
+    if [ -f "$carry/llama_cpp-cuda.tar.gz" ]; then
+        tar -xzf "$carry/llama_cpp-cuda.tar.gz" -C "$site"
+        offload_works && return 0
+        echo "the carried build cannot offload here: building one" >&2
+    elif [ -n "$cuda_wheel" ]; then
         "$python" -m pip install $PIP_QUIET --no-index --no-deps --no-compile --upgrade \
             --target "$site" "$cuda_wheel"
         offload_works && return 0
@@ -151,5 +170,5 @@ run() {
 case "$command" in
     prepare) prepare ;;
     run) run "$@" ;;
-    *) sed -n "2,21p" "$0"; exit 2 ;;
+    *) sed -n "2,22p" "$0"; exit 2 ;;
 esac

@@ -210,7 +210,11 @@ def load_app(arguments: argparse.Namespace, api_key: str | None) -> tuple[Any, d
         interrupt_requests=False,
     )
     app = create_app(server_settings=server_settings, model_settings=[model_settings])
-    offloaded = n_layers if n_gpu_layers < 0 else min(n_gpu_layers, n_layers)
+    # What reaches the GPU: nothing on a build that cannot offload, whatever was asked.
+    if not supports_offload:
+        offloaded = 0
+    else:
+        offloaded = n_layers if n_gpu_layers < 0 else min(n_gpu_layers, n_layers)
     device = gpu.kind if (gpu is not None and offloaded > 0) else "cpu"
     return app, {
         "device": device,

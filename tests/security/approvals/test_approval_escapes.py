@@ -188,7 +188,7 @@ def test_a_declined_command_is_not_asked_again_in_the_session(
     session = make_session(offline_kernel, approver=approver, max_rounds=3)
     list(session.run("make a file"))
     assert len(approver.asked) == 1
-    assert "declined earlier" in told(engine, 2)
+    assert "declined it earlier in this session" in told(engine, 2)
     assert not (tmp_path / "pwned").exists()
 
 

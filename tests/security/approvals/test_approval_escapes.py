@@ -25,7 +25,11 @@ FORMS = {
     "cell_magic_bang": ("%%!\ntouch pwned", "shell", "%%!\ntouch pwned"),
     "time_magic_argument": ("%time !touch pwned", "shell", "touch pwned"),
     "get_ipython_system": ('get_ipython().system("touch pwned")', "shell", "touch pwned"),
-    "get_ipython_alias": ('ip = get_ipython()\nip.getoutput("touch pwned")', "shell", "touch pwned"),
+    "get_ipython_alias": (
+        'ip = get_ipython()\nip.getoutput("touch pwned")',
+        "shell",
+        "touch pwned",
+    ),
     "os_system": ('import os\nos.system("touch pwned")', "shell", "touch pwned"),
     "os_popen_dunder_import": (
         '__import__("os").popen("touch pwned").read()',
@@ -118,7 +122,10 @@ def test_an_indented_pip_with_an_index_url_is_refused_unasked(
 
 @pytest.mark.parametrize(
     "code",
-    ["if True:\n    %pip install acw_wanted\n    open('pwned', 'w').close()", "pip install acw_wanted"],
+    [
+        "if True:\n    %pip install acw_wanted\n    open('pwned', 'w').close()",
+        "pip install acw_wanted",
+    ],
     ids=["indented_pip", "one_line_automagic_pip"],
 )
 def test_an_install_inside_the_code_is_put_to_the_approver(

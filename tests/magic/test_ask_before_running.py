@@ -1,5 +1,6 @@
 """The magic's approvals on a real kernel through the input prompt: "ask before running"
-(`--ask`, `c.AutoCoder.confirm_run`), and a shell escape inside the model's code."""
+(`--ask`, `c.AutoCoder.confirm_run`), a shell escape inside the model's code, and a refusal
+by `shell_policy` that is said, not asked."""
 
 from __future__ import annotations
 
@@ -55,3 +56,18 @@ def test_a_shell_escape_in_the_code_is_asked_with_its_exact_command(nb, script, 
     assert not marker.exists()
     assert nb.value("escaped") is False  # the second answer ran, the first did not
     assert "Your code was not run" in script.asked[1].messages[-1]["content"]
+
+
+def test_shell_policy_never_refuses_without_asking_and_says_so(nb, script, kernel_dirs):
+    marker = kernel_dirs["work"] / "made_under_never"
+    script.enqueue(py("if True:\n    !touch made_under_never"), py("print('without it')"))
+    nb.execute("get_ipython().config.AutoCoder.shell_policy = 'never'")
+    try:
+        run = nb.execute("%%autocoder\nmake a file", answers=("y",))
+    finally:
+        nb.execute("get_ipython().config.AutoCoder.shell_policy = 'ask'")
+
+    assert run.prompts == []
+    assert "Not running touch made_under_never:" in run.text
+    assert "shell commands are turned off (shell_policy = never)" in run.text
+    assert not marker.exists()

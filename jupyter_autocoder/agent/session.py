@@ -654,11 +654,11 @@ class AgentSession:
                 if refusal:
                     refusal = (
                         f"it runs the shell command `{escape.command}` ({escape.where}): "
-                        f"{refusal}."
+                        f"{refusal}. Do without it."
                     )
             if refusal:
                 self._trace("not_run", round=number, command=escape.command, reason=refusal)
-                return f"Your code was not run: {refusal} Do without it."
+                return f"Your code was not run: {refusal}"
         return ""
 
     def _escape_install(

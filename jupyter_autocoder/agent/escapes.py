@@ -44,6 +44,8 @@ SCRIPT_MAGICS = frozenset(
 )
 # Magics that make shell commands callable later, or start a program (the editor).
 OTHER_SHELL_MAGICS = frozenset({"alias", "rehashx", "edit", "ed"})
+# Line magics whose line is code (`time !ls` on a line of its own is `%time !ls`).
+_CODE_MAGICS = frozenset({"time", "timeit", "prun", "debug"})
 # Cell magics whose body is text, not code: not searched.
 TEXT_MAGICS = frozenset(
     {"writefile", "file", "html", "HTML", "javascript", "js", "markdown", "latex", "svg", "SVG"}
@@ -183,11 +185,11 @@ def _one_line_magic(line: str) -> str | None:
     name, rest = info.ifun, info.the_rest
     if info.esc or info.pre.strip() or not name.isidentifier():
         return None
-    if rest[:1] in ("=", ",", "(", "[", ".") or rest.startswith(("+=", "-=", "==")):
-        return None  # an assignment, a call or an expression: Python
-    if not (name in INSTALL_MAGICS or name in SYSTEM_MAGICS or name in OTHER_SHELL_MAGICS):
-        if name not in _default_aliases():
-            return None
+    if rest[:1] in ("=", ","):
+        return None  # IPython's AssignmentChecker: Python (`ls = 1`, `ls == 1`, `ls, x = y`)
+    magics = INSTALL_MAGICS | SYSTEM_MAGICS | OTHER_SHELL_MAGICS | _CODE_MAGICS
+    if name not in magics and name not in _default_aliases():
+        return None
     return f"get_ipython().run_line_magic({name!r}, {rest.strip()!r})\n"
 
 

@@ -114,7 +114,31 @@ class AutoCoder(Configurable):
     install_policy = CaselessStrEnum(
         ["ask", "auto", "never"],
         default_value="ask",
-        help="Installing missing packages: ask the user, install without asking, or never.",
+        help="Installing missing packages: ask the user, install without asking, or never. "
+        "Under 'auto', a name with a warning (a near miss of a popular package, or one the "
+        "package index does not know) is still asked.",
+    ).tag(config=True)
+
+    shell_policy = CaselessStrEnum(
+        ["ask", "auto", "never"],
+        default_value="ask",
+        help="Shell commands the model's answer runs (an sh block, or !cmd, %%bash, os.system, "
+        "subprocess... inside its Python code): ask the user, run without asking, or never. "
+        "Approval gates these; it is not a sandbox: plain Python can do anything you can.",
+    ).tag(config=True)
+
+    confirm_run = Bool(
+        False,
+        help="The %%autocoder magic asks before running each piece of code the model writes "
+        "(--ask does so for one cell). The panel has its own 'Ask before running' setting.",
+    ).tag(config=True)
+
+    package_index_url = Unicode(
+        "https://pypi.org/pypi",
+        help="JSON API of the package index (PyPI's /pypi/NAME/json) that an install's approval "
+        "asks what it knows of a name: its latest version and summary; a name it does not "
+        "know is warned of. '' asks no index (a machine without network): only the check "
+        "for near misses of popular names remains.",
     ).tag(config=True)
 
     load_on_start = Bool(

@@ -2,7 +2,10 @@
 
 Nothing the model writes reaches a shell: a `pip install` line is split into arguments,
 every argument must be a PEP 508 name with an optional version specifier (or a harmless
-flag, which is dropped), and the install runs pip with an argument list.
+flag, which is dropped), and the install runs pip with an argument list. What pip would take
+for something else (a file, a URL, a path, a VCS link, an option, a marker) is refused with a
+message that says which. Whether a valid name is the package the model meant is
+`package_index.py`'s question.
 """
 
 from __future__ import annotations
@@ -100,23 +103,50 @@ HARMLESS_FLAGS = frozenset({"-q", "-qq", "-qqq", "--quiet", "-U", "--upgrade", "
 PIP_PROGRAMS = ("pip", "pip3")
 PYTHON_PROGRAMS = re.compile(r"^python(?:3(?:\.\d+)?)?$")
 
+# pip installs an argument with one of these endings as a local file, whatever its name.
+ARCHIVE_SUFFIXES = (
+    ".whl", ".zip", ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz", ".tar.xz", ".txz",
+    ".tar.lz", ".tlz", ".egg",
+)
+_VCS_PREFIXES = ("git+", "hg+", "svn+", "bzr+", "git@")
+_SHELL_CHARACTERS = re.compile(r"[&|$`(){}\n'\"]")
 
 
 def validate_requirement(text: str) -> str:
-    """Return the requirement (a PEP 508 name, optional extras and version specifiers) or raise.
-
-    URLs, paths, options, environment markers and shell characters are all refused.
-    """
+    """Return the requirement (a PEP 508 name, optional extras and version specifiers) or raise
+    an `InvalidRequirementError` that says what the text is instead: an option, a VCS link, a
+    URL, an environment marker, shell characters, a file name or a path."""
     if not isinstance(text, str):
         raise InvalidRequirementError(f"not a string: {text!r}")
     candidate = text.strip()
     if not candidate or len(candidate) > 200:
         raise InvalidRequirementError(f"not a package name: {text!r}")
-    if candidate.startswith("-"):
-        raise InvalidRequirementError(f"options are not accepted: {text!r}")
+    problem = _not_a_name(candidate)
+    if problem:
+        raise InvalidRequirementError(f"{candidate!r} is {problem}")
     if not _REQUIREMENT.match(candidate):
         raise InvalidRequirementError(f"not a package name with an optional version: {text!r}")
     return re.sub(r"\s+", "", candidate)
+
+
+def _not_a_name(candidate: str) -> str:
+    """What pip would take `candidate` for, when that is not a name from the index ("" if none)."""
+    lowered = candidate.lower()
+    if candidate.startswith("-"):
+        return "an option: pip's options come from the configuration, never from the model"
+    if lowered.startswith(_VCS_PREFIXES):
+        return "a VCS link: pip would build and install whatever that repository holds"
+    if "://" in candidate or lowered.startswith("file:") or "@" in candidate:
+        return "a URL: pip would install whatever it points to, not a package from the index"
+    if ";" in candidate:
+        return "a requirement with an environment marker (or a second command after ';')"
+    if _SHELL_CHARACTERS.search(candidate):
+        return "not a package name: it holds shell characters"
+    if lowered.endswith(ARCHIVE_SUFFIXES):
+        return "a file name, not a package name: pip would install that archive from the disk"
+    if candidate.startswith((".", "/", "~", "\\")) or "/" in candidate or "\\" in candidate:
+        return "a path: pip would install a local folder or file, not a package from the index"
+    return ""
 
 
 def requirement_name(requirement: str) -> str:

@@ -151,7 +151,8 @@ def _tagged_blocks(text: str, reply: ParsedReply) -> list[_Block]:
 
 
 def _take_shell_lines(code: str, reply: ParsedReply) -> str:
-    """Move `!pip install` and other shell escapes out of Python code, to be judged apart."""
+    """Move `!pip install` and other shell escapes that stand alone in column 0 out of Python
+    code, to be judged and run apart (those inside the code are found by escapes.py)."""
     if not any(line.lstrip().startswith(_SHELL_MAGIC_PREFIXES) for line in code.splitlines()):
         return code
     kept: list[str] = []
@@ -161,6 +162,11 @@ def _take_shell_lines(code: str, reply: ParsedReply) -> str:
         if stripped.startswith(("%%bash", "%%sh", "%%script", "%%system")) and index == 0:
             _take_shell_block("\n".join(lines[1:]), reply)
             return ""
+        if stripped.startswith("%%") and index:
+            # No cell magic past the first line: IPython reads it (and the rest) as code of
+            # the cell magic above, or as a line magic, and escapes.py judges it there.
+            kept.append(line)
+            continue
         if stripped.startswith(_SHELL_MAGIC_PREFIXES) and line == line.lstrip():
             if is_pip_install(stripped):
                 reply.installs.append(parse_pip_install(stripped))

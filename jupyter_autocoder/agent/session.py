@@ -16,12 +16,15 @@ with a `done` event whose reason is "stopped".
 A round is three steps, each a method: the answer (`_ask_model`); what it asks for besides
 code, installs and shell commands (`_installs_and_shell`); and the code's run and its
 judgement (`_run_and_judge`). An answer without any of these ends in `_no_code`. Each round
-says with a `RoundOutcome` whether the turn goes on.
+says with a `RoundOutcome` whether the turn goes on. Before the code runs, the shell commands
+and installs inside it (`escapes.py`) go through the same policies and approver as those of
+the answer (`_code_escapes`); one that is not allowed keeps the whole code from running.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Generator, Iterable, Iterator
@@ -31,7 +34,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from ..errors import EngineError, ExecutorError
 from ..executors.base import ExecutionResult, Executor
 from . import events as ev
-from .approval import ASK, NEVER, ApprovalRequest, Approver, ask
+from .approval import AUTO, NEVER, ApprovalRequest, Approver, ask
+from .escapes import INSTALL, ShellEscape, find_escapes
 from .feedback import (
     ExpectedResults,
     attempt_key,
@@ -41,6 +45,7 @@ from .feedback import (
     missing_results_feedback,
     repeat_feedback,
 )
+from .package_index import NameReview, PackageIndex, PyPIIndex, review_names
 from .packages import (
     InstallRequest,
     distribution_for,
@@ -63,6 +68,8 @@ log = logging.getLogger(__name__)
 
 CODE_PLEASE = "Now give the complete corrected code in one ```python block."
 CODE_AFTER_ACTIONS = "Now write the code for the request in a ```python block."
+# pip options that send installs to another index than PyPI: PyPI is then not asked.
+_OTHER_INDEX_OPTIONS = ("--index-url", "-i", "--no-index")
 
 _T = TypeVar("_T")
 
@@ -110,6 +117,9 @@ GO_ON = RoundOutcome()
 class _Stop(Exception):
     """Raised inside the loop when stop() was asked for; ends the turn as "stopped"."""
 
+    def __init__(self, message: str = "Stopped."):
+        super().__init__(message)
+
 
 class AgentSession:
     """One conversation with the model about one notebook, run round by round.
@@ -117,7 +127,8 @@ class AgentSession:
     The session never closes the client it is handed: whoever made the client closes it
     (after `close()`, which ends the session's own trace). `settings` may be replaced by a
     changed copy between turns (the panel sets each turn's `max_rounds` so); `trace`,
-    `trace_dir` and `system_prompt` take effect when the session is made.
+    `trace_dir`, `system_prompt` and `package_index_url` take effect when the session is made.
+    `package_index` (any object with `lookup(name)`) overrides `package_index_url`.
     """
 
     def __init__(
@@ -129,12 +140,16 @@ class AgentSession:
         approver: Approver | None = None,
         verifier: Verifier | None = None,
         session_id: str | None = None,
+        package_index: PackageIndex | None = None,
     ):
         self.client = client
         self.executor = executor
         self.settings = settings
         self.approver = approver
         self.verifier = verifier
+        if package_index is None and settings.package_index_url:
+            package_index = PyPIIndex(settings.package_index_url)
+        self.package_index = package_index
         self.tracer = TraceWriter(settings.trace_dir, session_id) if settings.trace else None
         self.session_id = self.tracer.session_id if self.tracer else (session_id or "")
 
@@ -142,6 +157,7 @@ class AgentSession:
         self.records: list[RoundRecord] = []
         self.final_code: str | None = None  # the last code that ran cleanly and was accepted
         self.last_code: str | None = None  # the last code that ran, clean or not
+        self.declined_code: str | None = None  # code the user chose not to run (confirm_run)
         self.completion_tokens = 0
         self._expected = ExpectedResults()
         # This turn's failed code (by attempt_key) -> (round, result, feedback). Per turn: by the
@@ -158,6 +174,7 @@ class AgentSession:
         self._rechecked: tuple[str, ExecutionResult] | None = None
         self._result_check = ResultCheck()
         self._turn_request = ""
+        self._declined_commands: set[str] = set()  # shell commands the user said no to
         self._streamer = Streamer()  # the answer in progress, and the turn's stop
         self._lock = threading.Lock()
         self._executing = False
@@ -182,12 +199,19 @@ class AgentSession:
         approver: Approver | None = None,
         verifier: Verifier | None = None,
         session_id: str | None = None,
+        package_index: PackageIndex | None = None,
         **setting_overrides: Any,
     ) -> AgentSession:
         """A session with `SessionSettings.from_config(config, **setting_overrides)`."""
         settings = SessionSettings.from_config(config, **setting_overrides)
         return cls(
-            client, executor, settings, approver=approver, verifier=verifier, session_id=session_id
+            client,
+            executor,
+            settings,
+            approver=approver,
+            verifier=verifier,
+            session_id=session_id,
+            package_index=package_index,
         )
 
     # -- the public face -----------------------------------------------------------
@@ -294,9 +318,9 @@ class AgentSession:
                 False,
                 f"No clean run after {rounds} round{'s' if rounds > 1 else ''}.",
             )
-        except (_Stop, KeyboardInterrupt):
+        except (_Stop, KeyboardInterrupt) as stop:
             self._streamer.cancel()
-            yield done(ev.STOPPED, False, "Stopped.")
+            yield done(ev.STOPPED, False, str(stop) if isinstance(stop, _Stop) else "Stopped.")
         except EngineError as error:
             yield self._error_event(state.round, error)
             yield done(ev.ERROR, False, f"The model engine failed: {error}")
@@ -332,6 +356,9 @@ class AgentSession:
             notes = yield from self._installs_and_shell(parsed, number)
             if not parsed.code.strip():
                 return self._actions_only(record, notes, last_round)
+            refusal = yield from self._code_escapes(parsed.code, number)
+            if refusal:
+                return self._not_run(record, parsed.code, [*notes, refusal], last_round)
             return (yield from self._run_and_judge(record, parsed.code, notes, last_round))
         finally:
             record.total_seconds = time.perf_counter() - round_started
@@ -588,6 +615,13 @@ class AgentSession:
         yield ev.CodeEvent(round=number, code=code, rerun=rerun)
         self._trace("code", round=number, code=code, rerun=rerun)
         self._check_stop()
+        if self.settings.confirm_run and not rerun:
+            request = ApprovalRequest(
+                kind="code", command=code, reason="the model's code, to run in your kernel"
+            )
+            if not (yield from self._approve(request, number)):
+                self.declined_code = code
+                raise _Stop("Not run: you chose not to run the code.")
         timeout = self.settings.exec_timeout
         result = self._timed(record, lambda: self.executor.run(code, timeout=timeout))
         self._trace("execution", round=number, result=result.to_dict(include_binary=False))
@@ -609,9 +643,9 @@ class AgentSession:
         request = ApprovalRequest(
             kind="shell", command=command, reason="a shell command in the model's answer"
         )
-        approved = yield from self._approve(request, number)
-        if not approved:
-            return f"The user did not allow running `{command}`; do without it."
+        refusal = yield from self._shell_refusal(request, number)
+        if refusal:
+            return f"`{command}` was not run: {refusal}; do without it."
         yield ev.CodeEvent(round=number, code=command, language="sh")
         self._trace("shell", round=number, command=command)
         record = self.records[-1]
@@ -624,6 +658,26 @@ class AgentSession:
             return f"`{command}` ran." + (f" Output:\n{summary}" if summary else "")
         return f"`{command}` failed:\n" + execution_feedback(result, timeout, 1500)
 
+    def _shell_refusal(
+        self, request: ApprovalRequest, number: int
+    ) -> Generator[ev.AgentEvent, None, str]:
+        """Why a shell command may not run ("" when it may): shell_policy, an earlier no, or
+        the approver's answer now."""
+        policy = self.settings.shell_policy
+        if policy == NEVER:
+            request.reason += "; refused: shell commands are turned off (shell_policy = never)"
+            yield ev.ApprovalEvent(round=number, request=request, status="declined")
+            self._trace("approval", round=number, request=request.to_dict(), approved=False)
+            return "shell commands are turned off here (shell_policy = never)"
+        if request.command in self._declined_commands:
+            return "the user declined it earlier in this session"
+        if policy == AUTO:
+            return ""
+        if (yield from self._approve(request, number)):
+            return ""
+        self._declined_commands.add(request.command)
+        return "the user did not allow it"
+
     def _approve(
         self, request: ApprovalRequest, number: int
     ) -> Generator[ev.AgentEvent, None, bool]:
@@ -633,6 +687,70 @@ class AgentSession:
         status = "approved" if approved else "declined"
         yield ev.ApprovalEvent(round=number, request=request, status=status)
         return approved
+
+    # -- shell commands and installs inside the code ---------------------------------------
+
+    def _code_escapes(self, code: str, number: int) -> Generator[ev.AgentEvent, None, str]:
+        """Each shell command and install the code runs, put to its policy and the approver;
+        why the code may not run ("" when it may). The first refusal ends the asking."""
+        for escape in find_escapes(code):
+            if escape.kind == INSTALL:
+                refusal = yield from self._escape_install(escape, number)
+            else:
+                request = ApprovalRequest(
+                    kind="shell",
+                    command=escape.command,
+                    reason=f"inside the model's Python code ({escape.where})",
+                    warning=escape.warning,
+                )
+                refusal = yield from self._shell_refusal(request, number)
+                if refusal:
+                    refusal = (
+                        f"it runs the shell command `{escape.command}` ({escape.where}): "
+                        f"{refusal}. Do without it."
+                    )
+            if refusal:
+                self._trace("not_run", round=number, command=escape.command, reason=refusal)
+                return f"Your code was not run: {refusal}"
+        return ""
+
+    def _escape_install(
+        self, escape: ShellEscape, number: int
+    ) -> Generator[ev.AgentEvent, None, str]:
+        install = escape.install or InstallRequest(line=escape.command)
+        packages = install.packages
+        if not install.valid:
+            yield ev.InstallEvent(
+                round=number,
+                packages=packages,
+                command=escape.command,
+                status="refused",
+                message=f"refused: {install.reason}" if install.reason else "refused",
+                rejected=install.rejected,
+            )
+            return (
+                f"it installs with `{escape.command}` ({escape.where}), and "
+                f"{install.reason or 'that is not a valid install'}. Only plain package names, "
+                "optionally with a version, can be installed: in a ```sh block of their own."
+            )
+        refusal = yield from self._install_refusal(packages, escape.command, number)
+        if not refusal:
+            reason = f"inside the model's Python code ({escape.where}): installed as it runs"
+            approved = yield from self._install_approved(packages, escape.command, reason, number)
+            refusal = "" if approved else self._declined_note(packages)
+        if not refusal:
+            return ""
+        return f"it installs {', '.join(packages)} with `{escape.command}`. {refusal}"
+
+    def _not_run(
+        self, record: RoundRecord, code: str, notes: list[str], last_round: bool
+    ) -> RoundOutcome:
+        """Code that was not run, because a command or install in it was not allowed."""
+        record.code = code
+        feedback = "\n".join(notes)
+        self._turn_failures.append(feedback)
+        self._retry_next = True
+        return self._failed_round(record, feedback, last_round)
 
     # -- installs ------------------------------------------------------------------------------
 
@@ -680,44 +798,18 @@ class AgentSession:
         names = ", ".join(packages)
         options = list(self.settings.pip_options)
         command = pip_command(packages, options)
-        declined = f"The user declined installing {names}. Do without it, using installed packages."
-        policy = self.settings.install_policy
-        if policy == NEVER:
-            yield ev.InstallEvent(
-                round=number,
-                packages=packages,
-                command=command,
-                status="disabled",
-                message="installing packages is turned off (install_policy = never)",
-            )
-            return False, (
-                f"{names} cannot be installed here (installing is turned off). "
-                "Solve the task with the packages that are installed."
-            )
-        if any(requirement_name(p).lower() in self._declined for p in packages):
-            yield ev.InstallEvent(
-                round=number,
-                packages=packages,
-                command=command,
-                status="declined",
-                message="declined earlier in this session",
-            )
-            return False, declined
+        refusal = yield from self._install_refusal(packages, command, number)
+        if refusal:
+            return False, refusal
         yield ev.InstallEvent(
             round=number, packages=packages, command=command, status="requested", message=reason
         )
-        if policy == ASK:
-            request = ApprovalRequest(
-                kind="install", command=command, packages=list(packages), reason=reason
+        if not (yield from self._install_approved(packages, command, reason, number)):
+            yield ev.InstallEvent(
+                round=number, packages=packages, command=command, status="declined"
             )
-            approved = yield from self._approve(request, number)
-            if not approved:
-                self._declined.update(requirement_name(p).lower() for p in packages)
-                yield ev.InstallEvent(
-                    round=number, packages=packages, command=command, status="declined"
-                )
-                self._trace("install", round=number, packages=packages, status="declined")
-                return False, declined
+            self._trace("install", round=number, packages=packages, status="declined")
+            return False, self._declined_note(packages)
         self._check_stop()
         record = self.records[-1]
         timeout = self.settings.install_timeout
@@ -744,6 +836,69 @@ class AgentSession:
         if result.ok:
             return True, f"Installed {names}."
         return False, f"`{command}` failed:\n{output}"
+
+    def _install_refusal(
+        self, packages: list[str], command: str, number: int
+    ) -> Generator[ev.AgentEvent, None, str]:
+        """Why `packages` may not be installed without asking anyone ("" when they may be asked
+        for): install_policy is never, or the user declined them earlier."""
+        names = ", ".join(packages)
+        if self.settings.install_policy == NEVER:
+            yield ev.InstallEvent(
+                round=number,
+                packages=packages,
+                command=command,
+                status="disabled",
+                message="installing packages is turned off (install_policy = never)",
+            )
+            return (
+                f"{names} cannot be installed here (installing is turned off). "
+                "Solve the task with the packages that are installed."
+            )
+        if any(requirement_name(p).lower() in self._declined for p in packages):
+            yield ev.InstallEvent(
+                round=number,
+                packages=packages,
+                command=command,
+                status="declined",
+                message="declined earlier in this session",
+            )
+            return self._declined_note(packages)
+        return ""
+
+    def _install_approved(
+        self, packages: list[str], command: str, reason: str, number: int
+    ) -> Generator[ev.AgentEvent, None, bool]:
+        """Under "auto" yes, unless a name has a warning; else the approver's answer, with
+        the warnings and what the index knows of the names."""
+        review = self._review(packages)
+        if self.settings.install_policy == AUTO and not review.warning:
+            return True
+        request = ApprovalRequest(
+            kind="install",
+            command=command,
+            packages=list(packages),
+            reason=reason,
+            warning=review.warning,
+            about=review.about,
+        )
+        approved = yield from self._approve(request, number)
+        if not approved:
+            self._declined.update(requirement_name(p).lower() for p in packages)
+        return approved
+
+    def _review(self, packages: list[str]) -> NameReview:
+        """Near misses of popular names; what PyPI knows, unless pip is sent elsewhere (by
+        the configured pip options, or by pip's variables in this process's environment)."""
+        elsewhere = any(
+            option.split("=")[0] in _OTHER_INDEX_OPTIONS for option in self.settings.pip_options
+        ) or any(os.environ.get(name) for name in ("PIP_INDEX_URL", "PIP_NO_INDEX"))
+        return review_names(packages, None if elsewhere else self.package_index)
+
+    @staticmethod
+    def _declined_note(packages: list[str]) -> str:
+        names = ", ".join(packages)
+        return f"The user declined installing {names}. Do without it, using installed packages."
 
     # -- bookkeeping ---------------------------------------------------------------------------
 

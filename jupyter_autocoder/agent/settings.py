@@ -20,6 +20,8 @@ _FROM_CONFIG = (
     "retry_temperature",
     "exec_timeout",
     "install_policy",
+    "shell_policy",
+    "package_index_url",
     "context_budget",
     "check_results",
 )
@@ -34,7 +36,15 @@ class SessionSettings:
     exec_timeout: float | None = 60.0
     """Seconds the model's code may run before it is interrupted; None: no limit."""
     install_policy: str = ASK
-    """Installing a missing package: "ask" the approver, "auto", or "never"."""
+    """Installing a package (a missing module, a `pip install` in the answer or in its code):
+    "ask" the approver, "auto" (but a name with a warning is asked), or "never"."""
+    shell_policy: str = ASK
+    """Shell commands in the answer or in its code: "ask" the approver, "auto", or "never"."""
+    confirm_run: bool = False
+    """Ask the approver before each piece of code runs (an approval of kind "code")."""
+    package_index_url: str = ""
+    """PyPI's JSON API (or a mirror's), asked what it knows of a name to install; "" asks
+    none (only the near-miss check of popular names is made)."""
     install_timeout: float = 600.0
     pip_options: Sequence[str] = ()
     """Extra pip arguments for every install (an index URL, say)."""
@@ -65,13 +75,14 @@ class SessionSettings:
             raise ValueError("max_rounds must be at least 1")
         # Frozen: normal forms are set through object.__setattr__.
         object.__setattr__(self, "install_policy", check_policy(self.install_policy))
+        object.__setattr__(self, "shell_policy", check_policy(self.shell_policy, "shell_policy"))
         object.__setattr__(self, "pip_options", tuple(self.pip_options))
 
     @classmethod
     def from_config(cls, config: Any, **overrides: Any) -> SessionSettings:
         """Settings with max_rounds, retry_temperature, exec_timeout, install_policy,
-        context_budget and the seed (in `chat_params`) from an `AutoCoder` config; `overrides`
-        go over them."""
+        shell_policy, package_index_url, context_budget, check_results and the seed (in
+        `chat_params`) from an `AutoCoder` config; `overrides` go over them."""
         values: dict[str, Any] = {name: getattr(config, name) for name in _FROM_CONFIG}
         seed = getattr(config, "seed", None)
         if seed is not None:  # every request carries it: sampled answers can be drawn again

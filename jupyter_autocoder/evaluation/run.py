@@ -240,10 +240,14 @@ def solving_session(
     verifier: Verifier,
     options: EvalOptions,
 ) -> AgentSession:
-    """The one place where the evaluation builds its session: no installs, no check of
-    names the request mentions, the verifier's judgement after each clean run."""
+    """The one place where the evaluation builds its session: no installs, shell commands
+    run without asking, no check of names the request mentions, the verifier's judgement
+    after each clean run."""
     settings = SessionSettings(
         install_policy="never",
+        # The evaluation's kernel is its own, in a folder of its own: a task may well want
+        # `subprocess` or `!cmd` (BigCodeBench has such tasks), and nobody is there to ask.
+        shell_policy="auto",
         max_rounds=options.rounds,
         exec_timeout=options.timeout,
         max_tokens=options.max_tokens,

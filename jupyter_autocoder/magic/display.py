@@ -200,6 +200,7 @@ class EventView:
 
     def __init__(self, display: CellDisplay):
         self.display = display
+        self._asked: set[str] = set()  # approvals put to the user at the input prompt
 
     def show(self, event: Any) -> None:
         handler = getattr(self, f"_on_{event.type}", None)
@@ -276,6 +277,16 @@ class EventView:
         }
         if event.status in messages:
             self.display.line(*messages[event.status])
+
+    def _on_approval(self, event: Any) -> None:
+        # The input prompt showed what was asked; a refusal by the settings (shell_policy =
+        # never) was never asked, so it is said here.
+        request = event.request
+        if event.status == "pending":
+            self._asked.add(request.id)
+        elif event.status == "declined" and request.id not in self._asked:
+            text = f"Not running `{request.command}`: {request.reason}."
+            self.display.line(text, text.replace("`", ""))
 
     def _on_error(self, event: Any) -> None:
         self.display.line(f"⚠ {event.message}", event.message)

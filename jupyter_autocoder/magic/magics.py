@@ -122,6 +122,12 @@ class AutoCoderMagics(Magics):
         "(default: c.AutoCoder.install_policy)",
     )
     @argument(
+        "--ask",
+        action="store_true",
+        help="ask before running each piece of code the model writes "
+        "(default: c.AutoCoder.confirm_run)",
+    )
+    @argument(
         "--timeout",
         metavar="SECONDS",
         type=_positive_float,
@@ -262,6 +268,7 @@ class AutoCoderMagics(Magics):
             create_executor("shell", self.shell),
             approver=self._approve,
             install_policy=options.install or settings.install_policy,
+            confirm_run=options.ask or settings.confirm_run,
             max_rounds=rounds,
             exec_timeout=options.timeout or settings.exec_timeout,
             context_budget=settings.context_budget,
@@ -290,6 +297,12 @@ class AutoCoderMagics(Magics):
             session.close()
         if done is None:  # the session always ends with a done event; never leave the user guessing
             display.line("⚠ The session ended without a result.")
+            return False
+        if done.reason == "stopped" and session.declined_code:
+            # --ask, answered no: the code is the user's to read, change and run.
+            self.write_cell(request, session.declined_code)
+            text = "Not run, as you chose: the code is in the new cell below."
+            display.line(f"⏸ **{text}**", text)
             return False
         code = None
         if done.success:
@@ -364,7 +377,8 @@ class AutoCoderMagics(Magics):
         self.shell.set_next_input(code.rstrip() + "\n", replace=False)
 
     def _approve(self, request: Any) -> bool:
-        """The agent asks before an install (policy `ask`) or a shell command: the input prompt."""
+        """The agent asks before an install (policy `ask`, or a name with a warning), a shell
+        command, or (--ask) each piece of code: the input prompt."""
         from .display import ask_yes_no
 
         if request.kind == "install":
@@ -372,17 +386,28 @@ class AutoCoderMagics(Magics):
                 f"Install {', '.join(request.packages)} into this kernel's environment "
                 f"({request.command})?"
             )
+        elif request.kind == "code":
+            question = "Run the code above in this kernel?"
         else:
             question = f"Run this shell command: {request.command} ?"
+        if request.kind != "code" and request.reason:
+            question += f"\n  ({request.reason})"
+        if request.warning:
+            question += f"\n  ⚠ {request.warning}"
+        if request.about:
+            question += "".join(f"\n  {line}" for line in request.about.splitlines())
         answer = ask_yes_no(question)
         if answer is None:
             from .display import CellDisplay
 
+            how = {
+                "install": "`--install auto` installs without asking",
+                "shell": "`c.AutoCoder.shell_policy = 'auto'` runs commands without asking",
+                "code": "without `--ask`, the code runs without asking",
+            }.get(request.kind, "")
             CellDisplay(self.shell).line(
-                "Nobody can answer here (this front end has no input prompt), so: no. "
-                "`--install auto` installs without asking.",
-                "Nobody can answer here (no input prompt), so: no. "
-                "--install auto installs without asking.",
+                f"Nobody can answer here (this front end has no input prompt), so: no. {how}.",
+                f"Nobody can answer here (no input prompt), so: no. {how.replace('`', '')}.",
             )
             return False
         return answer

@@ -493,15 +493,18 @@ export interface IHistoryTurn {
 }
 
 /**
- * What the user is asked to allow: `kind` is "install" or "shell"; `command` is
- * exact.
+ * What the user is asked to allow: `kind` is "install", "shell" or "code" (a
+ * piece of code before it runs, when the user asked to be asked); `command` is
+ * exact: what runs.
  */
 export interface IApprovalRequest {
-  kind: 'install' | 'shell';
+  kind: 'install' | 'shell' | 'code';
   command: string;
   packages: string[];
   reason: string;
   id: string;
+  warning?: string;
+  about?: string;
 }
 
 /** What running one piece of code produced. */

@@ -42,3 +42,4 @@ def configure(c: Any, port_variable: str, default_port: int) -> None:
     c.AutoCoder.exec_timeout = 60.0
     c.AutoCoder.max_rounds = 3
     c.AutoCoder.install_policy = "ask"
+    c.AutoCoder.package_index_url = ""  # never PyPI: the near-miss check needs no network

@@ -223,10 +223,14 @@ export class AgentController implements IDisposable {
     }
   }
 
-  /** Installs the settings allow or forbid are answered without asking. */
+  /** Installs the settings allow or forbid are answered without asking; an install with a
+   * warning (a near miss of a popular name, a name the index does not know) is always asked. */
   private _answerBySettings(event: IApprovalEventMessage): void {
     const policy = this._settings().installPolicy;
     if (event.request.kind !== 'install' || policy === 'ask') {
+      return;
+    }
+    if (policy === 'auto' && event.request.warning) {
       return;
     }
     const approved = policy === 'auto';

@@ -309,6 +309,12 @@ export class TurnView extends Panel {
       this._approvals.set(request.id, card);
     }
     card.dataset.state = event.status;
+    setCardWarning(card, request.warning ?? '');
+    // Also on a decision that was never pending (refused by the settings): it says why.
+    setCardDetail(
+      card,
+      [request.reason, request.about].filter(Boolean).join('\n')
+    );
     if (event.status === 'pending') {
       setCardStatus(
         card,
@@ -316,7 +322,6 @@ export class TurnView extends Panel {
           ? trans.__('Install %1?', request.packages.join(', '))
           : trans.__('Run this shell command?')
       );
-      setCardDetail(card, request.reason);
       this._phase = 'approval';
       if (!this.model.done && !card.querySelector('button')) {
         this._addButtons(card, [
@@ -537,6 +542,27 @@ function setCardDetail(card: HTMLElement, text: string, pre = false): void {
     card.appendChild(detail);
   }
   detail.textContent = stripAnsi(text);
+}
+
+/** The approval's warning (a near-miss package name, a command made at run time), above
+ * the buttons where it cannot be missed. */
+function setCardWarning(card: HTMLElement, text: string): void {
+  let warning = card.querySelector('.jp-AutoCoder-cardWarning') as HTMLElement;
+  if (!text) {
+    warning?.remove();
+    return;
+  }
+  if (!warning) {
+    warning = document.createElement('div');
+    warning.className = 'jp-AutoCoder-cardWarning';
+    const command = card.querySelector('.jp-AutoCoder-command');
+    if (command) {
+      command.after(warning);
+    } else {
+      card.appendChild(warning);
+    }
+  }
+  warning.textContent = `⚠ ${text}`;
 }
 
 function removeButtons(card: HTMLElement): void {

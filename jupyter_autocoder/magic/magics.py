@@ -226,6 +226,7 @@ class AutoCoderMagics(Magics):
         __tracebackhide__ = True
         from .display import CellDisplay
 
+        check_policy(options, settings)
         display = CellDisplay(self.shell)
         client = self.engine.connect(settings, options.model, display)
         if client is None:
@@ -445,6 +446,22 @@ def parse_options(line: str) -> argparse.Namespace:
     if extra:
         raise usage_error(f"unrecognized arguments: {' '.join(extra)}")
     return options
+
+
+def check_policy(options: argparse.Namespace, settings: AutoCoder) -> None:
+    """A cell's --rounds, --install and --model within the admin's policy (the server hands
+    it to its kernels in AUTOCODER_POLICY), else a UsageError that says which setting."""
+    from ..errors import PolicyError
+    from ..policy import AdminPolicy
+
+    policy = AdminPolicy(settings)
+    try:
+        policy.check_rounds(options.rounds)
+        policy.check_install_policy(options.install)
+        if options.model:
+            policy.check_model(options.model, "use")
+    except PolicyError as error:
+        raise UsageError(error.message) from None
 
 
 def help_text() -> str:

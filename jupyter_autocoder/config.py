@@ -225,7 +225,8 @@ class AutoCoder(Configurable):
         if self.install_policy not in self.allowed_install_policies:
             chosen = next(p for p in ("ask", "never", "auto") if p in self.allowed_install_policies)
             log.warning(
-                "c.AutoCoder.install_policy = %r is not among allowed_install_policies %s: using %r",
+                "c.AutoCoder.install_policy = %r is not among allowed_install_policies %s: "
+                "using %r",
                 self.install_policy, list(self.allowed_install_policies), chosen,
             )
             self.install_policy = chosen

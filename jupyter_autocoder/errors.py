@@ -134,7 +134,11 @@ class ProxyError(AutoCoderError):
     """A request the proxy refuses or cannot serve, with the HTTP status to answer."""
 
     def __init__(
-        self, status: int, message: str, kind: str = "invalid_request_error", code: str | None = None
+        self,
+        status: int,
+        message: str,
+        kind: str = "invalid_request_error",
+        code: str | None = None,
     ):
         super().__init__(message)
         self.status = status

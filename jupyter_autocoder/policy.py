@@ -58,7 +58,9 @@ class AdminPolicy:
         from .llm.resolve import cache_dir
 
         folders = [cache_dir() / "models", Path(constants.HF_HUB_CACHE)]
-        return folders + [Path(os.path.expanduser(folder)) for folder in self.settings.allowed_model_paths]
+        return folders + [
+            Path(os.path.expanduser(folder)) for folder in self.settings.allowed_model_paths
+        ]
 
     def loadable_path(self, name: str) -> str:
         """The real path of the model file `name`, when it lies in a model folder.

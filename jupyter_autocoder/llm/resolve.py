@@ -124,15 +124,21 @@ def parse_hf_reference(reference: str) -> tuple[str, str]:
     elif any(part in (".", "..") for part in parts):
         dots = next(part for part in parts if part in (".", ".."))
         reason = f"path segments {dots!r} are not allowed"
-    elif not all(_HUB_NAME.fullmatch(part) and ".." not in part and "--" not in part for part in parts[:2]):
-        reason = f"{'/'.join(parts[:2])!r} is not a valid repository name (letters, digits, '-', '_', '.')"
+    elif not all(_valid_hub_name(part) for part in parts[:2]):
+        repository = "/".join(parts[:2])
+        reason = f"{repository!r} is not a valid repository name (letters, digits, '-', '_', '.')"
     elif not all(_HUB_FILE_PART.fullmatch(part) for part in parts[2:]):
         reason = "the file's path may hold only letters, digits and '.', '_', '+', '-'"
     elif not parts[-1].endswith(".gguf") or parts[-1] == ".gguf":
         reason = "the file must be a .gguf file"
     if reason is not None:
-        raise ModelNotFoundError(reference, ["auto", *CATALOGUE], reason=f"{reason}; expected hf:OWNER/REPO/FILE.gguf")
+        reason += "; expected hf:OWNER/REPO/FILE.gguf"
+        raise ModelNotFoundError(reference, ["auto", *CATALOGUE], reason=reason)
     return "/".join(parts[:2]), "/".join(parts[2:])
+
+
+def _valid_hub_name(name: str) -> bool:
+    return bool(_HUB_NAME.fullmatch(name)) and ".." not in name and "--" not in name
 
 
 def check_fits(model_bytes: int, name: str, gpu: GPU | None) -> None:

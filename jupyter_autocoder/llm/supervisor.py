@@ -246,7 +246,9 @@ class EngineSupervisor:
             if self._resolved is None:
                 AdminPolicy(self.settings).check_model(self.settings.model, "load")
                 self._resolved = resolve_model(
-                    self.settings.model, progress=self._on_progress, download=self.settings.allow_downloads
+                    self.settings.model,
+                    progress=self._on_progress,
+                    download=self.settings.allow_downloads,
                 )
             self._set(state=LOADING, progress=None)
             self._launch(self._resolved)

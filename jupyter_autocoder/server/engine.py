@@ -84,8 +84,8 @@ class EngineHost:
         every `probe_seconds`; requests that come meanwhile share the one probe."""
         if not self.remote or self.supervisor is None:
             return
-        fresh = self._probed_at is not None and time.monotonic() - self._probed_at < self.probe_seconds
-        if fresh:
+        probed_at = self._probed_at
+        if probed_at is not None and time.monotonic() - probed_at < self.probe_seconds:
             return
         if self._probing is None:
             self._probing = asyncio.ensure_future(self._probe())

@@ -171,7 +171,9 @@ class ModelActionHandler(AutoCoderHandler):
         loop = asyncio.get_running_loop()
         # The check may look at files (model folders, caches): off the event loop.
         try:
-            model = await loop.run_in_executor(None, engine.checked_model, action, body.get("model"))
+            model = await loop.run_in_executor(
+                None, engine.checked_model, action, body.get("model")
+            )
         except Exception as error:
             self._refuse(error)
             return

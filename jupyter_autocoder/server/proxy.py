@@ -201,7 +201,9 @@ class EngineProxy:
 
     # --- the request --------------------------------------------------------------------
 
-    def parse_body(self, request: ProxyRequest, route: EngineRoute | None = None) -> dict[str, Any] | None:
+    def parse_body(
+        self, request: ProxyRequest, route: EngineRoute | None = None
+    ) -> dict[str, Any] | None:
         route = route or find_route(request.method, request.path, request.raw_path)
         if request.method != "POST":
             return None
@@ -235,7 +237,9 @@ class EngineProxy:
         try:
             self.engine.check_served_model_allowed()
         except PolicyError as error:
-            raise ProxyError(403, error.message, "invalid_request_error", "model_not_allowed") from None
+            raise ProxyError(
+                403, error.message, "invalid_request_error", "model_not_allowed"
+            ) from None
 
     async def forward(self, request: ProxyRequest, sink: ResponseSink) -> None:
         """Answer one request; raises ProxyError before anything was written."""
@@ -271,11 +275,16 @@ class EngineProxy:
         return json.dumps(body).encode()
 
     async def _forward_plain(
-        self, route: EngineRoute, request: ProxyRequest, body: dict[str, Any] | None, sink: ResponseSink
+        self,
+        route: EngineRoute,
+        request: ProxyRequest,
+        body: dict[str, Any] | None,
+        sink: ResponseSink,
     ) -> None:
         url, headers = self.engine.upstream(route.path)
+        content = self._pinned(route, body)
         try:
-            response = await self.http.request(route.method, url, headers=headers, content=self._pinned(route, body))
+            response = await self.http.request(route.method, url, headers=headers, content=content)
         except httpx.TransportError as error:
             raise ProxyError(502, f"cannot reach the model engine: {error}", "engine_unavailable") from None
         content = response.content
@@ -289,7 +298,8 @@ class EngineProxy:
         others, which this server does not open."""
         try:
             listing = json.loads(content)
-            models = [m for m in listing["data"] if isinstance(m, dict) and self.engine.serves(m.get("id"))]
+            served = self.engine.serves
+            models = [m for m in listing["data"] if isinstance(m, dict) and served(m.get("id"))]
         except (ValueError, KeyError, TypeError):
             return content
         return json.dumps({**listing, "data": models}).encode()
@@ -317,12 +327,15 @@ class EngineProxy:
         finally:
             self.queue.release(ticket)
 
-    async def _stream_upstream(self, route: EngineRoute, body: dict[str, Any], sink: ResponseSink) -> None:
+    async def _stream_upstream(
+        self, route: EngineRoute, body: dict[str, Any], sink: ResponseSink
+    ) -> None:
         url, headers = self.engine.upstream(route.path)
         tokens, first_at, last_at = 0, None, None
         try:
             content = self._pinned(route, body)
-            async with self.http.stream(route.method, url, headers=headers, content=content) as response:
+            upstream = self.http.stream(route.method, url, headers=headers, content=content)
+            async with upstream as response:
                 if response.status_code >= 400:
                     detail = (await response.aread()).decode("utf-8", "replace")
                     await sink.send(_error_event(_upstream_message(response.status_code, detail), "engine_error"))

@@ -81,7 +81,8 @@ def _message_problem():
 def _no_autocoder_environment():
     """The developer's own AUTOCODER_* variables must not change what these tests see, and
     what a server under test puts into the environment (for its kernels) must not outlive it."""
-    saved = {name: os.environ.pop(name, None) for name in (*ENVIRONMENT_OVERRIDES.values(), POLICY_VARIABLE)}
+    names = (*ENVIRONMENT_OVERRIDES.values(), POLICY_VARIABLE)
+    saved = {name: os.environ.pop(name, None) for name in names}
     yield
     for name, value in saved.items():
         if value is None:

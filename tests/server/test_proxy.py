@@ -182,13 +182,16 @@ def gated(served: list[str], held: str, gate: threading.Event):
     return respond
 
 
-async def test_the_queue_serves_lanes_in_turn(autocoder, scripted_engine, engine_responder, jp_serverapp):
+async def test_the_queue_serves_lanes_in_turn(
+    autocoder, scripted_engine, engine_responder, jp_serverapp
+):
     """A lane that asks three times does not make another lane wait behind all three.
     A lane is who asks, as authenticated: A is a kernel (the proxy key), B a Jupyter user."""
     served, gate = [], threading.Event()
     engine_responder.function = gated(served, "A0", gate)
     client = ModelClient(autocoder.proxy_base_url(), api_key=autocoder.proxy_key)
-    clients = {"A": client, "B": ModelClient(autocoder.proxy_base_url(), api_key=jp_serverapp.identity_provider.token)}
+    person = ModelClient(autocoder.proxy_base_url(), api_key=jp_serverapp.identity_provider.token)
+    clients = {"A": client, "B": person}
     results, streams, threads = {}, {}, []
 
     threads.append(_background_stream(client, "A0", results, streams))

@@ -25,7 +25,11 @@ def _load_server_fixtures():
 
 
 globals().update(
-    {name: value for name, value in vars(_load_server_fixtures()).items() if not name.startswith("__")}
+    {
+        name: value
+        for name, value in vars(_load_server_fixtures()).items()
+        if not name.startswith("__")
+    }
 )
 
 
@@ -50,8 +54,14 @@ def send_raw(http_server_client, jp_base_url):
     """`await send_raw(method, "v1/<raw path>", key=..., body=...)`: the path below
     `<base_url>autocoder/api/` is sent as written; returns the answer, whatever its status."""
 
-    async def send(method: str, raw_path: str, *, key: str | None = None, token: str | None = None,
-                   body: dict | bytes | None = None) -> RawResponse:
+    async def send(
+        method: str,
+        raw_path: str,
+        *,
+        key: str | None = None,
+        token: str | None = None,
+        body: dict | bytes | None = None,
+    ) -> RawResponse:
         headers = {"Content-Type": "application/json"}
         if key is not None:
             headers["Authorization"] = f"Bearer {key}"
@@ -63,7 +73,11 @@ def send_raw(http_server_client, jp_base_url):
             body = b"{}"
         response = await http_server_client.fetch(
             url_path_join(jp_base_url, "autocoder", "api") + "/" + raw_path,
-            method=method, body=body, headers=headers, raise_error=False, request_timeout=120,
+            method=method,
+            body=body,
+            headers=headers,
+            raise_error=False,
+            request_timeout=120,
         )
         return RawResponse(response)
 

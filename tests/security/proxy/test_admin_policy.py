@@ -21,7 +21,9 @@ def _json(response) -> dict:
 
 async def _post(jp_fetch, action: str, body: dict) -> tuple[int, dict]:
     try:
-        response = await jp_fetch("autocoder", "api", "models", action, method="POST", body=json.dumps(body))
+        response = await jp_fetch(
+            "autocoder", "api", "models", action, method="POST", body=json.dumps(body)
+        )
     except HTTPClientError as error:
         return error.code, json.loads(error.response.body)
     return response.code, _json(response)
@@ -77,7 +79,9 @@ async def test_the_panel_is_told_the_policy_and_which_models_are_allowed(jp_fetc
 
 
 @pytest.mark.parametrize(
-    "autocoder_config", [{"model": "autocoder-s-6.7b", "allowed_models": ["smollm2-*"]}], indirect=True
+    "autocoder_config",
+    [{"model": "autocoder-s-6.7b", "allowed_models": ["smollm2-*"]}],
+    indirect=True,
 )
 async def test_a_configured_model_outside_the_policy_is_not_loaded(jp_fetch, autocoder):
     await _post(jp_fetch, "load", {})
@@ -87,7 +91,10 @@ async def test_a_configured_model_outside_the_policy_is_not_loaded(jp_fetch, aut
             break
         await asyncio.sleep(0.1)
     assert engine["state"] == "failed"
-    assert "Cannot load 'autocoder-s-6.7b'" in engine["error"] and "c.AutoCoder.allowed_models" in engine["error"]
+    assert (
+        "Cannot load 'autocoder-s-6.7b'" in engine["error"]
+        and "c.AutoCoder.allowed_models" in engine["error"]
+    )
     assert not engine.get("progress")  # nothing was downloaded
 
 
@@ -98,7 +105,9 @@ async def test_a_configured_model_outside_the_policy_is_not_loaded(jp_fetch, aut
 async def test_the_proxy_refuses_a_model_outside_the_policy(autocoder, scripted_engine, send_raw):
     """The server's remote engine serves `scripted`, which the policy does not allow."""
     scripted_engine.enqueue("an answer")
-    response = await send_raw("POST", "v1/chat/completions", key=autocoder.proxy_key, body={"messages": MESSAGES})
+    response = await send_raw(
+        "POST", "v1/chat/completions", key=autocoder.proxy_key, body={"messages": MESSAGES}
+    )
 
     assert scripted_engine.history == []
     assert response.code == 403
@@ -118,11 +127,17 @@ NO_DOWNLOADS = {"allow_downloads": False}
     [
         ("pull", "autocoder-s-6.7b", "Cannot pull autocoder-s-6.7b: downloads are turned off"),
         ("pull", "hf:somebody/model/model-Q4_K_M.gguf", "downloads are turned off"),
-        ("switch", "autocoder-s-6.7b", "Cannot switch to autocoder-s-6.7b: it is not on this machine"),
+        (
+            "switch",
+            "autocoder-s-6.7b",
+            "Cannot switch to autocoder-s-6.7b: it is not on this machine",
+        ),
         ("load", "hf:somebody/model/model-Q4_K_M.gguf", "it is not on this machine"),
     ],
 )
-async def test_with_downloads_off_nothing_is_downloaded(jp_fetch, autocoder, model_caches, action, model, words):
+async def test_with_downloads_off_nothing_is_downloaded(
+    jp_fetch, autocoder, model_caches, action, model, words
+):
     status, reply = await _post(jp_fetch, action, {"model": model})
 
     assert status == 403, reply
@@ -143,11 +158,17 @@ def model_caches(tmp_path, monkeypatch):
 # --- turns: rounds and installs -----------------------------------------------------------
 
 
-@pytest.mark.parametrize("autocoder_config", [{"scripted": True, "max_rounds_limit": 2}], indirect=True)
-async def test_a_turn_cannot_ask_for_more_rounds_than_the_limit(open_browser, scripted_engine, autocoder):
+@pytest.mark.parametrize(
+    "autocoder_config", [{"scripted": True, "max_rounds_limit": 2}], indirect=True
+)
+async def test_a_turn_cannot_ask_for_more_rounds_than_the_limit(
+    open_browser, scripted_engine, autocoder
+):
     browser = await open_browser()
     before = len(browser.errors)
-    browser.send({"type": "start", "notebook": "many.ipynb", "request": "Print 1.", "max_rounds": 5})
+    browser.send(
+        {"type": "start", "notebook": "many.ipynb", "request": "Print 1.", "max_rounds": 5}
+    )
 
     refusal = await browser.next_error(before)
 
@@ -160,7 +181,9 @@ async def test_a_turn_cannot_ask_for_more_rounds_than_the_limit(open_browser, sc
 @pytest.mark.parametrize(
     "autocoder_config", [{"scripted": True, "max_rounds": 5, "max_rounds_limit": 2}], indirect=True
 )
-async def test_the_server_s_own_round_limit_is_kept_within_the_limit(open_browser, scripted_engine, autocoder):
+async def test_the_server_s_own_round_limit_is_kept_within_the_limit(
+    open_browser, scripted_engine, autocoder
+):
     scripted_engine.enqueue("Nothing to run here.")
     browser = await open_browser()
 
@@ -176,7 +199,9 @@ async def test_the_server_s_own_round_limit_is_kept_within_the_limit(open_browse
     [{"scripted": True, "install_policy": "auto", "allowed_install_policies": ["ask", "never"]}],
     indirect=True,
 )
-async def test_installing_without_asking_is_not_allowed(open_browser, scripted_engine, engine_responder, autocoder):
+async def test_installing_without_asking_is_not_allowed(
+    open_browser, scripted_engine, engine_responder, autocoder
+):
     """The server was set to `auto`, which the policy forbids: it asks instead."""
     scripted_engine.enqueue("First the package:\n```sh\npip install rich\n```")
     engine_responder.function = lambda body: "Done without it."
@@ -190,11 +215,18 @@ async def test_installing_without_asking_is_not_allowed(open_browser, scripted_e
         return False
 
     browser = await open_browser(run_cell=run_cell, approve=approve)
-    events = await browser.turn({"type": "start", "notebook": "pkg.ipynb", "request": "Pretty-print a table."})
+    events = await browser.turn(
+        {"type": "start", "notebook": "pkg.ipynb", "request": "Pretty-print a table."}
+    )
 
     assert [request["packages"] for request in asked] == [["rich"]]
-    assert [r for r in browser.run_requests if r["purpose"] == "install"] == [], "it installed without asking"
+    assert [r for r in browser.run_requests if r["purpose"] == "install"] == [], (
+        "it installed without asking"
+    )
     installs = [event["status"] for event in events if event["type"] == "install"]
     assert "declined" in installs and "installed" not in installs
     policy = autocoder.status()["policy"]
-    assert policy["install_policy"] == "ask" and policy["allowed_install_policies"] == ["ask", "never"]
+    assert policy["install_policy"] == "ask" and policy["allowed_install_policies"] == [
+        "ask",
+        "never",
+    ]

@@ -31,7 +31,9 @@ def autocoder_config(scripted_config):
 async def test_a_foreign_model_is_refused(autocoder, scripted_engine, send_raw, stream):
     scripted_engine.enqueue("an answer of the other model")
     response = await send_raw(
-        "POST", "v1/chat/completions", key=autocoder.proxy_key,
+        "POST",
+        "v1/chat/completions",
+        key=autocoder.proxy_key,
         body={"model": "the-big-model-of-somebody-else", "messages": MESSAGES, "stream": stream},
     )
 
@@ -45,7 +47,9 @@ async def test_a_foreign_model_is_refused(autocoder, scripted_engine, send_raw, 
 
 
 @pytest.mark.parametrize("model", [None, "", "default", "scripted"])
-async def test_the_server_s_own_model_goes_through_pinned(autocoder, scripted_engine, send_raw, model):
+async def test_the_server_s_own_model_goes_through_pinned(
+    autocoder, scripted_engine, send_raw, model
+):
     scripted_engine.enqueue("ok")
     body = {"messages": MESSAGES} if model is None else {"model": model, "messages": MESSAGES}
     response = await send_raw("POST", "v1/chat/completions", key=autocoder.proxy_key, body=body)
@@ -64,7 +68,9 @@ async def _wait(condition, timeout=10.0):
         await asyncio.sleep(0.01)
 
 
-def _stream_in_thread(client: ModelClient, text: str, results: dict, user: str | None = None) -> threading.Thread:
+def _stream_in_thread(
+    client: ModelClient, text: str, results: dict, user: str | None = None
+) -> threading.Thread:
     def run():
         params = {"user": user} if user is not None else {}
         with client.stream_chat([{"role": "user", "content": text}], **params) as stream:
@@ -117,12 +123,16 @@ async def test_a_fresh_user_per_request_does_not_jump_the_queue(
 
     order = await _serve_in_order(autocoder, engine_responder, requests)
 
-    assert order == ["K1", "P1", "K2", "K3"], f"served {order}: each fresh `user` got a lane of its own"
+    assert order == ["K1", "P1", "K2", "K3"], (
+        f"served {order}: each fresh `user` got a lane of its own"
+    )
     kernel.close()
     person.close()
 
 
-async def test_a_kernel_cannot_take_a_notebook_s_lane(autocoder, scripted_engine, engine_responder, jp_serverapp):
+async def test_a_kernel_cannot_take_a_notebook_s_lane(
+    autocoder, scripted_engine, engine_responder, jp_serverapp
+):
     """The panel's agent sessions ask in `notebook:<path>` lanes; a kernel that names one
     still asks in its own identity's lane."""
     kernel = ModelClient(autocoder.proxy_base_url(), api_key=autocoder.proxy_key)
@@ -140,7 +150,9 @@ async def test_a_kernel_cannot_take_a_notebook_s_lane(autocoder, scripted_engine
     person.close()
 
 
-async def test_agent_sessions_keep_a_lane_per_notebook(autocoder, scripted_engine, engine_responder):
+async def test_agent_sessions_keep_a_lane_per_notebook(
+    autocoder, scripted_engine, engine_responder
+):
     """Per-notebook fairness of the server's own sessions (they use `proxy_client()`)."""
     sessions = autocoder.proxy_client()
     requests = [

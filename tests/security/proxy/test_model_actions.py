@@ -25,7 +25,9 @@ def _json(response) -> dict:
 
 async def _post(jp_fetch, action: str, body: dict) -> tuple[int, dict]:
     try:
-        response = await jp_fetch("autocoder", "api", "models", action, method="POST", body=json.dumps(body))
+        response = await jp_fetch(
+            "autocoder", "api", "models", action, method="POST", body=json.dumps(body)
+        )
     except HTTPClientError as error:
         return error.code, json.loads(error.response.body)
     return response.code, _json(response)
@@ -87,7 +89,9 @@ async def test_a_file_in_a_model_folder_is_loaded(jp_fetch, autocoder, model_fol
     assert engine["model"] == str(model) and engine["state"] == "failed"  # it was read: not a GGUF
 
 
-async def test_a_folder_the_admin_allows_is_loaded_from(jp_fetch, autocoder, tmp_path, model_folders):
+async def test_a_folder_the_admin_allows_is_loaded_from(
+    jp_fetch, autocoder, tmp_path, model_folders
+):
     shared = tmp_path / "shared-models"
     shared.mkdir()
     (shared / "team.gguf").write_bytes(b"GGUF")
@@ -111,7 +115,9 @@ async def test_a_folder_the_admin_allows_is_loaded_from(jp_fetch, autocoder, tmp
         ("hf:someone/model/%2e%2e/c.gguf", "file"),
     ],
 )
-async def test_a_malformed_hf_reference_is_refused_before_any_download(jp_fetch, autocoder, reference, words):
+async def test_a_malformed_hf_reference_is_refused_before_any_download(
+    jp_fetch, autocoder, reference, words
+):
     status, reply = await _post(jp_fetch, "pull", {"model": reference})
 
     models = _json(await jp_fetch("autocoder", "api", "models"))
@@ -143,7 +149,8 @@ CLOSED_PORT = _closed_port()
 
 
 @pytest.mark.parametrize(
-    "autocoder_config", [{"load_on_start": False, "engine_url": f"http://127.0.0.1:{CLOSED_PORT}/v1"}]
+    "autocoder_config",
+    [{"load_on_start": False, "engine_url": f"http://127.0.0.1:{CLOSED_PORT}/v1"}],
 )
 async def test_a_remote_engine_that_is_down_is_unreachable(jp_fetch, autocoder):
     engine = await _engine(jp_fetch)
@@ -155,7 +162,9 @@ async def test_a_remote_engine_that_is_down_is_unreachable(jp_fetch, autocoder):
 
 
 @pytest.mark.parametrize("autocoder_config", ["scripted"], indirect=True)
-async def test_the_remote_probe_is_cached_and_follows_the_engine(jp_fetch, autocoder, scripted_engine):
+async def test_the_remote_probe_is_cached_and_follows_the_engine(
+    jp_fetch, autocoder, scripted_engine
+):
     autocoder.engine.probe_seconds = 60.0
     assert (await _engine(jp_fetch))["state"] == "ready"
     assert (await _engine(jp_fetch))["state"] == "ready"

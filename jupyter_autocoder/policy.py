@@ -16,8 +16,11 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
-from .config import AutoCoder
+from .config import INSTALL_POLICIES, AutoCoder
 from .errors import ModelFileError, PolicyError
+
+# The default of c.AutoCoder.max_rounds_limit, and the protocol's own limit of a turn.
+MAX_ROUNDS_LIMIT = 10
 
 
 class AdminPolicy:
@@ -100,7 +103,22 @@ class AdminPolicy:
                 "allowed_install_policies",
             )
 
-    # --- what the panel is told -------------------------------------------------------------
+    # --- what users are told -----------------------------------------------------------------
+
+    def describe(self) -> str:
+        """One line of what the policy restricts ('' when nothing), for `%autocoder status`."""
+        settings = self.settings
+        parts = []
+        if settings.allowed_models:
+            parts.append(f"models {', '.join(settings.allowed_models)}")
+        if not settings.allow_downloads:
+            parts.append("no downloads")
+        if set(settings.allowed_install_policies) != set(INSTALL_POLICIES):
+            parts.append(f"installs {', '.join(settings.allowed_install_policies)}")
+        if settings.max_rounds_limit < MAX_ROUNDS_LIMIT:
+            parts.append(f"at most {settings.max_rounds_limit} rounds")
+        return f"Admin policy: {'; '.join(parts)}." if parts else ""
+
 
     def to_dict(self) -> dict[str, Any]:
         """The policy as the status reports it (`policy`), for the panel to show."""

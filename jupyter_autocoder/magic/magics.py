@@ -407,12 +407,15 @@ class AutoCoderMagics(Magics):
         """What `%autocoder status` says: where requests go, the model, its device and layers,
         and the defaults."""
         from .._version import __version__
+        from ..policy import AdminPolicy
 
+        policy = AdminPolicy(settings).describe()
         return [
             *self.engine.status_lines(settings),
             f"Defaults: {settings.max_rounds} rounds, install {settings.install_policy}, "
             f"timeout {settings.exec_timeout:g} s, context {settings.n_ctx} tokens; "
             f"jupyter-autocoder {__version__}.",
+            *([policy] if policy else []),
         ]
 
     def close(self) -> None:

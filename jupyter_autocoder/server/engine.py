@@ -103,7 +103,7 @@ class EngineHost:
                 problem = f"the engine at {base} refused the key ({response.status_code})"
             else:
                 problem = f"the engine at {base} answered {response.status_code} to GET /models"
-        except httpx.HTTPError as error:
+        except Exception as error:  # any failure means the engine cannot be used now
             problem = f"cannot connect to {base}: {error or type(error).__name__}"
         finally:
             self._probing = None

@@ -295,12 +295,15 @@ class EngineProxy:
 
     def _served_models_only(self, content: bytes) -> bytes:
         """The engine's model list with only the server's model: a remote engine may serve
-        others, which this server does not open."""
+        others, which this server does not open. Left whole when the list does not name the
+        server's model (a remote engine configured as `auto` leaves the choice to it)."""
         try:
             listing = json.loads(content)
             served = self.engine.serves
             models = [m for m in listing["data"] if isinstance(m, dict) and served(m.get("id"))]
         except (ValueError, KeyError, TypeError):
+            return content
+        if not models:
             return content
         return json.dumps({**listing, "data": models}).encode()
 

@@ -230,3 +230,58 @@ async def test_installing_without_asking_is_not_allowed(
         "ask",
         "never",
     ]
+
+
+# --- the magic in the server's kernels ----------------------------------------------------
+
+
+def _run_in_kernel(kernel, cells: list[str]) -> list[str]:
+    """Each cell's printed text and error message, in a kernel the server started."""
+    client = kernel.blocking_client()
+    client.start_channels()
+    try:
+        client.wait_for_ready(timeout=60)
+        outputs = []
+        for cell in cells:
+            pieces: list[str] = []
+
+            def hook(message, pieces=pieces):
+                content = message["content"]
+                pieces.append(content.get("text", "") + content.get("evalue", ""))
+                pieces.append(content.get("data", {}).get("text/plain", ""))
+
+            client.execute_interactive(cell, timeout=60, output_hook=hook)
+            outputs.append("".join(pieces))
+        return outputs
+    finally:
+        client.stop_channels()
+
+
+@pytest.mark.parametrize(
+    "autocoder_config",
+    [{"scripted": True, "max_rounds_limit": 2, "allowed_install_policies": ["ask", "never"]}],
+    indirect=True,
+)
+async def test_the_magic_in_the_server_s_kernels_follows_the_policy(
+    autocoder, scripted_engine, jp_fetch, jp_serverapp
+):
+    response = await jp_fetch("api", "kernels", method="POST", body=json.dumps({"name": "python3"}))
+    kernel_id = json.loads(response.body)["id"]
+    kernel = jp_serverapp.kernel_manager.get_kernel(kernel_id)
+    cells = [
+        "%load_ext jupyter_autocoder",
+        "%%autocoder --rounds 5\nPrint 1.",
+        "%%autocoder --install auto\nPrint 1.",
+        "%autocoder status",
+    ]
+    try:
+        _, rounds, install, status = await asyncio.get_running_loop().run_in_executor(
+            None, _run_in_kernel, kernel, cells
+        )
+    finally:
+        await jp_fetch("api", "kernels", kernel_id, method="DELETE")
+
+    assert "5 rounds asked; this server allows at most 2" in rounds
+    assert "The install policy 'auto' is not allowed on this server" in install
+    assert "Admin policy: installs ask, never; at most 2 rounds." in status
+    assert scripted_engine.history == []

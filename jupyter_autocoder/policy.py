@@ -32,8 +32,14 @@ class AdminPolicy:
     # --- models ---------------------------------------------------------------------------
 
     def model_allowed(self, name: str) -> bool:
+        """Whether a pattern of `allowed_models` matches `name` (paths by their case, names
+        and hf: references in any case, as the catalogue and the hub take them)."""
         patterns = self.settings.allowed_models
-        return not patterns or any(fnmatchcase(name, pattern) for pattern in patterns)
+        if not patterns:
+            return True
+        if os.path.isabs(name):
+            return any(fnmatchcase(name, pattern) for pattern in patterns)
+        return any(fnmatchcase(name.lower(), pattern.lower()) for pattern in patterns)
 
     def check_model(self, name: str, action: str = "use") -> None:
         """Refuse a model that `allowed_models` does not name (`action`: what was asked)."""

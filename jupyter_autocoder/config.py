@@ -7,11 +7,15 @@ JupyterHub admin or a user in a terminal can point everything elsewhere without 
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 from typing import Any
 
-from traitlets import Bool, CaselessStrEnum, Float, Int, Unicode, default
+from traitlets import Bool, CaselessStrEnum, Float, Int, List, Unicode, default, validate
 from traitlets.config import Configurable
+
+log = logging.getLogger(__name__)
 
 # The environment variables of the architecture, named here only: the model client reads
 # them in a kernel, and the server extension writes the proxy's URL and key into them.
@@ -19,6 +23,10 @@ MODEL_VARIABLE = "AUTOCODER_MODEL"
 ENGINE_URL_VARIABLE = "AUTOCODER_ENGINE_URL"
 API_KEY_VARIABLE = "AUTOCODER_API_KEY"
 N_GPU_LAYERS_VARIABLE = "AUTOCODER_N_GPU_LAYERS"
+# The admin's policy as the server hands it to its kernels (JSON); it can only narrow the
+# kernel's own settings (see `AutoCoder.apply_policy`).
+POLICY_VARIABLE = "AUTOCODER_POLICY"
+INSTALL_POLICIES = ("ask", "auto", "never")
 
 ENVIRONMENT_OVERRIDES = {
     "model": MODEL_VARIABLE,
@@ -149,9 +157,64 @@ class AutoCoder(Configurable):
         600.0, help="Seconds to wait for the model worker to load the model and answer."
     ).tag(config=True)
 
+    # --- the admin's policy, for servers that several people share (docs/admin.md) --------
+
+    allowed_models = List(
+        Unicode(),
+        default_value=[],
+        help=(
+            "Models users may switch to, pull, load and reach through the proxy: names or "
+            "shell-style patterns (smollm2-135m, autocoder-*, hf:my-org/*, /srv/models/*.gguf; "
+            "'auto' allows what auto picks). Empty: every model."
+        ),
+    ).tag(config=True)
+
+    allow_downloads = Bool(
+        True,
+        help=(
+            "Whether the server may download models (pull, or a switch to a model that is not "
+            "on this machine). False: only models already here can be loaded."
+        ),
+    ).tag(config=True)
+
+    allowed_install_policies = List(
+        CaselessStrEnum(list(INSTALL_POLICIES)),
+        default_value=list(INSTALL_POLICIES),
+        minlen=1,
+        help=(
+            "Install policies users may choose (install_policy, the panel's setting, "
+            "%%autocoder --install); e.g. ['ask', 'never'] forbids installing without asking. "
+            "An install_policy outside the list becomes the first of ask, never, auto allowed."
+        ),
+    ).tag(config=True)
+
+    max_rounds_limit = Int(
+        10,
+        help=(
+            "The most rounds of run-and-correct a turn may ask for (the panel's Rounds, "
+            "%%autocoder --rounds); max_rounds above it is lowered to it."
+        ),
+    ).tag(config=True)
+
+    allowed_model_paths = List(
+        Unicode(),
+        default_value=[],
+        help=(
+            "Folders besides the model caches (the assembled models' and the Hugging Face "
+            "hub's) whose .gguf files may be loaded by path through the server."
+        ),
+    ).tag(config=True)
+
+    @validate("max_rounds_limit")
+    def _check_max_rounds_limit(self, proposal: Any) -> int:
+        if proposal["value"] < 1:
+            raise ValueError("max_rounds_limit must be at least 1")
+        return proposal["value"]
+
     def __init__(self, **kwargs: Any):
         super().__init__(**kwargs)
         self.apply_environment()
+        self.apply_policy()
 
     def apply_environment(self, environ: dict[str, str] | None = None) -> None:
         """Let the AUTOCODER_* variables that are set override configured values."""
@@ -167,3 +230,53 @@ class AutoCoder(Configurable):
                     raise ValueError(f"{variable} must be an integer, not {value!r}") from error
             else:
                 setattr(self, trait_name, value)
+        policy = environ.get(POLICY_VARIABLE)
+        if policy:
+            self._narrow_by(policy)
+
+    def _narrow_by(self, encoded: str) -> None:
+        """The server's policy (AUTOCODER_POLICY, in its kernels) over this process's own
+        settings: it only narrows them. A kernel is the user's own process, so this is the
+        server's word to the magic, not a wall; the server enforces the policy itself."""
+        try:
+            policy = json.loads(encoded)
+        except ValueError as error:
+            raise ValueError(f"{POLICY_VARIABLE} is not JSON: {error}") from error
+        if policy.get("allowed_models"):
+            self.allowed_models = list(policy["allowed_models"])
+        if policy.get("allow_downloads") is False:
+            self.allow_downloads = False
+        theirs = policy.get("allowed_install_policies") or INSTALL_POLICIES
+        allowed = [p for p in self.allowed_install_policies if p in theirs]
+        self.allowed_install_policies = allowed or ["never"]
+        limit = policy.get("max_rounds_limit")
+        if isinstance(limit, int) and 1 <= limit < self.max_rounds_limit:
+            self.max_rounds_limit = limit
+
+    def apply_policy(self) -> None:
+        """Bring max_rounds and install_policy within the policy (with a warning)."""
+        if self.max_rounds > self.max_rounds_limit:
+            log.warning(
+                "c.AutoCoder.max_rounds = %d is above max_rounds_limit = %d: using %d",
+                self.max_rounds, self.max_rounds_limit, self.max_rounds_limit,
+            )
+            self.max_rounds = self.max_rounds_limit
+        if self.install_policy not in self.allowed_install_policies:
+            chosen = next(p for p in ("ask", "never", "auto") if p in self.allowed_install_policies)
+            log.warning(
+                "c.AutoCoder.install_policy = %r is not among allowed_install_policies %s: "
+                "using %r",
+                self.install_policy, list(self.allowed_install_policies), chosen,
+            )
+            self.install_policy = chosen
+
+    def policy_environment(self) -> str:
+        """The policy as AUTOCODER_POLICY carries it to the server's kernels."""
+        return json.dumps(
+            {
+                "allowed_models": list(self.allowed_models),
+                "allow_downloads": self.allow_downloads,
+                "allowed_install_policies": list(self.allowed_install_policies),
+                "max_rounds_limit": self.max_rounds_limit,
+            }
+        )

@@ -21,11 +21,13 @@ class AutoCoderError(Exception):
 class ModelNotFoundError(AutoCoderError, LookupError):
     """A model name that is neither in the catalogue, nor a file, nor an hf: reference."""
 
-    def __init__(self, name: str, valid_names: list[str]):
+    def __init__(self, name: str, valid_names: list[str], reason: str | None = None):
         self.name = name
         self.valid_names = valid_names
+        self.reason = reason
+        why = f": {reason}" if reason else ""
         super().__init__(
-            f"Unknown model {name!r}. Valid names: {', '.join(valid_names)}; "
+            f"Unknown model {name!r}{why}. Valid names: {', '.join(valid_names)}; "
             "or a path to a .gguf file, or hf:REPO/FILE.gguf."
         )
 
@@ -131,14 +133,24 @@ class MissingExtraError(AutoCoderError, ImportError):
 class ProxyError(AutoCoderError):
     """A request the proxy refuses or cannot serve, with the HTTP status to answer."""
 
-    def __init__(self, status: int, message: str, kind: str = "invalid_request_error"):
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        kind: str = "invalid_request_error",
+        code: str | None = None,
+    ):
         super().__init__(message)
         self.status = status
         self.message = message
         self.kind = kind
+        self.code = code  # OpenAI's error code, e.g. "model_not_found"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"message": self.message, "error": {"message": self.message, "type": self.kind}}
+        error = {"message": self.message, "type": self.kind}
+        if self.code:
+            error["code"] = self.code
+        return {"message": self.message, "error": error}
 
 
 class ProtocolError(AutoCoderError, ValueError):
@@ -150,6 +162,16 @@ class ProtocolError(AutoCoderError, ValueError):
         self.message = message
         self.in_reply_to = in_reply_to
         self.notebook = notebook
+
+
+class PolicyError(AutoCoderError, PermissionError):
+    """What the admin's policy forbids (`c.AutoCoder.allowed_models`, `allow_downloads`,
+    ...); answered with 403 and a message that names the setting."""
+
+    def __init__(self, message: str, setting: str):
+        super().__init__(message)
+        self.message = message
+        self.setting = setting
 
 
 class PathError(AutoCoderError, ValueError):

@@ -12,6 +12,7 @@ import hashlib
 import importlib.util
 import logging
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -99,12 +100,45 @@ def resolve_model(
     return resolved
 
 
+# The hub's own rules for an owner or repository name: letters, digits, "-", "_", ".",
+# neither first nor last a "-" or ".", no "--" or "..", at most 96 characters.
+_HUB_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9])?")
+# A file's path in the repository, checked here so that nothing odd reaches the hub's
+# client or a cache path: plain names only.
+_HUB_FILE_PART = re.compile(r"[A-Za-z0-9._+-]+")
+
+
 def parse_hf_reference(reference: str) -> tuple[str, str]:
-    """`hf:OWNER/REPO/path/FILE.gguf` -> (`OWNER/REPO`, `path/FILE.gguf`)."""
-    parts = reference[3:].strip("/").split("/")
-    if len(parts) < 3 or not parts[-1].endswith(".gguf") or not all(parts):
-        raise ModelNotFoundError(reference, ["auto", *CATALOGUE])
+    """`hf:OWNER/REPO/path/FILE.gguf` -> (`OWNER/REPO`, `path/FILE.gguf`).
+
+    Checked before anything is downloaded: a reference that could name a file outside the
+    repository (dot segments, backslashes) or a repository the hub cannot have is refused
+    with the reason."""
+    rest = reference[3:].strip("/") if reference.startswith("hf:") else reference
+    parts = rest.split("/")
+    reason = None
+    if "\\" in rest:
+        reason = "a backslash is not allowed"
+    elif len(parts) < 3 or not all(parts):
+        reason = "it needs an owner, a repository and a file"
+    elif any(part in (".", "..") for part in parts):
+        dots = next(part for part in parts if part in (".", ".."))
+        reason = f"path segments {dots!r} are not allowed"
+    elif not all(_valid_hub_name(part) for part in parts[:2]):
+        repository = "/".join(parts[:2])
+        reason = f"{repository!r} is not a valid repository name (letters, digits, '-', '_', '.')"
+    elif not all(_HUB_FILE_PART.fullmatch(part) for part in parts[2:]):
+        reason = "the file's path may hold only letters, digits and '.', '_', '+', '-'"
+    elif not parts[-1].endswith(".gguf") or parts[-1] == ".gguf":
+        reason = "the file must be a .gguf file"
+    if reason is not None:
+        reason += "; expected hf:OWNER/REPO/FILE.gguf"
+        raise ModelNotFoundError(reference, ["auto", *CATALOGUE], reason=reason)
     return "/".join(parts[:2]), "/".join(parts[2:])
+
+
+def _valid_hub_name(name: str) -> bool:
+    return bool(_HUB_NAME.fullmatch(name)) and ".." not in name and "--" not in name
 
 
 def check_fits(model_bytes: int, name: str, gpu: GPU | None) -> None:

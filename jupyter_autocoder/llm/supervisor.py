@@ -3,6 +3,11 @@ crash, stop it (which frees the model's memory), and say what state it is in.
 
 With an engine URL configured (AUTOCODER_ENGINE_URL) no worker is started: the supervisor
 only reports the remote engine and hands out clients for it.
+
+The worker gets an environment of its own (`worker_environment`): what Python, llama.cpp
+and the GPU libraries read, and its key; not the server's (the kernels' proxy key, tokens,
+the admin's cloud credentials). A model the admin's policy does not allow is not loaded,
+and with downloads turned off nothing is downloaded.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import httpx
 
 from ..config import AutoCoder
 from ..errors import AutoCoderError, EngineUnavailableError
+from ..policy import AdminPolicy
 from .client import ModelClient
 from .resolve import ResolvedModel, resolve_model
 from .worker import EVENT_PREFIX, WORKER_KEY_VARIABLE
@@ -33,6 +39,33 @@ STOPPED, DOWNLOADING, LOADING, READY, FAILED = "stopped", "downloading", "loadin
 
 # A worker that crashes more often than this within the window is left failed, not restarted.
 MAX_RESTARTS, RESTART_WINDOW_SECONDS = 3, 300.0
+
+# What the worker's environment keeps of this process's: the names, and the prefixes, that
+# Python, llama.cpp, its BLAS and GPU back ends and the C library read. Nothing else: the
+# server's environment holds the kernels' proxy key and whatever the admin started it with.
+WORKER_ENVIRONMENT_NAMES = frozenset({
+    "PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "TZ", "TERM",
+    "TMPDIR", "TEMP", "TMP", "PYTHONPATH", "PYTHONHOME", "PYTHONUTF8", "PYTHONIOENCODING",
+    "PYTHONDONTWRITEBYTECODE", "VIRTUAL_ENV", "CONDA_PREFIX", "LD_LIBRARY_PATH", "LD_PRELOAD",
+    "SYSTEMROOT", "WINDIR", "COMSPEC", "PATHEXT", "APPDATA", "LOCALAPPDATA", "USERPROFILE",
+    "NUMBER_OF_PROCESSORS", "XDG_CACHE_HOME", "XDG_RUNTIME_DIR",
+})
+WORKER_ENVIRONMENT_PREFIXES = (
+    "LC_", "DYLD_", "CUDA_", "NVIDIA_", "HIP_", "ROCR_", "HSA_", "ROCM_", "GGML_", "LLAMA_",
+    "OMP_", "KMP_", "GOMP_", "OPENBLAS_", "MKL_", "VK_", "MTL_", "METAL_", "AUTOCODER_WORKER_",
+)
+
+
+def worker_environment(key: str, environ: dict[str, str] | None = None) -> dict[str, str]:
+    """The worker's environment: the allowed part of `environ` (default: this process's)
+    and the worker's own key."""
+    environ = os.environ if environ is None else environ
+    kept = {
+        name: value
+        for name, value in environ.items()
+        if name in WORKER_ENVIRONMENT_NAMES or name.startswith(WORKER_ENVIRONMENT_PREFIXES)
+    }
+    return {**kept, WORKER_KEY_VARIABLE: key}
 
 
 class EngineSupervisor:
@@ -211,7 +244,12 @@ class EngineSupervisor:
     def _start_worker(self) -> None:
         try:
             if self._resolved is None:
-                self._resolved = resolve_model(self.settings.model, progress=self._on_progress)
+                AdminPolicy(self.settings).check_model(self.settings.model, "load")
+                self._resolved = resolve_model(
+                    self.settings.model,
+                    progress=self._on_progress,
+                    download=self.settings.allow_downloads,
+                )
             self._set(state=LOADING, progress=None)
             self._launch(self._resolved)
         except AutoCoderError as error:
@@ -238,7 +276,7 @@ class EngineSupervisor:
         return command
 
     def _launch(self, resolved: ResolvedModel) -> None:
-        environment = {**os.environ, WORKER_KEY_VARIABLE: self.api_key}
+        environment = worker_environment(self.api_key)
         process = subprocess.Popen(
             self._command(resolved),
             stdout=subprocess.PIPE,

@@ -232,6 +232,7 @@ class AutoCoderMagics(Magics):
         __tracebackhide__ = True
         from .display import CellDisplay
 
+        check_policy(options, settings)
         display = CellDisplay(self.shell)
         client = self.engine.connect(settings, options.model, display)
         if client is None:
@@ -431,12 +432,15 @@ class AutoCoderMagics(Magics):
         """What `%autocoder status` says: where requests go, the model, its device and layers,
         and the defaults."""
         from .._version import __version__
+        from ..policy import AdminPolicy
 
+        policy = AdminPolicy(settings).describe()
         return [
             *self.engine.status_lines(settings),
             f"Defaults: {settings.max_rounds} rounds, install {settings.install_policy}, "
             f"timeout {settings.exec_timeout:g} s, context {settings.n_ctx} tokens; "
             f"jupyter-autocoder {__version__}.",
+            *([policy] if policy else []),
         ]
 
     def close(self) -> None:
@@ -470,6 +474,22 @@ def parse_options(line: str) -> argparse.Namespace:
     if extra:
         raise usage_error(f"unrecognized arguments: {' '.join(extra)}")
     return options
+
+
+def check_policy(options: argparse.Namespace, settings: AutoCoder) -> None:
+    """A cell's --rounds, --install and --model within the admin's policy (the server hands
+    it to its kernels in AUTOCODER_POLICY), else a UsageError that says which setting."""
+    from ..errors import PolicyError
+    from ..policy import AdminPolicy
+
+    policy = AdminPolicy(settings)
+    try:
+        policy.check_rounds(options.rounds)
+        policy.check_install_policy(options.install)
+        if options.model:
+            policy.check_model(options.model, "use")
+    except PolicyError as error:
+        raise UsageError(error.message) from None
 
 
 def help_text() -> str:

@@ -12,7 +12,7 @@ from jupyter_server.utils import url_path_join
 from traitlets import Bool, Float, Instance, Int, Unicode
 
 from .._version import __version__
-from ..config import API_KEY_VARIABLE, ENGINE_URL_VARIABLE, AutoCoder
+from ..config import API_KEY_VARIABLE, ENGINE_URL_VARIABLE, POLICY_VARIABLE, AutoCoder
 from .engine import EngineHost, ModelPulls
 from .handlers import default_handlers
 
@@ -75,12 +75,14 @@ class AutoCoderApp(ExtensionApp):
     kernel_environment = Bool(
         True,
         help=(
-            "Put AUTOCODER_ENGINE_URL (the proxy) and AUTOCODER_API_KEY (its key) into the "
-            "environment of the kernels this server starts, so %%autocoder shares the server's model."
+            "Put AUTOCODER_ENGINE_URL (the proxy), AUTOCODER_API_KEY (its key) and "
+            "AUTOCODER_POLICY (the admin's policy) into the environment of the kernels this "
+            "server starts, so %%autocoder shares the server's model."
         ),
     ).tag(config=True)
 
     proxy_key = ""  # random per start; the kernels' key to the proxy
+    agent_key = ""  # random per start; the agent sessions' key, never out of this process
     _saved_environment: dict[str, str | None] | None = None
 
     autocoder_config = Instance(AutoCoder, allow_none=True, help="The AutoCoder settings in force.")
@@ -97,6 +99,7 @@ class AutoCoderApp(ExtensionApp):
         # here, before this server puts its own proxy into the environment for its kernels.
         self.autocoder_config = AutoCoder(parent=self)
         self.proxy_key = secrets.token_urlsafe(32)
+        self.agent_key = secrets.token_urlsafe(32)
         # Creating the host is cheap: the model itself is loaded later, in a thread,
         # so the server answers (and reports "loading") from its first second.
         self.engine = EngineHost(self.autocoder_config, log=self.log)
@@ -138,6 +141,7 @@ class AutoCoderApp(ExtensionApp):
             "queue": self.queue.status(),
             "tokens_per_second": self.proxy.meter.tokens_per_second(),
             "sessions": self.agents.running,
+            "policy": self.engine.policy.to_dict(),
         }
 
     def proxy_base_url(self) -> str:
@@ -154,10 +158,11 @@ class AutoCoderApp(ExtensionApp):
         return f"{scheme}://{host}:{app.port}" + url_path_join(app.base_url, "autocoder", "api", "v1")
 
     def proxy_client(self) -> Any:
-        """A ModelClient for the proxy (the agent sessions' way to the model)."""
+        """A ModelClient for the proxy (the agent sessions' way to the model), with the key
+        that lets a session ask in its notebook's lane of the queue."""
         from ..llm.client import ModelClient
 
-        return ModelClient(self.proxy_base_url(), api_key=self.proxy_key, model="default")
+        return ModelClient(self.proxy_base_url(), api_key=self.agent_key, model="default")
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -172,9 +177,11 @@ class AutoCoderApp(ExtensionApp):
         # Kernels inherit the server's environment (jupyter_server's session manager copies
         # os.environ), so this reaches every kernel started from now on.
         if self._saved_environment is None:
-            self._saved_environment = {name: os.environ.get(name) for name in (ENGINE_URL_VARIABLE, API_KEY_VARIABLE)}
+            names = (ENGINE_URL_VARIABLE, API_KEY_VARIABLE, POLICY_VARIABLE)
+            self._saved_environment = {name: os.environ.get(name) for name in names}
         os.environ[ENGINE_URL_VARIABLE] = self.proxy_base_url()
         os.environ[API_KEY_VARIABLE] = self.proxy_key
+        os.environ[POLICY_VARIABLE] = self.autocoder_config.policy_environment()
         self.log.info("jupyter_autocoder: kernels reach the model at %s", os.environ[ENGINE_URL_VARIABLE])
 
     def _restore_environment(self) -> None:

@@ -2,7 +2,8 @@
 
 The tornado handlers only translate HTTP to these calls. Nothing here loads a model on the
 event loop: the supervisor loads it in a thread of its own, and its (blocking) stop runs in
-the executor.
+the executor. A remote engine is probed (`probe_remote`, cached `probe_seconds`), so the
+status says `unreachable`, with the reason, when it does not answer.
 """
 
 from __future__ import annotations
@@ -14,10 +15,16 @@ import threading
 import time
 from typing import Any
 
-from ..config import AutoCoder
-from ..errors import EngineBusyError
+import httpx
 
-ENGINE_STATES = ("stopped", "downloading", "loading", "ready", "failed")
+from ..config import AutoCoder
+from ..errors import EngineBusyError, ModelUnavailableError, PolicyError
+from ..policy import AdminPolicy
+
+ENGINE_STATES = ("stopped", "downloading", "loading", "ready", "failed", "unreachable")
+# How long a remote engine's answer to the probe is trusted, and how long it may take.
+PROBE_SECONDS = 5.0
+PROBE_TIMEOUT_SECONDS = 3.0
 STATUS_KEYS = (
     "state",
     "model",
@@ -41,9 +48,14 @@ class EngineHost:
 
     def __init__(self, settings: AutoCoder, log: logging.Logger | None = None):
         self.settings = settings
+        self.policy = AdminPolicy(settings)
         self.log = log or logging.getLogger(__name__)
         self.supervisor: Any = None
         self.unavailable_reason: str | None = None
+        self.probe_seconds = PROBE_SECONDS
+        self._unreachable: str | None = None  # why the remote engine did not answer the probe
+        self._probed_at: float | None = None
+        self._probing: asyncio.Future[None] | None = None
         try:
             # Imported here, not at module level: it brings httpx and the model resolution.
             from ..llm.supervisor import EngineSupervisor
@@ -54,14 +66,51 @@ class EngineHost:
             self.unavailable_reason = f"Cannot create the model engine: {error}"
 
     def status(self) -> dict[str, Any]:
-        """The engine's state: the supervisor's own status, or why there is none."""
+        """The engine's state: the supervisor's own status, or why there is none. For a
+        remote engine, the last probe's word (call `probe_remote` first to refresh it)."""
         if self.supervisor is not None:
             try:
-                return dict(self.supervisor.status())
+                status = dict(self.supervisor.status())
             except Exception as error:
                 self.log.error("jupyter_autocoder: engine status failed: %s", error, exc_info=True)
                 return self._placeholder_status("failed", f"Engine status failed: {error}")
+            if self.remote and self._unreachable is not None:
+                status.update(state="unreachable", error=self._unreachable)
+            return status
         return self._placeholder_status("failed", self.unavailable_reason)
+
+    async def probe_remote(self) -> None:
+        """Ask a remote engine whether it answers (GET /models with its key), at most once
+        every `probe_seconds`; requests that come meanwhile share the one probe."""
+        if not self.remote or self.supervisor is None:
+            return
+        probed_at = self._probed_at
+        if probed_at is not None and time.monotonic() - probed_at < self.probe_seconds:
+            return
+        if self._probing is None:
+            self._probing = asyncio.ensure_future(self._probe())
+        await asyncio.shield(self._probing)
+
+    async def _probe(self) -> None:
+        url, headers = self.upstream("models")
+        base = self.supervisor.base_url
+        try:
+            async with httpx.AsyncClient(timeout=PROBE_TIMEOUT_SECONDS, trust_env=False) as client:
+                response = await client.get(url, headers=headers)
+            if response.status_code == 200:
+                problem = None
+            elif response.status_code in (401, 403):
+                problem = f"the engine at {base} refused the key ({response.status_code})"
+            else:
+                problem = f"the engine at {base} answered {response.status_code} to GET /models"
+        except Exception as error:  # any failure means the engine cannot be used now
+            problem = f"cannot connect to {base}: {error or type(error).__name__}"
+        finally:
+            self._probing = None
+        if problem != self._unreachable:
+            log = self.log.warning if problem else self.log.info
+            log("jupyter_autocoder: the remote engine %s", problem or f"at {base} answers again")
+        self._unreachable, self._probed_at = problem, time.monotonic()
 
     def _placeholder_status(self, state: str, error: str | None) -> dict[str, Any]:
         remote = bool(self.settings.engine_url)
@@ -112,6 +161,19 @@ class EngineHost:
             return self.settings.model
         return self.supervisor.model_name
 
+    def serves(self, model: Any) -> bool:
+        """Whether `model` names the server's model (as configured, or as the engine calls it)."""
+        if not isinstance(model, str):
+            return False
+        names = {self.settings.model, self.model_name()}
+        return model.strip().lower() in {name.lower() for name in names if name}
+
+    def check_served_model_allowed(self) -> None:
+        """The proxy's check: the model it serves is one the admin allows (PolicyError)."""
+        names = [self.settings.model, self.model_name()]
+        if not any(self.policy.model_allowed(name) for name in names):
+            self.policy.check_model(self.settings.model, "use")
+
     def upstream(self, path: str) -> tuple[str, dict[str, str]]:
         """The engine's URL for `path` (below /v1) and the headers that authenticate there."""
         key = self.settings.api_key if self.remote else self.supervisor.api_key
@@ -131,6 +193,39 @@ class EngineHost:
         if self.supervisor is None:
             raise EngineBusyError(f"Cannot {action}: {self.unavailable_reason}")
         return self.supervisor
+
+    def checked_model(self, action: str, model: Any) -> str | None:
+        """The model a REST action names, checked against the catalogue, the file system's
+        model folders and the admin's policy (blocking: it may look at files). None: the
+        action names no model (unload, or load of the configured one).
+
+        Raises ModelNotFoundError / ModelFileError (404), PolicyError (403), and ValueError
+        (400) for a pull of a local file, which is answered without looking at the disk."""
+        if action == "unload" or (action == "load" and model is None):
+            return None
+        if action == "pull" and isinstance(model, str) and _is_local_path(model):
+            raise ValueError("a local .gguf file needs no pull")
+        name = check_model_name(model, self.policy)
+        verb = {"pull": "pull", "load": "load", "switch": "switch to"}.get(action, action)
+        self.policy.check_model(name, verb)
+        if action == "pull":
+            self.policy.check_download(f"pull {name}")
+        elif not self.settings.allow_downloads and not self.remote:
+            self._check_local(name, verb)
+        return name
+
+    def _check_local(self, name: str, verb: str) -> None:
+        """With downloads off, refuse at once a model that is not on this machine."""
+        from ..llm.resolve import resolve_model
+
+        try:
+            resolve_model(name, download=False, check_memory=False)
+        except ModelUnavailableError:
+            raise PolicyError(
+                f"Cannot {verb} {name}: it is not on this machine, and downloads are turned off "
+                "on this server (c.AutoCoder.allow_downloads = False).",
+                "allow_downloads",
+            ) from None
 
     def load(self, model: str | None = None) -> None:
         """Load the configured model, or switch to `model` when another one is named."""
@@ -158,9 +253,10 @@ class EngineHost:
             self.log.error("jupyter_autocoder: stopping the model engine failed: %s", error, exc_info=True)
 
 
-def check_model_name(name: Any) -> str:
-    """A model name that can be resolved (catalogue, auto, hf: reference, existing .gguf),
-    or a typed error naming the valid choices."""
+def check_model_name(name: Any, policy: AdminPolicy | None = None) -> str:
+    """A model name that can be resolved (catalogue, auto, hf: reference, .gguf file), or a
+    typed error naming the valid choices. With a `policy`, a .gguf path must lie in its
+    model folders (`AdminPolicy.loadable_path`) and comes back as its real path."""
     from ..errors import ModelFileError, ModelNotFoundError
     from ..llm.catalogue import CATALOGUE
     from ..llm.resolve import parse_hf_reference
@@ -174,11 +270,17 @@ def check_model_name(name: Any) -> str:
         parse_hf_reference(name)
         return name
     if name.endswith(".gguf"):
+        if policy is not None:
+            return policy.loadable_path(name)
         path = os.path.abspath(os.path.expanduser(name))
         if not os.path.isfile(path):
             raise ModelFileError(f"Model file not found: {path}")
         return path
     raise ModelNotFoundError(name, ["auto", *CATALOGUE])
+
+
+def _is_local_path(name: str) -> bool:
+    return not name.startswith("hf:") and (os.path.isabs(name) or name.strip().endswith(".gguf"))
 
 
 class ModelPulls:
@@ -196,7 +298,7 @@ class ModelPulls:
 
     def start(self, name: str) -> dict[str, Any]:
         """Begin pulling `name` (a catalogue name or hf: reference); a pull in progress is kept."""
-        if not name.startswith("hf:") and (os.path.isabs(name) or name.endswith(".gguf")):
+        if _is_local_path(name):
             raise ValueError("a local .gguf file needs no pull")
         with self._lock:
             current = self._pulls.get(name)

@@ -3,7 +3,9 @@ extension's services (`EngineHost`, `ModelPulls`, `EngineProxy`, `AgentService`)
 
 Every verb is authenticated (`@tornado.web.authenticated`, `@ws_authenticated` for the
 socket) and authorized on the `autocoder` resource; errors reach the client as JSON with a
-`message` (APIHandler). The proxy also accepts the key the server gives its kernels.
+`message` (APIHandler). The proxy also accepts the key the server gives its kernels, and
+the key its own agent sessions use (held by the server alone); each key is an identity of
+its own, and the proxy's queue lanes follow the identity.
 """
 
 from __future__ import annotations
@@ -24,9 +26,9 @@ from tornado import websocket
 from tornado.iostream import StreamClosedError
 
 from .._version import __version__
-from ..errors import EngineBusyError, ProtocolError, ProxyError
-from .engine import check_model_name, list_models
-from .protocol import Hello, Refusal, parse_message
+from ..errors import AutoCoderError, EngineBusyError, PolicyError, ProtocolError, ProxyError
+from .engine import list_models
+from .protocol import Continue, Hello, Refusal, Start, parse_message
 from .proxy import ProxyRequest, key_matches
 
 if TYPE_CHECKING:
@@ -39,6 +41,11 @@ AUTH_RESOURCE = "autocoder"
 MODEL_ACTIONS = ("pull", "load", "unload", "switch")
 # The identity of requests that bring the proxy key: the kernels this server started.
 KERNEL_USER = User(username="autocoder-kernel", name="Kernel of this server (proxy key)")
+# The identity of this server's own agent sessions (a key that never leaves the process).
+AGENT_USER = User(username="autocoder-agent", name="Agent sessions of this server")
+# The fair queue's lanes of the two: all kernels share one, the sessions one per notebook.
+KERNELS_LANE = "kernels"
+AGENT_LANE = "agent-sessions"
 
 
 class ServerServices(Protocol):
@@ -47,6 +54,7 @@ class ServerServices(Protocol):
     max_request_bytes: int
     max_message_bytes: int
     proxy_key: str
+    agent_key: str
     engine: EngineHost
     pulls: ModelPulls
     proxy: EngineProxy
@@ -90,11 +98,16 @@ class ProxyKeyHandler(AutoCoderHandler):
     """A handler that the kernels' proxy key opens too (see `ProxyKeyIdentity`); other users
     still need the `autocoder` permission."""
 
-    proxy_key_authenticated = False
+    proxy_key_authenticated = False  # the kernels' key or the agent sessions' key
+    agent_key_authenticated = False
+
+    def accepted_keys(self) -> dict[str, User]:
+        """The server's own keys this handler accepts, and the identity each stands for."""
+        return {self.autocoder.proxy_key: KERNEL_USER}
 
     @property
     def identity_provider(self) -> Any:
-        return ProxyKeyIdentity(super().identity_provider, self.autocoder.proxy_key)
+        return ProxyKeyIdentity(super().identity_provider, self.accepted_keys())
 
     async def authorize_unless_kernel(self, action: str, what: str) -> None:
         if self.proxy_key_authenticated:
@@ -114,6 +127,7 @@ class StatusHandler(ProxyKeyHandler):
     @tornado.web.authenticated
     async def get(self) -> None:
         await self.authorize_unless_kernel("read", "read the status")
+        await self.autocoder.engine.probe_remote()
         self.write_json(self.autocoder.status())
 
 
@@ -123,9 +137,13 @@ class ModelsHandler(AutoCoderHandler):
     @tornado.web.authenticated
     @authorized
     async def get(self) -> None:
+        app = self.autocoder
+        await app.engine.probe_remote()
         # The catalogue looks at files on disk (caches): keep that off the event loop.
         models = await asyncio.get_running_loop().run_in_executor(None, list_models)
-        app = self.autocoder
+        policy = app.engine.policy
+        for model in models:
+            model["allowed"] = policy.model_allowed(model["name"])
         engine = app.engine.status()
         self.write_json(
             {
@@ -135,6 +153,7 @@ class ModelsHandler(AutoCoderHandler):
                 "state": engine["state"],
                 "remote": app.engine.remote,
                 "pulls": app.pulls.status(),
+                "policy": policy.to_dict(),
             }
         )
 
@@ -148,11 +167,16 @@ class ModelActionHandler(AutoCoderHandler):
         if action not in MODEL_ACTIONS:
             raise tornado.web.HTTPError(404, f"unknown model action {action!r}; expected one of {', '.join(MODEL_ACTIONS)}")
         body = self.json_body()
-        model = body.get("model")
-        if action in ("pull", "switch") or model is not None:
-            model = self._checked_model(model)
         engine = self.autocoder.engine
         loop = asyncio.get_running_loop()
+        # The check may look at files (model folders, caches): off the event loop.
+        try:
+            model = await loop.run_in_executor(
+                None, engine.checked_model, action, body.get("model")
+            )
+        except Exception as error:
+            self._refuse(error)
+            return
         try:
             if action == "pull":
                 pull = self.autocoder.pulls.start(model)
@@ -172,29 +196,39 @@ class ModelActionHandler(AutoCoderHandler):
             raise tornado.web.HTTPError(400, str(error)) from None
         self.write_json({"engine": engine.status()}, 202)
 
-    def _checked_model(self, model: Any) -> str:
-        from ..errors import AutoCoderError
-
-        try:
-            return check_model_name(model)
-        except (AutoCoderError, LookupError) as error:
-            raise tornado.web.HTTPError(404, str(error)) from None
+    def _refuse(self, error: Exception) -> None:
+        """The answer to a model that did not pass the check: 403 for the admin's policy,
+        404 for a model that is not there (or may not be named), 400 for a pull that needs
+        none. Written here rather than raised: an HTTPError would double every % of a name."""
+        if isinstance(error, PolicyError):
+            status = 403
+        elif isinstance(error, (AutoCoderError, LookupError)):
+            status = 404
+        elif isinstance(error, ValueError):
+            status = 400
+        else:
+            raise error
+        self.log.warning("jupyter_autocoder: refused: %s", error)
+        self.write_json({"message": str(error), "reason": None}, status)
 
 
 class ProxyKeyIdentity:
     """The server's identity provider, plus the proxy key: a request that brings it is one
     of this server's kernels (token-authenticated, so no XSRF cookie is asked for)."""
 
-    def __init__(self, inner: Any, key: str):
+    def __init__(self, inner: Any, keys: dict[str, User]):
         self._inner = inner
-        self._key = key
+        self._keys = keys
 
     def get_user(self, handler: Any) -> Any:
         scheme, _, value = handler.request.headers.get("Authorization", "").partition(" ")
-        if scheme.lower() == "bearer" and key_matches(value.strip(), self._key):
-            handler._token_authenticated = True
-            handler.proxy_key_authenticated = True
-            return KERNEL_USER
+        if scheme.lower() == "bearer":
+            for key, user in self._keys.items():
+                if key_matches(value.strip(), key):
+                    handler._token_authenticated = True
+                    handler.proxy_key_authenticated = True
+                    handler.agent_key_authenticated = user is AGENT_USER
+                    return user
         return self._inner.get_user(handler)
 
     def __getattr__(self, name: str) -> Any:
@@ -208,6 +242,9 @@ class ProxyHandler(ProxyKeyHandler):
     _client_gone = False
     _content_type = "application/json"
 
+    def accepted_keys(self) -> dict[str, User]:
+        return {**super().accepted_keys(), self.autocoder.agent_key: AGENT_USER}
+
     @tornado.web.authenticated
     async def get(self, path: str) -> None:
         await self._forward("GET", path)
@@ -218,9 +255,18 @@ class ProxyHandler(ProxyKeyHandler):
 
     async def _forward(self, method: str, path: str) -> None:
         await self.authorize_unless_kernel("execute", "use the model")
-        address = self.request.connection.context.address  # type: ignore[union-attr]
-        lane = f"connection:{address[0]}:{address[1]}" if isinstance(address, tuple) else f"connection:{address}"
-        request = ProxyRequest(method, path, self.request.body, lane)
+        # The lane is who asks, as authenticated: never what the request says of itself
+        # (a fresh `user` per request, or a fresh connection, would be a fresh lane).
+        if self.agent_key_authenticated:
+            lane = AGENT_LANE
+        elif self.proxy_key_authenticated:
+            lane = KERNELS_LANE
+        else:
+            lane = f"user:{getattr(self.current_user, 'username', self.current_user)}"
+        request = ProxyRequest(
+            method, path, self.request.body, lane, raw_path=self.request.path,
+            notebook_lanes=self.agent_key_authenticated,
+        )
         self._task = asyncio.ensure_future(self.autocoder.proxy.forward(request, self))
         try:
             await self._task
@@ -295,6 +341,7 @@ class AgentSocketHandler(ExtensionHandlerMixin, WebSocketMixin, websocket.WebSoc
             return
         try:
             parsed = parse_message(message, self.autocoder.max_message_bytes)
+            self._check_policy(parsed)
             await self.autocoder.agents.handle(channel, parsed)
         except ProtocolError as error:
             channel.send(Refusal.from_error(error).to_dict())
@@ -302,6 +349,14 @@ class AgentSocketHandler(ExtensionHandlerMixin, WebSocketMixin, websocket.WebSoc
             self.log.exception("jupyter_autocoder: a message on the agent socket failed")
             refusal = Refusal(message=f"internal error: {error}", in_reply_to=None)
             channel.send(refusal.to_dict())
+
+    def _check_policy(self, message: Any) -> None:
+        """A turn's round limit within the admin's `max_rounds_limit`."""
+        if isinstance(message, (Start, Continue)):
+            try:
+                self.autocoder.engine.policy.check_rounds(message.max_rounds)
+            except PolicyError as error:
+                raise ProtocolError(error.message, message.type, message.notebook) from None
 
     def on_close(self) -> None:
         if self.channel is not None:

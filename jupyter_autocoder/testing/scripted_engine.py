@@ -3,7 +3,8 @@
 It stands in only for what cannot run here: a model that writes a bug on purpose so that
 the correction loop can be tested, or a 33B model. It speaks the same protocol as the real
 worker (chat completions with server-sent events), so the code under test is the
-production path. Scriptable with `enqueue(...)`; it records what it was asked in `.history`.
+production path. Scriptable with `enqueue(...)`; it records what it was asked in `.history`,
+and every request line it received (method and raw path, before any check) in `.paths`.
 """
 
 from __future__ import annotations
@@ -72,6 +73,7 @@ class ScriptedEngine:
         self.api_key = api_key if api_key is not None else secrets.token_hex(16)
         self.model_name = model_name
         self.history: list[RecordedRequest] = []
+        self.paths: list[tuple[str, str]] = []  # (method, path as received), every request
         self._script = _Script(deque(ScriptedReply.coerce(r) for r in replies), responder)
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", port), _make_handler(self))
@@ -121,6 +123,13 @@ def _make_handler(engine: ScriptedEngine) -> type[BaseHTTPRequestHandler]:
 
         def log_message(self, format: str, *args: Any) -> None:  # quiet in tests
             pass
+
+        def parse_request(self) -> bool:
+            parsed = super().parse_request()
+            if parsed:
+                with engine._lock:
+                    engine.paths.append((self.command, self.path))
+            return parsed
 
         def _authorised(self) -> bool:
             if self.headers.get("Authorization") == f"Bearer {engine.api_key}":

@@ -12,7 +12,25 @@ import { ISignal } from '@lumino/signaling';
 import { ClientMessage, Mode, ServerMessage } from './protocol';
 
 export type EngineState =
-  'stopped' | 'downloading' | 'loading' | 'ready' | 'failed';
+  | 'stopped'
+  | 'downloading'
+  | 'loading'
+  | 'ready'
+  | 'failed'
+  /** A remote engine that did not answer the server's probe (`error` says why). */
+  | 'unreachable';
+
+/** The admin's policy for a shared server (c.AutoCoder.*), as the status reports it. */
+export interface IAdminPolicy {
+  /** Names or patterns of the models users may use; null: every model. */
+  allowed_models: string[] | null;
+  allow_downloads: boolean;
+  allowed_install_policies: InstallPolicy[];
+  max_rounds_limit: number;
+  /** The server's own install policy and round limit, within the policy. */
+  install_policy: InstallPolicy;
+  max_rounds: number;
+}
 
 export interface IEngineStatus {
   state: EngineState;
@@ -39,6 +57,7 @@ export interface IStatusReply {
   queue?: { waiting: number; active: number; slots: number };
   tokens_per_second?: number | null;
   sessions?: number;
+  policy?: IAdminPolicy;
 }
 
 /** One model of the catalogue (GET /autocoder/api/models). */
@@ -50,6 +69,8 @@ export interface ICatalogueModel {
   source: string;
   cached: boolean;
   path: string | null;
+  /** Whether the admin's policy allows it (c.AutoCoder.allowed_models). */
+  allowed?: boolean;
 }
 
 export interface IPull {
@@ -68,6 +89,7 @@ export interface IModelsReply {
   state: EngineState;
   remote: boolean;
   pulls: { [name: string]: IPull };
+  policy?: IAdminPolicy;
 }
 
 /** The id of the main plugin, also the name of the settings schema. */

@@ -30,7 +30,7 @@ from jsonschema.exceptions import best_match
 from pytest_jupyter.jupyter_server import *
 from traitlets.config import Config
 
-from jupyter_autocoder.config import ENVIRONMENT_OVERRIDES
+from jupyter_autocoder.config import ENVIRONMENT_OVERRIDES, POLICY_VARIABLE
 from jupyter_autocoder.server.protocol_schema import build_schema
 from jupyter_autocoder.testing.scripted_engine import ScriptedEngine, ScriptedReply
 
@@ -81,7 +81,8 @@ def _message_problem():
 def _no_autocoder_environment():
     """The developer's own AUTOCODER_* variables must not change what these tests see, and
     what a server under test puts into the environment (for its kernels) must not outlive it."""
-    saved = {name: os.environ.pop(name, None) for name in ENVIRONMENT_OVERRIDES.values()}
+    names = (*ENVIRONMENT_OVERRIDES.values(), POLICY_VARIABLE)
+    saved = {name: os.environ.pop(name, None) for name in names}
     yield
     for name, value in saved.items():
         if value is None:

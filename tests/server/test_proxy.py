@@ -182,18 +182,23 @@ def gated(served: list[str], held: str, gate: threading.Event):
     return respond
 
 
-async def test_the_queue_serves_lanes_in_turn(autocoder, scripted_engine, engine_responder):
-    """A lane that asks three times does not make another lane wait behind all three."""
+async def test_the_queue_serves_lanes_in_turn(
+    autocoder, scripted_engine, engine_responder, jp_serverapp
+):
+    """A lane that asks three times does not make another lane wait behind all three.
+    A lane is who asks, as authenticated: A is a kernel (the proxy key), B a Jupyter user."""
     served, gate = [], threading.Event()
     engine_responder.function = gated(served, "A0", gate)
     client = ModelClient(autocoder.proxy_base_url(), api_key=autocoder.proxy_key)
+    person = ModelClient(autocoder.proxy_base_url(), api_key=jp_serverapp.identity_provider.token)
+    clients = {"A": client, "B": person}
     results, streams, threads = {}, {}, []
 
     threads.append(_background_stream(client, "A0", results, streams))
     await _wait(lambda: served == ["A0"])  # A0 holds the one slot
     for number, user in enumerate(["A1", "A2", "A3", "B1"], start=1):
         lane = user[0]
-        threads.append(_background_stream(client, user, results, streams, lane=lane))
+        threads.append(_background_stream(clients[lane], user, results, streams, lane=lane))
         await _wait(lambda number=number: autocoder.queue.waiting == number)
     assert autocoder.status()["queue"] == {"waiting": 4, "active": 1, "slots": 1}
     gate.set()
@@ -204,6 +209,7 @@ async def test_the_queue_serves_lanes_in_turn(autocoder, scripted_engine, engine
     assert all(results[user] == f"ok {user}" for user in served)
     assert autocoder.status()["queue"] == {"waiting": 0, "active": 0, "slots": 1}
     client.close()
+    clients["B"].close()
 
 
 async def test_a_stopped_request_leaves_the_queue_at_once(autocoder, scripted_engine, engine_responder):

@@ -11,3 +11,8 @@ configure(c, "AUTOCODER_UI_REAL_PORT", 18931)
 c.AutoCoder.model = "smollm2-135m"
 c.AutoCoder.n_ctx = 2048
 c.AutoCoder.load_on_start = True
+# An admin's policy (docs/admin.md), for the panel's display of it
+# (tests/real-model-policy.spec.ts); it allows all that the other tests here use.
+c.AutoCoder.allowed_models = ["smollm2-*", "qwen2.5-coder-*"]
+c.AutoCoder.allowed_install_policies = ["ask", "never"]
+c.AutoCoder.max_rounds_limit = 5

@@ -62,7 +62,7 @@ const config: PlaywrightTestConfig = {
   projects: [
     {
       name: 'real-model',
-      testMatch: /real-model\.spec\.ts/,
+      testMatch: /real-model(-[a-z]+)?\.spec\.ts/,
       use: { baseURL: `http://127.0.0.1:${REAL_PORT}` }
     },
     {

@@ -38,7 +38,8 @@ export class AutoCoderPanel extends Panel implements IAutoCoderPanel {
     this.node.setAttribute('role', 'region');
     this.node.setAttribute('aria-label', trans.__('AutoCoder'));
 
-    this.addWidget(new EngineHeader(options.engine, trans));
+    this._header = new EngineHeader(options.engine, trans, options.settings);
+    this.addWidget(this._header);
 
     // Which notebook, and its conversation's actions.
     const bar = document.createElement('div');
@@ -170,6 +171,7 @@ export class AutoCoderPanel extends Panel implements IAutoCoderPanel {
 
   /** The settings changed: the mode of notebooks not yet used follows the default. */
   settingsChanged(): void {
+    this._header.settingsChanged();
     this._updateComposer();
   }
 
@@ -403,6 +405,7 @@ export class AutoCoderPanel extends Panel implements IAutoCoderPanel {
   private _notebookLabel: HTMLSpanElement;
   private _newButton: HTMLButtonElement;
   private _clearButton: HTMLButtonElement;
+  private _header: EngineHeader;
   private _input!: HTMLTextAreaElement;
   private _hint!: HTMLSpanElement;
   private _sendButton!: HTMLButtonElement;

@@ -16,6 +16,7 @@ import {
 
 import { AgentController } from '../agent/controller';
 import { autocoderIcon } from '../icons';
+import { withinPolicy } from '../model/policy';
 import { followSettings, readPanelSettings } from '../settings';
 import {
   CommandIDs,
@@ -69,7 +70,8 @@ export const panelPlugin: JupyterFrontEndPlugin<IAutoCoderPanel> = {
     const controller = new AgentController({
       connection,
       tracker,
-      settings: () => settings
+      // As the admin's policy lets them apply (install policy, rounds).
+      settings: () => withinPolicy(settings, engine.status?.policy)
     });
     const panel = new AutoCoderPanel({
       controller,

@@ -2,17 +2,25 @@ import { Dialog, showDialog } from '@jupyterlab/apputils';
 import { TranslationBundle } from '@jupyterlab/translation';
 import { Widget } from '@lumino/widgets';
 
-import { ICatalogueModel, IEngineModel, IEngineStatus } from '../tokens';
+import {
+  ICatalogueModel,
+  IEngineModel,
+  IEngineStatus,
+  IPanelSettings
+} from '../tokens';
+import { modelBlocked, policyNotes } from './policy';
 
 /**
  * The panel's header: the model (a picker to switch), the device it runs on with the
  * layers offloaded, and its state: downloading with a progress bar, loading, ready,
- * or failed with the reason.
+ * failed with the reason, or a remote engine that does not answer. What the admin's
+ * policy sets is said under it, and the models it forbids are disabled in the picker.
  */
 export class EngineHeader extends Widget {
   constructor(
     private readonly engine: IEngineModel,
-    private readonly trans: TranslationBundle
+    private readonly trans: TranslationBundle,
+    private readonly settings: () => IPanelSettings | null = () => null
   ) {
     super();
     this.addClass('jp-AutoCoder-header');
@@ -63,6 +71,12 @@ export class EngineHeader extends Widget {
     this._problem.append(this._problemText, this._retry);
     this.node.appendChild(this._problem);
 
+    this._policy = document.createElement('div');
+    this._policy.className = 'jp-AutoCoder-policy';
+    this._policy.setAttribute('role', 'note');
+    this._policy.setAttribute('aria-label', trans.__('Set by the admin'));
+    this.node.appendChild(this._policy);
+
     engine.changed.connect(this._update, this);
     this._update();
   }
@@ -70,6 +84,11 @@ export class EngineHeader extends Widget {
   dispose(): void {
     this.engine.changed.disconnect(this._update, this);
     super.dispose();
+  }
+
+  /** The user's settings changed: say again where the policy overrides them. */
+  settingsChanged(): void {
+    this._update();
   }
 
   private _update(): void {
@@ -93,6 +112,7 @@ export class EngineHeader extends Widget {
       );
       this._setProgress(null);
       this._fillPicker(null);
+      this._showPolicy();
       return;
     }
     const engine = reply.engine;
@@ -116,7 +136,16 @@ export class EngineHeader extends Widget {
     } else {
       this._setProgress(null);
     }
-    if (engine.state === 'failed') {
+    this._showPolicy();
+    if (engine.state === 'unreachable') {
+      this._showProblem(
+        trans.__(
+          'The remote engine does not answer: %1',
+          engine.error || trans.__('no reason given')
+        ),
+        false
+      );
+    } else if (engine.state === 'failed') {
       this._showProblem(
         trans.__(
           'The model failed: %1',
@@ -134,22 +163,52 @@ export class EngineHeader extends Widget {
     }
   }
 
+  private _showPolicy(): void {
+    const policy =
+      this.engine.status?.policy ?? this.engine.models?.policy ?? null;
+    const notes = policyNotes(policy, this.settings(), this.trans);
+    this._policy.hidden = notes.length === 0;
+    this._policy.textContent = '';
+    if (notes.length === 0) {
+      return;
+    }
+    const title = document.createElement('span');
+    title.className = 'jp-AutoCoder-policyTitle';
+    title.textContent = this.trans.__('Set by the admin:');
+    const list = document.createElement('ul');
+    for (const note of notes) {
+      const item = document.createElement('li');
+      item.textContent = note;
+      list.appendChild(item);
+    }
+    this._policy.append(title, list);
+  }
+
   private _fillPicker(engine: IEngineStatus | null): void {
     const models = this.engine.models;
+    const policy = this.engine.status?.policy ?? models?.policy ?? null;
     const current = engine?.model ?? '';
-    const names: { name: string; label: string; model?: ICatalogueModel }[] = (
-      models?.models ?? []
-    ).map(model => ({
-      name: model.name,
-      label: model.cached
-        ? model.name
-        : this.trans.__(
-            '%1 (download %2)',
-            model.name,
-            formatBytes(model.size_bytes)
-          ),
-      model
-    }));
+    const names: {
+      name: string;
+      label: string;
+      model?: ICatalogueModel;
+      blocked?: string;
+    }[] = (models?.models ?? []).map(model => {
+      const blocked = modelBlocked(model, policy, this.trans);
+      let label = model.name;
+      if (blocked && model.allowed === false) {
+        label = this.trans.__('%1 (not allowed)', model.name);
+      } else if (blocked) {
+        label = this.trans.__('%1 (not here)', model.name);
+      } else if (!model.cached) {
+        label = this.trans.__(
+          '%1 (download %2)',
+          model.name,
+          formatBytes(model.size_bytes)
+        );
+      }
+      return { name: model.name, label, model, blocked };
+    });
     if (current && !names.some(item => item.name === current)) {
       names.unshift({ name: current, label: shortName(current) });
     }
@@ -161,7 +220,9 @@ export class EngineHeader extends Widget {
         const option = document.createElement('option');
         option.value = item.name;
         option.textContent = item.label;
-        option.title = item.model?.description ?? item.name;
+        option.title = item.blocked || (item.model?.description ?? item.name);
+        // The current model stays selectable, even when the policy names others.
+        option.disabled = !!item.blocked && item.name !== current;
         this._picker.appendChild(option);
       }
       this._picker.value = current;
@@ -255,6 +316,7 @@ export class EngineHeader extends Widget {
   private _problem: HTMLDivElement;
   private _problemText: HTMLSpanElement;
   private _retry: HTMLButtonElement;
+  private _policy: HTMLDivElement;
   private _pickerSignature = '';
   private _switching = false;
   private _actionError = '';
@@ -337,6 +399,8 @@ export function stateText(
       return trans.__('ready');
     case 'failed':
       return trans.__('failed');
+    case 'unreachable':
+      return trans.__('unreachable');
     case 'stopped':
       return trans.__('not loaded');
     default:

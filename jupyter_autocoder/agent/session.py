@@ -52,7 +52,7 @@ from .parse import ParsedReply, parse_reply
 from .prompts import NotebookContext, coerce_context, request_message
 from .settings import SessionSettings
 from .streaming import Streamer
-from .trace import TraceWriter
+from .trace import TraceRetention, TraceWriter
 from .verdict import ACCEPTED, Verdict, Verifier
 
 if TYPE_CHECKING:  # the loop is handed a client; it does not import HTTP code itself
@@ -134,7 +134,8 @@ class AgentSession:
         self.settings = settings
         self.approver = approver
         self.verifier = verifier
-        self.tracer = TraceWriter(settings.trace_dir, session_id) if settings.trace else None
+        retention = TraceRetention(settings.trace_max_mb, settings.trace_max_age_days)
+        self.tracer = TraceWriter(settings.trace_dir, session_id, retention) if settings.trace else None
         self.session_id = self.tracer.session_id if self.tracer else (session_id or "")
 
         self.messages: list[dict[str, str]] = []

@@ -21,6 +21,8 @@ _FROM_CONFIG = (
     "exec_timeout",
     "install_policy",
     "context_budget",
+    "trace_max_mb",
+    "trace_max_age_days",
 )
 
 
@@ -54,6 +56,10 @@ class SessionSettings:
     trace: bool = True
     trace_dir: str | None = None
     """Where the session's trace is written; None: the default trace directory."""
+    trace_max_mb: float = 0.0
+    """The size the trace folder is pruned to when the trace opens; 0: no limit."""
+    trace_max_age_days: float = 0.0
+    """Traces older than this are pruned when the trace opens; 0: no limit."""
 
     def __post_init__(self) -> None:
         if self.max_rounds < 1:
@@ -64,8 +70,9 @@ class SessionSettings:
 
     @classmethod
     def from_config(cls, config: Any, **overrides: Any) -> SessionSettings:
-        """Settings with max_rounds, retry_temperature, exec_timeout, install_policy and
-        context_budget from an `AutoCoder` config; `overrides` go over them."""
+        """Settings with max_rounds, retry_temperature, exec_timeout, install_policy,
+        context_budget and the traces' retention from an `AutoCoder` config; `overrides` go
+        over them."""
         values = {name: getattr(config, name) for name in _FROM_CONFIG}
         return cls(**{**values, **overrides})
 

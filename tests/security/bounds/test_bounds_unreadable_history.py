@@ -13,7 +13,7 @@ SCHEMA = build_schema()
 
 
 def history_validator() -> jsonschema.Draft202012Validator:
-    return jsonschema.Draft202012Validator({**SCHEMA, "$ref": "#/$defs/History"})
+    return jsonschema.Draft202012Validator({**SCHEMA, "$ref": "#/$defs/HistoryMessage"})
 
 
 async def test_the_user_is_told_that_the_history_could_not_be_read(open_socket, autocoder, jp_root_dir):

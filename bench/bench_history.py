@@ -1,6 +1,7 @@
 """Benchmark: does a long agent history slow a turn down? Prints JSON.
 
-    python bench/bench_history.py [--earlier 200] [--stdout-bytes 200000] [--notebooks 4] [--turns 3]
+    python bench/bench_history.py [--earlier 200] [--stdout-bytes 200000] [--notebooks 4]
+                                  [--turns 3]
 
 A real `jupyter server` process with the extension reaches the scripted engine of this
 process as a remote engine (the model's time is not what is measured); this process plays
@@ -40,7 +41,13 @@ from tornado.websocket import websocket_connect
 from jupyter_autocoder.server.history import HistoryStore, NotebookHistory
 from jupyter_autocoder.testing.scripted_engine import ScriptedEngine
 
-OTHER_EXTENSIONS = ("jupyterlab", "jupyter_lsp", "jupyter_server_terminals", "notebook_shim", "notebook")
+OTHER_EXTENSIONS = (
+    "jupyterlab",
+    "jupyter_lsp",
+    "jupyter_server_terminals",
+    "notebook_shim",
+    "notebook",
+)
 EMPTY_NOTEBOOK = json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
 
 
@@ -74,7 +81,9 @@ class Server:
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
-        environment = {k: v for k, v in os.environ.items() if not k.startswith(("AUTOCODER_", "JUPYTER"))}
+        environment = {
+            k: v for k, v in os.environ.items() if not k.startswith(("AUTOCODER_", "JUPYTER"))
+        }
         environment.update(
             JUPYTER_CONFIG_DIR=str(self.base / "config"),
             JUPYTER_DATA_DIR=str(self.base / "data"),
@@ -82,10 +91,21 @@ class Server:
         )
         log = open(self.base / "server.log", "ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "jupyter_server", "--no-browser", "--allow-root", f"--port={self.port}",
-             "--ServerApp.port_retries=0", "--ServerApp.ip=127.0.0.1", f"--ServerApp.root_dir={self.root}",
-             f"--IdentityProvider.token={self.token}"],
-            env=environment, stdout=log, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "jupyter_server",
+                "--no-browser",
+                "--allow-root",
+                f"--port={self.port}",
+                "--ServerApp.port_retries=0",
+                "--ServerApp.ip=127.0.0.1",
+                f"--ServerApp.root_dir={self.root}",
+                f"--IdentityProvider.token={self.token}",
+            ],
+            env=environment,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
 
     async def wait_ready(self, timeout: float = 120.0) -> None:
@@ -95,7 +115,8 @@ class Server:
             try:
                 response = await client.fetch(
                     f"http://127.0.0.1:{self.port}/autocoder/api/status",
-                    headers={"Authorization": f"token {self.token}"}, raise_error=False,
+                    headers={"Authorization": f"token {self.token}"},
+                    raise_error=False,
                 )
                 if response.code == 200:
                     return
@@ -136,7 +157,9 @@ class Panel:
             message = json.loads(raw)
             if message["type"] == "run_cell":
                 output = {"output_type": "stream", "name": "stdout", "text": self.stdout}
-                self.send({"type": "run_result", "id": message["id"], "outputs": [output], "status": "ok"})
+                self.send(
+                    {"type": "run_result", "id": message["id"], "outputs": [output], "status": "ok"}
+                )
             elif message["type"] in ("done", "history", "error"):
                 await self.messages.put(message)
 
@@ -209,7 +232,9 @@ async def bench(arguments: argparse.Namespace) -> dict:
             await panel.expect("history", notebook)
         seconds: dict[str, list[float]] = {"1": [], str(arguments.earlier): []}
         for short_notebook, long_notebook in zip(short, long):
-            seconds["1"].append(await panel.turns(short_notebook, arguments.turns) / arguments.turns)
+            seconds["1"].append(
+                await panel.turns(short_notebook, arguments.turns) / arguments.turns
+            )
             seconds[str(arguments.earlier)].append(
                 await panel.turns(long_notebook, arguments.turns) / arguments.turns
             )
@@ -234,10 +259,16 @@ async def bench(arguments: argparse.Namespace) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--earlier", type=int, default=200, help="earlier turns in the long histories")
-    parser.add_argument("--stdout-bytes", type=int, default=200_000, help="stdout of each turn's cell")
+    parser.add_argument(
+        "--earlier", type=int, default=200, help="earlier turns in the long histories"
+    )
+    parser.add_argument(
+        "--stdout-bytes", type=int, default=200_000, help="stdout of each turn's cell"
+    )
     parser.add_argument("--notebooks", type=int, default=4, help="notebooks of each kind")
-    parser.add_argument("--turns", type=int, default=3, help="turns timed per notebook, back to back")
+    parser.add_argument(
+        "--turns", type=int, default=3, help="turns timed per notebook, back to back"
+    )
     arguments = parser.parse_args()
     print(json.dumps(asyncio.run(bench(arguments)), indent=2))
 

@@ -90,16 +90,24 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--traces", default=None, help="the trace directory (default: the standard one)")
     export.set_defaults(handler=command_export)
 
-    traces = commands.add_parser("traces", help="show the session trace folders; --prune removes old traces")
+    traces = commands.add_parser(
+        "traces", help="show the session trace folders; --prune removes old traces"
+    )
     traces.add_argument(
         "--dir", action="append", default=None, dest="directories", metavar="DIR",
         help="a trace folder (repeatable; default: the magic's and the panel's standard folders)",
     )
-    traces.add_argument("--prune", action="store_true", help="remove traces beyond the age and size limits")
-    traces.add_argument("--max-mb", type=float, default=None,
-                        help="megabytes kept per folder (default: c.AutoCoder.trace_max_mb; 0 keeps all)")
-    traces.add_argument("--max-age-days", type=float, default=None,
-                        help="days a trace is kept (default: c.AutoCoder.trace_max_age_days; 0 keeps all)")
+    traces.add_argument(
+        "--prune", action="store_true", help="remove traces beyond the age and size limits"
+    )
+    traces.add_argument(
+        "--max-mb", type=float, default=None,
+        help="megabytes kept per folder (default: c.AutoCoder.trace_max_mb; 0 keeps all)",
+    )
+    traces.add_argument(
+        "--max-age-days", type=float, default=None,
+        help="days a trace is kept (default: c.AutoCoder.trace_max_age_days; 0 keeps all)",
+    )
     traces.set_defaults(handler=command_traces)
     return parser
 
@@ -289,20 +297,25 @@ def command_traces(arguments: argparse.Namespace) -> int:
     from .config import AutoCoder
 
     defaults = AutoCoder()
+    max_mb, max_age_days = arguments.max_mb, arguments.max_age_days
     retention = trace.TraceRetention(
-        max_mb=defaults.trace_max_mb if arguments.max_mb is None else arguments.max_mb,
-        max_age_days=defaults.trace_max_age_days if arguments.max_age_days is None else arguments.max_age_days,
+        max_mb=defaults.trace_max_mb if max_mb is None else max_mb,
+        max_age_days=defaults.trace_max_age_days if max_age_days is None else max_age_days,
     )
-    directories = [Path(directory) for directory in arguments.directories or _standard_trace_folders()]
+    folders = arguments.directories or _standard_trace_folders()
+    directories = [Path(directory) for directory in folders]
     for directory in directories:
         if arguments.prune:
             result = trace.prune_traces(directory, retention)
-            print(f"{directory}: removed {len(result.removed)} traces ({result.freed_bytes / trace.MB:.1f} MB); "
+            print(f"{directory}: removed {len(result.removed)} traces "
+                  f"({result.freed_bytes / trace.MB:.1f} MB); "
                   f"{result.kept} left ({result.kept_bytes / trace.MB:.1f} MB)")
             continue
         found = trace.trace_files(directory)
         oldest = min((modified for _, _, modified in found), default=None)
-        since = f", the oldest from {time.strftime('%Y-%m-%d', time.localtime(oldest))}" if oldest else ""
+        since = ""
+        if oldest is not None:
+            since = f", the oldest from {time.strftime('%Y-%m-%d', time.localtime(oldest))}"
         limits = []
         if retention.max_mb > 0:
             limits.append(f"{retention.max_mb:g} MB")

@@ -112,7 +112,10 @@ class AutoCoder(Configurable):
 
     trace_max_age_days = Float(
         90.0,
-        help="Days a session trace is kept; older ones are removed when a session starts. 0 keeps them all.",
+        help=(
+            "Days a session trace is kept; older ones are removed when a session starts. "
+            "0 keeps them all."
+        ),
     ).tag(config=True)
 
     load_on_start = Bool(

@@ -135,7 +135,9 @@ class AgentSession:
         self.approver = approver
         self.verifier = verifier
         retention = TraceRetention(settings.trace_max_mb, settings.trace_max_age_days)
-        self.tracer = TraceWriter(settings.trace_dir, session_id, retention) if settings.trace else None
+        self.tracer = (
+            TraceWriter(settings.trace_dir, session_id, retention) if settings.trace else None
+        )
         self.session_id = self.tracer.session_id if self.tracer else (session_id or "")
 
         self.messages: list[dict[str, str]] = []

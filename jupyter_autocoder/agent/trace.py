@@ -4,10 +4,12 @@ A trace holds one record per line: the session's settings, every message, the co
 execution results (binary outputs left out), installs and timings. It holds whole
 conversations and outputs, so it is written 0600 in a 0700 folder; a writer that is given a
 `TraceRetention` prunes its folder when it opens a trace (traces older than the age, then
-the oldest beyond the size), and `jupyter-autocoder traces --prune` does the same by hand. `export_verified` writes
-the sessions whose last turn ended with a clean run as multi-turn dialogues in the shape that
-AIEV-Instruct and Code-Feedback use: `{"id": ..., "messages": [{"role", "content"}, ...]}`,
-execution feedback included as user turns. Nothing leaves the machine.
+the oldest beyond the size), and `jupyter-autocoder traces --prune` does the same by hand.
+
+`export_verified` writes the sessions whose last turn ended with a clean run as multi-turn
+dialogues in the shape that AIEV-Instruct and Code-Feedback use:
+`{"id": ..., "messages": [{"role", "content"}, ...]}`, execution feedback included as user
+turns. Nothing leaves the machine.
 """
 
 from __future__ import annotations

@@ -93,7 +93,11 @@ class AutoCoderApp(ExtensionApp):
     ).tag(config=True)
 
     max_turns_per_user = Int(
-        8, help="Agent turns one user may run at once, all connections together; beyond it a start is refused."
+        8,
+        help=(
+            "Agent turns one user may run at once, all connections together; beyond it a "
+            "start is refused."
+        ),
     ).tag(config=True)
 
     history_output_chars = Int(

@@ -69,7 +69,9 @@ class PendingReply:
 class Channel:
     """The agent's side of one WebSocket."""
 
-    def __init__(self, write: Callable[[str], None], loop: asyncio.AbstractEventLoop, user: str = ""):
+    def __init__(
+        self, write: Callable[[str], None], loop: asyncio.AbstractEventLoop, user: str = ""
+    ):
         self._write = write
         self.user = user  # who opened the socket: turns are capped per user too
         self._loop = loop

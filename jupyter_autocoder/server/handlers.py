@@ -319,7 +319,8 @@ class AgentSocketHandler(ExtensionHandlerMixin, WebSocketMixin, websocket.WebSoc
         from .channel import Channel
 
         super().open(*args, **kwargs)
-        self.channel = Channel(self.write_message, asyncio.get_running_loop(), user=self._user_key())
+        loop = asyncio.get_running_loop()
+        self.channel = Channel(self.write_message, loop, user=self._user_key())
         self.channel.send(Hello(version=__version__).to_dict())
 
     def _user_key(self) -> str:

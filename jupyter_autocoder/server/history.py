@@ -132,7 +132,11 @@ def cut_outputs(outputs: list[Any], limit: int) -> list[Any]:
     if len(kept) > MAX_STORED_OUTPUTS:
         half = MAX_STORED_OUTPUTS // 2
         dropped = len(kept) - 2 * half
-        note = {"output_type": "stream", "name": "stdout", "text": f"[... {dropped} outputs cut ...]\n"}
+        note = {
+            "output_type": "stream",
+            "name": "stdout",
+            "text": f"[... {dropped} outputs cut ...]\n",
+        }
         kept = kept[:half] + [note] + kept[-half:]
     return kept
 
@@ -202,11 +206,19 @@ class HistoryStore:
             try:
                 payload = json.loads(document)
             except ValueError:
-                payload, document, steps = json.loads(content), content, b""  # written by hand, indented
+                payload, document, steps = (
+                    json.loads(content),
+                    content,
+                    b"",
+                )  # written by hand, indented
             if not isinstance(payload, dict) or payload.get("notebook") != notebook:
                 raise ValueError("not a history file of this notebook")
             turns = payload.get("turns", [])
-            history.turns = [turn for turn in turns if isinstance(turn, dict)] if isinstance(turns, list) else []
+            history.turns = (
+                [turn for turn in turns if isinstance(turn, dict)]
+                if isinstance(turns, list)
+                else []
+            )
             conversation = payload.get("conversation")
             history.conversation = conversation if isinstance(conversation, dict) else None
             unreadable = payload.get("unreadable")
@@ -298,7 +310,9 @@ class HistoryStore:
             finally:
                 os.close(descriptor)
             if with_conversation:
-                history.saved_session, history.saved_messages = _conversation_mark(history.conversation)
+                history.saved_session, history.saved_messages = _conversation_mark(
+                    history.conversation
+                )
             appended = file_bytes - history.document_bytes
             if appended > max(history.document_bytes, _APPENDED_FLOOR_BYTES):
                 self.save(history)
@@ -329,7 +343,9 @@ class HistoryStore:
         with self._lock(history.notebook):
             self._prepare_directory()
             path = self.file_for(history.notebook)
-            descriptor, temporary = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=".json")
+            descriptor, temporary = tempfile.mkstemp(
+                dir=self.directory, prefix=".tmp-", suffix=".json"
+            )
             try:
                 with os.fdopen(descriptor, "wb") as file:
                     file.write(document)
@@ -371,7 +387,9 @@ class HistoryStore:
 
     def _set_aside(self, path: Path, error: Exception) -> Path:
         aside = path.with_name(f"{path.name}.unreadable-{int(time.time())}")
-        log.warning("jupyter_autocoder: cannot read the history %s (%s); kept as %s", path, error, aside)
+        log.warning(
+            "jupyter_autocoder: cannot read the history %s (%s); kept as %s", path, error, aside
+        )
         try:
             os.replace(path, aside)
         except OSError:
@@ -408,5 +426,3 @@ def _reason(error: Exception) -> str:
     if isinstance(error, json.JSONDecodeError):
         return f"not JSON: {error.msg} at line {error.lineno}"
     return str(error) or type(error).__name__
-
-

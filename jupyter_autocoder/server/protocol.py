@@ -271,7 +271,9 @@ class HistoryTurn:
 class UnreadableHistory:
     """The notebook's history file could not be read: it was set aside, not overwritten."""
 
-    message: str = field(metadata=wire(doc="a sentence for the user: what happened, and where the file is"))
+    message: str = field(
+        metadata=wire(doc="a sentence for the user: what happened, and where the file is")
+    )
     kept_as: str = field(metadata=wire(doc="the path of the old file on the server"))
 
     def to_dict(self) -> dict[str, Any]:

@@ -164,7 +164,9 @@ class AgentService:
             if state is not None:
                 await self._finish_ended_turn(state)
             if state is not None and state.runner is not None:
-                raise ProtocolError("a turn is running for this notebook; stop it first", "reset", notebook)
+                raise ProtocolError(
+                    "a turn is running for this notebook; stop it first", "reset", notebook
+                )
             loop = asyncio.get_running_loop()
             if state is None:
                 await loop.run_in_executor(None, self.history.delete, notebook)
@@ -258,7 +260,9 @@ class AgentService:
             try:
                 self.history.save(history)
             except OSError as error:
-                self.log.warning("jupyter_autocoder: cannot save the history of %s: %s", notebook, error)
+                self.log.warning(
+                    "jupyter_autocoder: cannot save the history of %s: %s", notebook, error
+                )
         return history
 
     def _remember(self, state: NotebookState) -> None:
@@ -284,7 +288,9 @@ class AgentService:
         try:
             self.history.compact(state.history)
         except OSError as error:
-            self.log.warning("jupyter_autocoder: cannot save the history of %s: %s", state.notebook, error)
+            self.log.warning(
+                "jupyter_autocoder: cannot save the history of %s: %s", state.notebook, error
+            )
 
     @staticmethod
     async def _finish_ended_turn(state: NotebookState) -> None:
@@ -294,7 +300,9 @@ class AgentService:
         if previous is not None and previous.done_sent:
             await asyncio.get_running_loop().run_in_executor(None, previous.join, 5.0)
 
-    def _check_turn_limits(self, channel: Channel, message: Start | Continue, notebook: str) -> None:
+    def _check_turn_limits(
+        self, channel: Channel, message: Start | Continue, notebook: str
+    ) -> None:
         running = [runner for runner in self._running_turns() if not runner.done_sent]
         on_socket = sum(1 for runner in running if runner.channel is channel)
         if on_socket >= self.max_turns_per_socket:
@@ -378,7 +386,9 @@ class AgentService:
             if excess > 0:
                 del turns[:excess]
 
-    def _record_step(self, state: NotebookState, turn: dict[str, Any], *, end: bool = False) -> None:
+    def _record_step(
+        self, state: NotebookState, turn: dict[str, Any], *, end: bool = False
+    ) -> None:
         """A step of the turn has finished: onto disk with it (with the conversation at the
         turn's end). A notebook that does not exist gets no file."""
         if not state.persist:
@@ -386,7 +396,9 @@ class AgentService:
         try:
             self.history.record_step(state.history, turn, with_conversation=end)
         except OSError as error:  # a full disk must not end the turn
-            self.log.warning("jupyter_autocoder: cannot save the history of %s: %s", state.notebook, error)
+            self.log.warning(
+                "jupyter_autocoder: cannot save the history of %s: %s", state.notebook, error
+            )
 
     # --- sessions (built in the turn's thread: they open trace files) -----------------------
 

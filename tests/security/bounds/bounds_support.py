@@ -36,6 +36,9 @@ def stdout_of(text: str):
     """`run_cell` that answers every cell with `text` on stdout."""
 
     async def run_cell(request: dict) -> dict:
-        return {"outputs": [{"output_type": "stream", "name": "stdout", "text": text}], "status": "ok"}
+        return {
+            "outputs": [{"output_type": "stream", "name": "stdout", "text": text}],
+            "status": "ok",
+        }
 
     return run_cell

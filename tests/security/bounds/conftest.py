@@ -154,7 +154,8 @@ class AgentSocket:
 
     def of(self, kind: str, notebook: str | None = None) -> list[dict]:
         return [
-            m for m in self.kept
+            m
+            for m in self.kept
             if m.get("type") == kind and (notebook is None or m.get("notebook") == notebook)
         ]
 

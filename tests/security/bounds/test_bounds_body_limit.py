@@ -8,7 +8,6 @@ import select
 import socket
 
 import pytest
-
 from bounds_support import MiB, memory_kib, reset_peak_memory
 
 BODY_BYTES = 60 * MiB
@@ -62,7 +61,9 @@ async def test_a_huge_body_is_refused_before_it_is_read(
 ):
     # Before the fix: the 60 MB were read into memory (twice over), then answered 413.
     authorization = (
-        f"Bearer {autocoder.proxy_key}" if route.startswith("v1/") else jp_auth_header["Authorization"]
+        f"Bearer {autocoder.proxy_key}"
+        if route.startswith("v1/")
+        else jp_auth_header["Authorization"]
     )
     path = f"{jp_base_url}autocoder/api/{route}"
     reset_peak_memory()
@@ -73,5 +74,7 @@ async def test_a_huge_body_is_refused_before_it_is_read(
     peak_growth_mib = (memory_kib("VmHWM") - before) / 1024
     assert status == 413, body[:300]
     assert b"the limit is 4194304" in body
-    assert peak_growth_mib < 20, f"a {BODY_BYTES // MiB} MB body grew the server by {peak_growth_mib:.0f} MB"
+    assert peak_growth_mib < 20, (
+        f"a {BODY_BYTES // MiB} MB body grew the server by {peak_growth_mib:.0f} MB"
+    )
     assert sent < BODY_BYTES  # answered before the body was sent

@@ -8,7 +8,6 @@ import asyncio
 import re
 
 import pytest
-
 from bounds_support import make_notebook, stdout_of
 
 from jupyter_autocoder.server.history import HistoryStore
@@ -40,7 +39,9 @@ async def test_big_outputs_are_stored_cut_with_head_and_tail(
     notebook = make_notebook(jp_root_dir, "big.ipynb")
     socket = await open_socket(run_cell=stdout_of(BIG_STDOUT))
     for _ in range(3):
-        events = await socket.turn({"type": "start", "notebook": notebook, "request": "print a lot"})
+        events = await socket.turn(
+            {"type": "start", "notebook": notebook, "request": "print a lot"}
+        )
         assert events[-1]["success"] is True
     size = history_bytes(sessions_dir)
     assert size < 300_000, f"three turns of 3.9 MB output made {size} bytes of history"
@@ -63,7 +64,9 @@ async def test_big_outputs_are_stored_cut_with_head_and_tail(
 SMALL_CODE = "```python\nprint('small')\n```"
 
 
-async def test_a_turn_does_not_rewrite_the_earlier_turns(open_socket, autocoder, replies, sessions_dir, jp_root_dir):
+async def test_a_turn_does_not_rewrite_the_earlier_turns(
+    open_socket, autocoder, replies, sessions_dir, jp_root_dir
+):
     # Before the fix: the whole history was rewritten and fsynced after each step of a turn.
     notebook = make_notebook(jp_root_dir, "long.ipynb")
     replies.function = lambda body: SMALL_CODE
@@ -85,7 +88,9 @@ async def test_a_turn_does_not_rewrite_the_earlier_turns(open_socket, autocoder,
     )
 
 
-async def test_a_crash_loses_only_the_step_in_progress(open_socket, autocoder, replies, sessions_dir, jp_root_dir):
+async def test_a_crash_loses_only_the_step_in_progress(
+    open_socket, autocoder, replies, sessions_dir, jp_root_dir
+):
     notebook = make_notebook(jp_root_dir, "crash.ipynb")
     answers = iter(["```python\nfirst_step = 1\n```", "```python\nsecond_step = 2\n```"])
     replies.function = lambda body: next(answers)
@@ -96,7 +101,9 @@ async def test_a_crash_loses_only_the_step_in_progress(open_socket, autocoder, r
         runs.append(request["code"])
         if len(runs) == 1:
             return {
-                "outputs": [{"output_type": "error", "ename": "NameError", "evalue": "x", "traceback": []}],
+                "outputs": [
+                    {"output_type": "error", "ename": "NameError", "evalue": "x", "traceback": []}
+                ],
                 "status": "error",
             }
         await release.wait()  # the second step is in progress here
@@ -109,7 +116,9 @@ async def test_a_crash_loses_only_the_step_in_progress(open_socket, autocoder, r
     # What a server restarted now would read: the first step, whole; the turn cut off.
     on_disk = HistoryStore(sessions_dir, str(jp_root_dir)).load(notebook)
     (turn,) = on_disk.turns
-    assert [event["type"] for event in turn["events"] if event["type"] in ("code", "execution")] == [
+    assert [
+        event["type"] for event in turn["events"] if event["type"] in ("code", "execution")
+    ] == [
         "code",
         "execution",
     ]

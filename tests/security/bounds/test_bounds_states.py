@@ -59,10 +59,14 @@ async def test_no_history_file_is_written_for_a_notebook_that_does_not_exist(
     socket = await open_socket(run_cell=stdout_of("ok\n"))
     events = await socket.turn({"type": "start", "notebook": "ghost.ipynb", "request": "print ok"})
     assert events[-1]["success"] is True  # the turn itself works
-    assert not list(sessions_dir.glob("*.json*")), "a history file for a notebook that does not exist"
+    assert not list(sessions_dir.glob("*.json*")), (
+        "a history file for a notebook that does not exist"
+    )
 
     make_notebook(jp_root_dir, "real/one.ipynb")
-    events = await socket.turn({"type": "start", "notebook": "real/one.ipynb", "request": "print ok"})
+    events = await socket.turn(
+        {"type": "start", "notebook": "real/one.ipynb", "request": "print ok"}
+    )
     assert events[-1]["success"] is True
     assert autocoder.agents.history.file_for("real/one.ipynb").exists()
 
@@ -79,7 +83,9 @@ async def test_the_notebooks_kept_in_memory_are_capped_and_nothing_is_lost(
     socket = await open_socket(run_cell=stdout_of("ok\n"))
     for name in ("a", "b", "c", "d"):
         make_notebook(jp_root_dir, f"{name}.ipynb")
-        events = await socket.turn({"type": "start", "notebook": f"{name}.ipynb", "request": f"task {name}"})
+        events = await socket.turn(
+            {"type": "start", "notebook": f"{name}.ipynb", "request": f"task {name}"}
+        )
         assert events[-1]["success"] is True
         assert len(autocoder.agents._notebooks) <= 2  # c.AutoCoderApp.max_notebook_sessions
 

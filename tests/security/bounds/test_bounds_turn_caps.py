@@ -7,7 +7,6 @@ from __future__ import annotations
 import threading
 
 import pytest
-
 from bounds_support import make_notebook, stdout_of
 
 CODE = "```python\nprint('working')\n```"
@@ -26,7 +25,9 @@ def turn_threads() -> int:
     return sum(1 for thread in threading.enumerate() if thread.name.startswith("autocoder-turn-"))
 
 
-async def test_a_flood_of_starts_on_one_socket_is_capped(open_socket, autocoder, replies, jp_root_dir):
+async def test_a_flood_of_starts_on_one_socket_is_capped(
+    open_socket, autocoder, replies, jp_root_dir
+):
     # Before the fix: 150 starts made 112 threads. The browser never answers `run_cell`, so
     # every turn that starts stays running (waiting for its cell) until it is stopped.
     replies.function = lambda body: CODE
@@ -60,14 +61,28 @@ async def test_a_flood_of_starts_on_one_socket_is_capped(open_socket, autocoder,
     assert events[0]["turn"] == 1 and events[-1]["success"] is True
 
 
-async def test_the_turns_of_one_user_are_capped_across_sockets(open_socket, autocoder, replies, jp_root_dir):
+async def test_the_turns_of_one_user_are_capped_across_sockets(
+    open_socket, autocoder, replies, jp_root_dir
+):
     replies.function = lambda body: CODE
     first, second = await open_socket(), await open_socket()
     for number in range(3):
-        first.send({"type": "start", "notebook": make_notebook(jp_root_dir, f"u/a{number}.ipynb"), "request": "w"})
+        first.send(
+            {
+                "type": "start",
+                "notebook": make_notebook(jp_root_dir, f"u/a{number}.ipynb"),
+                "request": "w",
+            }
+        )
     await first.wait_for(lambda: len(first.of("started")) == 3)
     for number in range(3):
-        second.send({"type": "start", "notebook": make_notebook(jp_root_dir, f"u/b{number}.ipynb"), "request": "w"})
+        second.send(
+            {
+                "type": "start",
+                "notebook": make_notebook(jp_root_dir, f"u/b{number}.ipynb"),
+                "request": "w",
+            }
+        )
     await second.wait_for(lambda: len(second.of("started")) + len(second.of("error")) == 3)
     assert len(second.of("started")) == 2  # 5 for this user in all
     (refusal,) = second.of("error")

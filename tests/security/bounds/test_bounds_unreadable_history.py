@@ -4,7 +4,6 @@ message says that it could not be read and where the old file was kept."""
 from __future__ import annotations
 
 import jsonschema
-
 from bounds_support import make_notebook
 
 from jupyter_autocoder.server.protocol_schema import build_schema
@@ -16,7 +15,9 @@ def history_validator() -> jsonschema.Draft202012Validator:
     return jsonschema.Draft202012Validator({**SCHEMA, "$ref": "#/$defs/HistoryMessage"})
 
 
-async def test_the_user_is_told_that_the_history_could_not_be_read(open_socket, autocoder, jp_root_dir):
+async def test_the_user_is_told_that_the_history_could_not_be_read(
+    open_socket, autocoder, jp_root_dir
+):
     # Before the fix: an empty conversation, and no word of the file set aside.
     notebook = make_notebook(jp_root_dir, "broken.ipynb")
     path = autocoder.agents.history.file_for(notebook)

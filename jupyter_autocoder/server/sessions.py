@@ -184,7 +184,7 @@ class AgentService:
 
     async def shutdown(self, timeout: float = 10.0) -> None:
         """Stop every turn and wait (a little) for their threads, then end the sessions and
-        fold each history's journal into its file; never raises."""
+        fold the steps appended to each history file into its document; never raises."""
         runners = self._running_turns()
         for runner in runners:
             runner.stop()
@@ -281,13 +281,14 @@ class AgentService:
             asyncio.get_running_loop().run_in_executor(None, self._forget, old)
 
     def _forget(self, state: NotebookState) -> None:
-        """A notebook leaves memory: end its session, fold its journal into its file."""
+        """A notebook leaves memory: end its session, fold the steps appended to its history
+        file into the file's document. Logs, never raises (it runs unawaited)."""
         _close_session(state)
         if not state.persist:
             return
         try:
             self.history.compact(state.history)
-        except OSError as error:
+        except Exception as error:
             self.log.warning(
                 "jupyter_autocoder: cannot save the history of %s: %s", state.notebook, error
             )

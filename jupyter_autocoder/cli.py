@@ -7,6 +7,7 @@
     jupyter-autocoder eval humaneval|bigcodebench-ds|notebook|FILE
                                              pass@1 one-shot and with the correction loop
     jupyter-autocoder export OUT.jsonl       verified sessions as a training set
+    jupyter-autocoder traces [--prune]       the trace folders, and pruning them
 """
 
 from __future__ import annotations
@@ -113,6 +114,26 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("output", help="the JSONL file to write")
     export.add_argument("--traces", default=None, help="the trace directory (default: the standard one)")
     export.set_defaults(handler=command_export)
+
+    traces = commands.add_parser(
+        "traces", help="show the session trace folders; --prune removes old traces"
+    )
+    traces.add_argument(
+        "--dir", action="append", default=None, dest="directories", metavar="DIR",
+        help="a trace folder (repeatable; default: the magic's and the panel's standard folders)",
+    )
+    traces.add_argument(
+        "--prune", action="store_true", help="remove traces beyond the age and size limits"
+    )
+    traces.add_argument(
+        "--max-mb", type=float, default=None,
+        help="megabytes kept per folder (default: c.AutoCoder.trace_max_mb; 0 keeps all)",
+    )
+    traces.add_argument(
+        "--max-age-days", type=float, default=None,
+        help="days a trace is kept (default: c.AutoCoder.trace_max_age_days; 0 keeps all)",
+    )
+    traces.set_defaults(handler=command_traces)
     return parser
 
 
@@ -328,6 +349,49 @@ def command_export(arguments: argparse.Namespace) -> int:
     count = trace.export_verified(arguments.traces, arguments.output)
     print(f"wrote {count} verified sessions to {arguments.output}")
     return 0
+
+
+def command_traces(arguments: argparse.Namespace) -> int:
+    from .agent import trace
+    from .config import AutoCoder
+
+    defaults = AutoCoder()
+    max_mb, max_age_days = arguments.max_mb, arguments.max_age_days
+    retention = trace.TraceRetention(
+        max_mb=defaults.trace_max_mb if max_mb is None else max_mb,
+        max_age_days=defaults.trace_max_age_days if max_age_days is None else max_age_days,
+    )
+    folders = arguments.directories or _standard_trace_folders()
+    directories = [Path(directory) for directory in folders]
+    for directory in directories:
+        if arguments.prune:
+            result = trace.prune_traces(directory, retention)
+            print(f"{directory}: removed {len(result.removed)} traces "
+                  f"({result.freed_bytes / trace.MB:.1f} MB); "
+                  f"{result.kept} left ({result.kept_bytes / trace.MB:.1f} MB)")
+            continue
+        found = trace.trace_files(directory)
+        oldest = min((modified for _, _, modified in found), default=None)
+        since = ""
+        if oldest is not None:
+            since = f", the oldest from {time.strftime('%Y-%m-%d', time.localtime(oldest))}"
+        limits = []
+        if retention.max_mb > 0:
+            limits.append(f"{retention.max_mb:g} MB")
+        if retention.max_age_days > 0:
+            limits.append(f"{retention.max_age_days:g} days")
+        size = sum(bytes_ for _, bytes_, _ in found)
+        print(f"{directory}: {len(found)} traces, {size / trace.MB:.1f} MB{since}"
+              f" (kept within {' and '.join(limits) or 'no limit'}; --prune applies it)")
+    return 0
+
+
+def _standard_trace_folders() -> list[Path]:
+    """The magic's and CLI's trace folder, and the panel's (beside the server's history)."""
+    from .agent.trace import default_trace_dir
+    from .server.app import default_sessions_dir
+
+    return [default_trace_dir(), default_sessions_dir() / "traces"]
 
 
 if __name__ == "__main__":

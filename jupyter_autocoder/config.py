@@ -149,6 +149,22 @@ class AutoCoder(Configurable):
         "for near misses of popular names remains.",
     ).tag(config=True)
 
+    trace_max_mb = Float(
+        500.0,
+        help=(
+            "Megabytes of session traces kept in a trace folder (the magic's and the panel's); "
+            "beyond it the oldest are removed when a session starts. 0 keeps them all."
+        ),
+    ).tag(config=True)
+
+    trace_max_age_days = Float(
+        90.0,
+        help=(
+            "Days a session trace is kept; older ones are removed when a session starts. "
+            "0 keeps them all."
+        ),
+    ).tag(config=True)
+
     load_on_start = Bool(
         True, help="Load the model in the background when the server starts, rather than on first use."
     ).tag(config=True)

@@ -58,7 +58,7 @@ from .prompts import NotebookContext, coerce_context, request_message
 from .results import ResultCheck
 from .settings import SessionSettings
 from .streaming import Streamer
-from .trace import TraceWriter
+from .trace import TraceRetention, TraceWriter
 from .verdict import ACCEPTED, Verdict, Verifier
 
 if TYPE_CHECKING:  # the loop is handed a client; it does not import HTTP code itself
@@ -150,7 +150,10 @@ class AgentSession:
         if package_index is None and settings.package_index_url:
             package_index = PyPIIndex(settings.package_index_url)
         self.package_index = package_index
-        self.tracer = TraceWriter(settings.trace_dir, session_id) if settings.trace else None
+        retention = TraceRetention(settings.trace_max_mb, settings.trace_max_age_days)
+        self.tracer = (
+            TraceWriter(settings.trace_dir, session_id, retention) if settings.trace else None
+        )
         self.session_id = self.tracer.session_id if self.tracer else (session_id or "")
 
         self.messages: list[dict[str, str]] = []

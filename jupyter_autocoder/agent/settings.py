@@ -24,6 +24,8 @@ _FROM_CONFIG = (
     "package_index_url",
     "context_budget",
     "check_results",
+    "trace_max_mb",
+    "trace_max_age_days",
 )
 
 
@@ -69,6 +71,10 @@ class SessionSettings:
     trace: bool = True
     trace_dir: str | None = None
     """Where the session's trace is written; None: the default trace directory."""
+    trace_max_mb: float = 0.0
+    """The size the trace folder is pruned to when the trace opens; 0: no limit."""
+    trace_max_age_days: float = 0.0
+    """Traces older than this are pruned when the trace opens; 0: no limit."""
 
     def __post_init__(self) -> None:
         if self.max_rounds < 1:
@@ -81,8 +87,8 @@ class SessionSettings:
     @classmethod
     def from_config(cls, config: Any, **overrides: Any) -> SessionSettings:
         """Settings with max_rounds, retry_temperature, exec_timeout, install_policy,
-        shell_policy, package_index_url, context_budget, check_results and the seed (in
-        `chat_params`) from an `AutoCoder` config; `overrides` go over them."""
+        shell_policy, package_index_url, context_budget, check_results, the traces' retention
+        and the seed (in `chat_params`) from an `AutoCoder` config; `overrides` go over them."""
         values: dict[str, Any] = {name: getattr(config, name) for name in _FROM_CONFIG}
         seed = getattr(config, "seed", None)
         if seed is not None:  # every request carries it: sampled answers can be drawn again

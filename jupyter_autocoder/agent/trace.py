@@ -1,10 +1,15 @@
 """Session traces as JSONL on this machine, and their export as a training set.
 
 A trace holds one record per line: the session's settings, every message, the code run, the
-execution results (binary outputs left out), installs and timings. `export_verified` writes
-the sessions whose last turn ended with a clean run as multi-turn dialogues in the shape that
-AIEV-Instruct and Code-Feedback use: `{"id": ..., "messages": [{"role", "content"}, ...]}`,
-execution feedback included as user turns. Nothing leaves the machine.
+execution results (binary outputs left out), installs and timings. It holds whole
+conversations and outputs, so it is written 0600 in a 0700 folder; a writer that is given a
+`TraceRetention` prunes its folder when it opens a trace (traces older than the age, then
+the oldest beyond the size), and `jupyter-autocoder traces --prune` does the same by hand.
+
+`export_verified` writes the sessions whose last turn ended with a clean run as multi-turn
+dialogues in the shape that AIEV-Instruct and Code-Feedback use:
+`{"id": ..., "messages": [{"role", "content"}, ...]}`, execution feedback included as user
+turns. Nothing leaves the machine.
 """
 
 from __future__ import annotations
@@ -12,16 +17,23 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 log = logging.getLogger(__name__)
 
 TRACE_SUFFIX = ".jsonl"
+# What TraceWriter names its files: only these are ever pruned (a folder may hold others).
+TRACE_NAME = re.compile(r"^\d{8}-\d{6}-[\w.-]+\.jsonl$")
+PRIVATE_DIRECTORY, PRIVATE_FILE = 0o700, 0o600
+MB = 1024 * 1024
+DAY = 24 * 3600
 
 
 def default_trace_dir() -> Path:
@@ -31,12 +43,102 @@ def default_trace_dir() -> Path:
     return Path(jupyter_data_dir()) / "autocoder" / "traces"
 
 
-class TraceWriter:
-    """Appends one session's records to `<directory>/<time>-<session id>.jsonl`."""
+@dataclass(frozen=True)
+class TraceRetention:
+    """How long and how much of a trace folder is kept; 0 means no limit."""
 
-    def __init__(self, directory: str | os.PathLike[str] | None = None, session_id: str | None = None):
+    max_mb: float = 0.0
+    max_age_days: float = 0.0
+
+    @property
+    def limited(self) -> bool:
+        return self.max_mb > 0 or self.max_age_days > 0
+
+
+@dataclass
+class PruneResult:
+    """What pruning a trace folder did."""
+
+    directory: Path
+    removed: list[Path] = field(default_factory=list)
+    freed_bytes: int = 0
+    kept: int = 0
+    kept_bytes: int = 0
+
+
+def prune_traces(
+    directory: str | os.PathLike[str],
+    retention: TraceRetention,
+    keep: Iterable[str | os.PathLike[str]] = (),
+    now: float | None = None,
+) -> PruneResult:
+    """Remove the traces of `directory` older than `retention.max_age_days`, then the
+    oldest until the rest fit in `retention.max_mb`. Only files named as TraceWriter names
+    them are touched; those in `keep` (a trace being written) stay and count."""
+    folder = Path(directory)
+    result = PruneResult(folder)
+    now = time.time() if now is None else now
+    kept_paths = {os.path.abspath(path) for path in keep}
+    traces = []
+    for path, size, modified in trace_files(folder):
+        if os.path.abspath(path) in kept_paths:
+            result.kept += 1
+            result.kept_bytes += size
+        else:
+            traces.append((path, size, modified))
+    traces.sort(key=lambda entry: entry[2], reverse=True)  # newest first
+    limit = retention.max_mb * MB if retention.max_mb > 0 else None
+    for path, size, modified in traces:
+        too_old = retention.max_age_days > 0 and now - modified > retention.max_age_days * DAY
+        too_much = limit is not None and result.kept_bytes + size > limit
+        if too_old or too_much:
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                continue
+            except OSError as error:
+                log.warning("cannot remove the trace %s: %s", path, error)
+            else:
+                result.removed.append(path)
+                result.freed_bytes += size
+                continue
+        result.kept += 1
+        result.kept_bytes += size
+    return result
+
+
+def trace_files(folder: str | os.PathLike[str]) -> list[tuple[Path, int, float]]:
+    """(path, size, modification time) of the traces in `folder` (as TraceWriter names them)."""
+    found = []
+    try:
+        entries = list(os.scandir(folder))
+    except FileNotFoundError:
+        return []
+    for entry in entries:
+        if not TRACE_NAME.match(entry.name):
+            continue
+        try:
+            info = entry.stat(follow_symlinks=False)
+        except FileNotFoundError:
+            continue
+        if entry.is_file(follow_symlinks=False):
+            found.append((Path(entry.path), info.st_size, info.st_mtime))
+    return found
+
+
+class TraceWriter:
+    """Appends one session's records to `<directory>/<time>-<session id>.jsonl` (0600, in a
+    0700 folder); with a `retention`, prunes the folder when the file is opened."""
+
+    def __init__(
+        self,
+        directory: str | os.PathLike[str] | None = None,
+        session_id: str | None = None,
+        retention: TraceRetention | None = None,
+    ):
         self.directory = Path(directory) if directory is not None else default_trace_dir()
         self.session_id = session_id or uuid.uuid4().hex[:12]
+        self.retention = retention
         stamp = time.strftime("%Y%m%d-%H%M%S")
         self.path = self.directory / f"{stamp}-{self.session_id}{TRACE_SUFFIX}"
         self._lock = threading.Lock()
@@ -52,13 +154,24 @@ class TraceWriter:
             line = json.dumps(record, default=_json_default, ensure_ascii=False)
             with self._lock:
                 if self._file is None:
-                    self.directory.mkdir(parents=True, exist_ok=True)
-                    self._file = open(self.path, "a", encoding="utf-8")
+                    self._file = self._open()
                 self._file.write(line + "\n")
                 self._file.flush()
         except OSError as error:
             self._failed = True
             log.warning("cannot write the session trace %s: %s", self.path, error)
+
+    def _open(self) -> Any:
+        self.directory.mkdir(mode=PRIVATE_DIRECTORY, parents=True, exist_ok=True)
+        os.chmod(self.directory, PRIVATE_DIRECTORY)  # made by an older version, or by hand
+        descriptor = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, PRIVATE_FILE)
+        file = os.fdopen(descriptor, "a", encoding="utf-8")
+        if self.retention is not None and self.retention.limited:
+            try:
+                prune_traces(self.directory, self.retention, keep=[self.path])
+            except OSError as error:  # pruning must never cost the session its trace
+                log.warning("cannot prune the traces in %s: %s", self.directory, error)
+        return file
 
     def close(self) -> None:
         with self._lock:

@@ -81,6 +81,34 @@ class AutoCoderApp(ExtensionApp):
         ),
     ).tag(config=True)
 
+    max_notebook_sessions = Int(
+        64,
+        help=(
+            "Notebooks whose agent session the server keeps in memory (those running a turn "
+            "always); beyond it the least recently used leave memory, their history stays on disk."
+        ),
+    ).tag(config=True)
+
+    max_turns_per_socket = Int(
+        4, help="Agent turns one browser connection may run at once; a start beyond it is refused."
+    ).tag(config=True)
+
+    max_turns_per_user = Int(
+        8,
+        help=(
+            "Agent turns one user may run at once, all connections together; beyond it a "
+            "start is refused."
+        ),
+    ).tag(config=True)
+
+    history_output_chars = Int(
+        20_000,
+        help=(
+            "Characters of each run output kept in the agent history; a longer output keeps its "
+            "head and its tail, and says how many characters were cut. 0 keeps outputs whole."
+        ),
+    ).tag(config=True)
+
     proxy_key = ""  # random per start; the kernels' key to the proxy
     agent_key = ""  # random per start; the agent sessions' key, never out of this process
     _saved_environment: dict[str, str | None] | None = None
@@ -120,6 +148,11 @@ class AutoCoderApp(ExtensionApp):
             self.proxy_client,
             trace_dir=sessions_dir / "traces",
             interrupt_grace=self.interrupt_grace,
+            notebook_exists=self.notebook_exists,
+            max_notebooks=self.max_notebook_sessions,
+            max_turns_per_socket=self.max_turns_per_socket,
+            max_turns_per_user=self.max_turns_per_user,
+            output_chars=self.history_output_chars,
             log=self.log,
         )
         self.log.info(
@@ -143,6 +176,15 @@ class AutoCoderApp(ExtensionApp):
             "sessions": self.agents.running,
             "policy": self.engine.policy.to_dict(),
         }
+
+    async def notebook_exists(self, path: str) -> bool:
+        """Whether the server's contents manager has a file at `path` (an API path)."""
+        from jupyter_core.utils import ensure_async
+
+        manager = self.serverapp.contents_manager if self.serverapp is not None else None
+        if manager is None:
+            return False
+        return bool(await ensure_async(manager.file_exists(path)))
 
     def proxy_base_url(self) -> str:
         """The proxy as this machine reaches it: loopback, ending in /v1."""

@@ -69,8 +69,11 @@ class PendingReply:
 class Channel:
     """The agent's side of one WebSocket."""
 
-    def __init__(self, write: Callable[[str], None], loop: asyncio.AbstractEventLoop):
+    def __init__(
+        self, write: Callable[[str], None], loop: asyncio.AbstractEventLoop, user: str = ""
+    ):
         self._write = write
+        self.user = user  # who opened the socket: turns are capped per user too
         self._loop = loop
         self._loop_thread = threading.get_ident()
         self._lock = threading.Lock()

@@ -63,10 +63,43 @@ class ServerServices(Protocol):
     def status(self) -> dict[str, Any]: ...
 
 
+@tornado.web.stream_request_body
 class AutoCoderHandler(ExtensionHandlerMixin, APIHandler):
-    """Base of this extension's REST handlers."""
+    """Base of this extension's REST handlers.
+
+    The request body is read here, chunk by chunk, within `c.AutoCoderApp.max_request_bytes`:
+    a body declared larger is refused (413) from its headers, before tornado reads a byte of
+    it, and one sent without a length (chunked) is cut off by tornado past the limit. The
+    verbs find it whole in `self.request.body`, as without streaming.
+    """
 
     auth_resource = AUTH_RESOURCE
+    _body: bytearray | None = None
+    _declared_length: int | None = None
+
+    async def prepare(self) -> None:
+        await super().prepare()
+        limit = self.autocoder.max_request_bytes
+        declared = self.request.headers.get("Content-Length")
+        if declared is not None:
+            if not declared.strip().isdigit():
+                raise tornado.web.HTTPError(400, "the Content-Length header is not a number")
+            self._declared_length = int(declared)
+            if self._declared_length > limit:
+                raise tornado.web.HTTPError(
+                    413, f"the request is {self._declared_length} bytes; the limit is {limit}"
+                )
+        self.request.connection.set_max_body_size(limit)  # type: ignore[union-attr]
+        self._body = bytearray()
+
+    def data_received(self, chunk: bytes) -> None:
+        if self._body is None:
+            return
+        self._body += chunk
+        # Whole once the declared length has come; without one, after every chunk (each
+        # within the limit that tornado keeps).
+        if self._declared_length is None or len(self._body) >= self._declared_length:
+            self.request.body = bytes(self._body)
 
     @property
     def autocoder(self) -> ServerServices:
@@ -332,8 +365,18 @@ class AgentSocketHandler(ExtensionHandlerMixin, WebSocketMixin, websocket.WebSoc
         from .channel import Channel
 
         super().open(*args, **kwargs)
-        self.channel = Channel(self.write_message, asyncio.get_running_loop())
+        loop = asyncio.get_running_loop()
+        self.channel = Channel(self.write_message, loop, user=self._user_key())
         self.channel.send(Hello(version=__version__).to_dict())
+
+    def _user_key(self) -> str:
+        """Who runs the turns of this socket, for the per-user cap. Requests that bring the
+        server's token (not a login cookie) are all one user: jupyter_server makes up a new
+        anonymous user for each, and they all hold the same key."""
+        if self.token_authenticated:
+            return "token"
+        user = self.current_user
+        return f"user:{getattr(user, 'username', user)}"
 
     async def on_message(self, message: str | bytes) -> None:
         channel = self.channel

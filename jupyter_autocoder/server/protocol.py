@@ -268,6 +268,19 @@ class HistoryTurn:
 
 
 @dataclass(kw_only=True)
+class UnreadableHistory:
+    """The notebook's history file could not be read: it was set aside, not overwritten."""
+
+    message: str = field(
+        metadata=wire(doc="a sentence for the user: what happened, and where the file is")
+    )
+    kept_as: str = field(metadata=wire(doc="the path of the old file on the server"))
+
+    def to_dict(self) -> dict[str, Any]:
+        return _as_dict(self)
+
+
+@dataclass(kw_only=True)
 class History(_Sent):
     """Answer to `history` / `reset`: the notebook's past turns, oldest first."""
 
@@ -275,14 +288,29 @@ class History(_Sent):
     notebook: str
     turns: list[dict[str, Any]] = field(metadata=wire(shape=list[HistoryTurn]))
     running: bool = field(metadata=wire(doc="whether a turn of this notebook runs now"))
+    unreadable: dict[str, Any] | None = field(
+        default=None,
+        metadata=wire(
+            shape=UnreadableHistory,
+            optional=True,
+            not_null=True,
+            doc="present when the history on disk could not be read (the turns start afresh)",
+        ),
+    )
+
+    def to_dict(self) -> dict[str, Any]:
+        payload = super().to_dict()
+        if self.unreadable is None:
+            del payload["unreadable"]
+        return payload
 
 
 @dataclass(kw_only=True)
 class Refusal(_Sent):
     """A message was refused: not JSON, no or unknown `type`, a missing or wrong field, too
-    large, a path outside the root, a turn already running, an unknown `run_cell` or
-    approval id. Nothing else happened; the socket stays open. It has no `session` (the
-    error of a turn has one)."""
+    large, a path outside the root, a turn already running, as many turns running as the
+    socket or the user may run at once, an unknown `run_cell` or approval id. Nothing else
+    happened; the socket stays open. It has no `session` (the error of a turn has one)."""
 
     type: str = field(default="error", init=False)
     message: str

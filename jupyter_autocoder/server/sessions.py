@@ -6,6 +6,11 @@ to the event loop through the connection's `Channel`. The browser is the executo
 running turn; its turns, and the conversation the model saw, are kept on disk
 (`HistoryStore`) so that `history` and `continue` work after a server restart.
 
+Bounds: the server keeps in memory only the notebooks that exist (or that have a turn),
+the `max_notebooks` most recently used (a notebook that leaves memory keeps its history on
+disk, and comes back from it); a notebook that does not exist gets no history file; each
+socket and each user may run only so many turns at once.
+
 Every model request of a session goes through the server's own proxy, in the notebook's
 lane of the fair queue; a stop cancels the stream, which takes the request out of the
 queue at once.
@@ -16,9 +21,11 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import os
 import threading
 import uuid
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -54,8 +61,8 @@ log = logging.getLogger(__name__)
 
 APPROVAL = "approval"
 RUN = "run"
-# Events after which the history file is written (besides the turn's start and end).
-_SAVE_AFTER = ("execution", "install", "approval")
+# The statuses of the install and approval events that are not yet a finished step.
+_UNFINISHED = ("requested", "pending")
 
 
 def lane_for(notebook: str) -> str:
@@ -73,12 +80,18 @@ class NotebookState:
     mode: str | None = None
     executor: BrowserExecutor | None = None
     runner: TurnRunner | None = None
+    persist: bool = True  # False for a notebook that does not exist: no history file
 
     def snapshot(self) -> dict[str, Any]:
         with self.lock:
             turns = [dict(turn, events=list(turn.get("events", []))) for turn in self.history.turns]
-        running = self.runner is not None
-        return History(notebook=self.notebook, turns=turns, running=running).to_dict()
+            unreadable = self.history.unreadable
+        # After its `done` a turn is over for the browser, though its thread may still be
+        # writing the history.
+        running = self.runner is not None and not self.runner.done_sent
+        return History(
+            notebook=self.notebook, turns=turns, running=running, unreadable=unreadable
+        ).to_dict()
 
 
 class AgentService:
@@ -93,18 +106,33 @@ class AgentService:
         *,
         trace_dir: str | Path,
         interrupt_grace: float = 10.0,
+        notebook_exists: Callable[[str], Awaitable[bool]] | None = None,
+        max_notebooks: int = 64,
+        max_turns_per_socket: int = 4,
+        max_turns_per_user: int = 8,
+        output_chars: int = 20_000,
         log: logging.Logger | None = None,
     ):
         """`client_factory()` gives a new client for the server's proxy (one per session).
-        The service closes the clients it makes, after their sessions; sessions never do."""
+        The service closes the clients it makes, after their sessions; sessions never do.
+        `notebook_exists(path)` says whether a notebook is there (default: a file under
+        `root_dir`)."""
         self.settings = settings
         self.history = history
         self.root_dir = root_dir
         self.client_factory = client_factory
         self.trace_dir = Path(trace_dir)
         self.interrupt_grace = interrupt_grace
+        self.notebook_exists = notebook_exists or self._file_exists
+        self.max_notebooks = max(1, max_notebooks)
+        self.max_turns_per_socket = max_turns_per_socket
+        self.max_turns_per_user = max_turns_per_user
+        self.output_chars = output_chars
         self.log = log or logging.getLogger(__name__)
-        self._notebooks: dict[str, NotebookState] = {}
+        # The notebooks kept in memory, least recently used first.
+        self._notebooks: OrderedDict[str, NotebookState] = OrderedDict()
+        self._runners: set[TurnRunner] = set()  # written by the turns' threads too
+        self._runners_lock = threading.Lock()
 
     # --- messages from a socket (on the event loop) ---------------------------------------
 
@@ -119,61 +147,186 @@ class AgentService:
         elif isinstance(message, (Start, Continue)):
             await self._begin_turn(channel, message)
         elif isinstance(message, Stop):
-            state = await self._state(message.notebook, "stop")
-            if state.runner is not None:
+            notebook = self._checked_path(message.notebook, "stop")
+            state = self._notebooks.get(notebook)
+            if state is not None and state.runner is not None:
                 state.runner.stop()
         elif isinstance(message, HistoryRequest):
-            state = await self._state(message.notebook, "history")
-            channel.send(state.snapshot())
+            notebook = self._checked_path(message.notebook, "history")
+            state = await self._state(notebook, only_existing=True)
+            if state is None:  # no such notebook: nothing to tell, nothing kept
+                channel.send(History(notebook=notebook, turns=[], running=False).to_dict())
+            else:
+                channel.send(state.snapshot())
         elif isinstance(message, Reset):
-            state = await self._state(message.notebook, "reset")
-            if state.runner is not None:
-                raise ProtocolError("a turn is running for this notebook; stop it first", "reset", state.notebook)
-            await asyncio.get_running_loop().run_in_executor(None, self._reset, state)
+            notebook = self._checked_path(message.notebook, "reset")
+            state = self._notebooks.get(notebook)
+            if state is not None:
+                await self._finish_ended_turn(state)
+            if state is not None and state.runner is not None:
+                raise ProtocolError(
+                    "a turn is running for this notebook; stop it first", "reset", notebook
+                )
+            loop = asyncio.get_running_loop()
+            if state is None:
+                await loop.run_in_executor(None, self.history.delete, notebook)
+                channel.send(History(notebook=notebook, turns=[], running=False).to_dict())
+                return
+            await loop.run_in_executor(None, self._reset, state)
             channel.send(state.snapshot())
 
     def detach(self, channel: Channel) -> None:
         """The socket closed: stop the turns it was driving."""
         channel.close()
-        for state in list(self._notebooks.values()):
-            if state.runner is not None and state.runner.channel is channel:
-                state.runner.stop()
+        for runner in self._running_turns():
+            if runner.channel is channel:
+                runner.stop()
 
     async def shutdown(self, timeout: float = 10.0) -> None:
-        """Stop every turn and wait (a little) for their threads; never raises."""
-        runners = [state.runner for state in self._notebooks.values() if state.runner is not None]
+        """Stop every turn and wait (a little) for their threads, then end the sessions and
+        fold the steps appended to each history file into its document; never raises."""
+        runners = self._running_turns()
         for runner in runners:
             runner.stop()
             runner.channel.close()
         loop = asyncio.get_running_loop()
         for runner in runners:
             await loop.run_in_executor(None, runner.join, timeout)
-        for state in self._notebooks.values():
-            _close_session(state)
+        states = list(self._notebooks.values())
+        self._notebooks.clear()
+        for state in states:
+            await loop.run_in_executor(None, self._forget, state)
 
     @property
     def running(self) -> int:
-        return sum(1 for state in self._notebooks.values() if state.runner is not None)
+        return len(self._running_turns())
 
     # --- inside --------------------------------------------------------------------------
 
-    async def _state(self, raw_path: str, in_reply_to: str) -> NotebookState:
+    def _running_turns(self) -> list[TurnRunner]:
+        with self._runners_lock:
+            return list(self._runners)
+
+    def _turn_ended(self, runner: TurnRunner) -> None:
+        """From the turn's thread, last thing."""
+        with self._runners_lock:
+            self._runners.discard(runner)
+
+    def _checked_path(self, raw_path: str, in_reply_to: str) -> str:
         try:
-            notebook = notebook_path(raw_path, self.root_dir)
+            return notebook_path(raw_path, self.root_dir)
         except PathError as error:
             raise ProtocolError(str(error), in_reply_to, raw_path) from None
+
+    async def _file_exists(self, notebook: str) -> bool:
+        return os.path.isfile(os.path.join(self.root_dir, *notebook.split("/")))
+
+    async def _exists(self, notebook: str) -> bool:
+        try:
+            return bool(await self.notebook_exists(notebook))
+        except Exception as error:  # a contents manager that fails says nothing exists
+            self.log.debug("jupyter_autocoder: cannot tell whether %s exists: %s", notebook, error)
+            return False
+
+    async def _state(self, notebook: str, *, only_existing: bool) -> NotebookState | None:
+        """The notebook's state: from memory, else loaded from disk (only when the notebook
+        exists; else an empty one that is kept only once a turn begins, or None when
+        `only_existing`)."""
         state = self._notebooks.get(notebook)
-        if state is None:
-            history = await asyncio.get_running_loop().run_in_executor(None, self.history.load, notebook)
-            state = self._notebooks.setdefault(notebook, NotebookState(notebook, history))
+        if state is not None:
+            self._notebooks.move_to_end(notebook)
+            return state
+        exists = await self._exists(notebook)
+        if not exists and only_existing:
+            return None
+        loop = asyncio.get_running_loop()
+        if exists:
+            history = await loop.run_in_executor(None, self._load, notebook)
+        else:
+            history = NotebookHistory(notebook)
+        state = self._notebooks.get(notebook)  # another message may have loaded it meanwhile
+        if state is not None:
+            self._notebooks.move_to_end(notebook)
+            return state
+        state = NotebookState(notebook, history, persist=exists)
+        if exists:
+            self._remember(state)
         return state
 
-    async def _begin_turn(self, channel: Channel, message: Start | Continue) -> None:
-        state = await self._state(message.notebook, message.type)
+    def _load(self, notebook: str) -> NotebookHistory:
+        history = self.history.load(notebook)
+        if history.unreadable:
+            # The notice outlives this server's memory of the notebook, in the new file.
+            try:
+                self.history.save(history)
+            except OSError as error:
+                self.log.warning(
+                    "jupyter_autocoder: cannot save the history of %s: %s", notebook, error
+                )
+        return history
+
+    def _remember(self, state: NotebookState) -> None:
+        """Keep `state` in memory; the least recently used notebooks beyond `max_notebooks`
+        that run no turn leave it (their history is on disk)."""
+        self._notebooks[state.notebook] = state
+        self._notebooks.move_to_end(state.notebook)
+        excess = len(self._notebooks) - self.max_notebooks
+        for notebook, old in list(self._notebooks.items()):
+            if excess <= 0:
+                break
+            if old is state or old.runner is not None:
+                continue
+            del self._notebooks[notebook]
+            excess -= 1
+            asyncio.get_running_loop().run_in_executor(None, self._forget, old)
+
+    def _forget(self, state: NotebookState) -> None:
+        """A notebook leaves memory: end its session, fold the steps appended to its history
+        file into the file's document. Logs, never raises (it runs unawaited)."""
+        _close_session(state)
+        if not state.persist:
+            return
+        try:
+            self.history.compact(state.history)
+        except Exception as error:
+            self.log.warning(
+                "jupyter_autocoder: cannot save the history of %s: %s", state.notebook, error
+            )
+
+    @staticmethod
+    async def _finish_ended_turn(state: NotebookState) -> None:
+        """A turn whose `done` is out may still be writing the history: a quick next
+        message waits for its thread."""
         previous = state.runner
         if previous is not None and previous.done_sent:
-            # Its `done` is out and its thread is finishing: a quick next turn waits for it.
             await asyncio.get_running_loop().run_in_executor(None, previous.join, 5.0)
+
+    def _check_turn_limits(
+        self, channel: Channel, message: Start | Continue, notebook: str
+    ) -> None:
+        running = [runner for runner in self._running_turns() if not runner.done_sent]
+        on_socket = sum(1 for runner in running if runner.channel is channel)
+        if on_socket >= self.max_turns_per_socket:
+            raise ProtocolError(
+                f"{on_socket} turns are already running on this connection, the most it may run "
+                "at once (c.AutoCoderApp.max_turns_per_socket); stop one or wait for one to end",
+                message.type,
+                notebook,
+            )
+        of_user = sum(1 for runner in running if runner.channel.user == channel.user)
+        if of_user >= self.max_turns_per_user:
+            raise ProtocolError(
+                f"{of_user} turns of this user are already running, the most one user may run "
+                "at once (c.AutoCoderApp.max_turns_per_user); stop one or wait for one to end",
+                message.type,
+                notebook,
+            )
+
+    async def _begin_turn(self, channel: Channel, message: Start | Continue) -> None:
+        notebook = self._checked_path(message.notebook, message.type)
+        state = await self._state(notebook, only_existing=False)
+        assert state is not None
+        await self._finish_ended_turn(state)
         if state.runner is not None:
             raise ProtocolError(
                 "a turn is already running for this notebook; stop it first", message.type, state.notebook
@@ -189,6 +342,7 @@ class AgentService:
             mode = state.mode or conversation["mode"]
             session_id = state.session.session_id if state.session else conversation["session"]
             text, fresh = message.remark, False
+        self._check_turn_limits(channel, message, state.notebook)
         runner = TurnRunner(
             self,
             state,
@@ -202,6 +356,9 @@ class AgentService:
             max_rounds=message.max_rounds,
         )
         state.runner = runner
+        with self._runners_lock:
+            self._runners.add(runner)
+        self._remember(state)
         started = Started(
             notebook=state.notebook, session=session_id, turn=runner.turn, mode=mode, request=text
         )
@@ -221,12 +378,28 @@ class AgentService:
             state.history = NotebookHistory(state.notebook)
         self.history.delete(state.notebook)
 
-    def _save(self, state: NotebookState) -> None:
+    def _add_turn(self, state: NotebookState, turn: dict[str, Any]) -> None:
+        """A new turn's record joins the history (the oldest beyond `max_turns` leave)."""
+        with state.lock:
+            turns = state.history.turns
+            turns.append(turn)
+            excess = len(turns) - self.history.max_turns
+            if excess > 0:
+                del turns[:excess]
+
+    def _record_step(
+        self, state: NotebookState, turn: dict[str, Any], *, end: bool = False
+    ) -> None:
+        """A step of the turn has finished: onto disk with it (with the conversation at the
+        turn's end). A notebook that does not exist gets no file."""
+        if not state.persist:
+            return
         try:
-            with state.lock:
-                self.history.save(state.history)
+            self.history.record_step(state.history, turn, with_conversation=end)
         except OSError as error:  # a full disk must not end the turn
-            self.log.warning("jupyter_autocoder: cannot save the history of %s: %s", state.notebook, error)
+            self.log.warning(
+                "jupyter_autocoder: cannot save the history of %s: %s", state.notebook, error
+            )
 
     # --- sessions (built in the turn's thread: they open trace files) -----------------------
 
@@ -331,10 +504,11 @@ class TurnRunner:
 
     def _run(self) -> None:
         state, service = self.state, self.service
-        record = TurnRecord(self.turn, self.session_id, self.mode, self.text)
-        with state.lock:
-            state.history.turns.append(record.data)
-        service._save(state)
+        record = TurnRecord(
+            self.turn, self.session_id, self.mode, self.text, output_chars=service.output_chars
+        )
+        service._add_turn(state, record.data)
+        service._record_step(state, record.data)
         session: AgentSession | ChatSession | None = None
         try:
             session = service.session_for(self)
@@ -362,9 +536,10 @@ class TurnRunner:
                         "mode": self.mode,
                         "messages": [dict(message) for message in session.messages],
                     }
-            service._save(state)
+            service._record_step(state, record.data, end=True)
             if state.runner is self:
                 state.runner = None
+            service._turn_ended(self)
 
     def _deliver(self, event: ev.AgentEvent, record: TurnRecord) -> None:
         if isinstance(event, ev.ApprovalEvent) and event.status == "pending" and event.request is not None:
@@ -377,8 +552,18 @@ class TurnRunner:
         self.channel.send(event_message(event, self.meta))
         with self.state.lock:
             record.add(event.to_dict(include_binary=False))
-        if event.type in _SAVE_AFTER:
-            self.service._save(self.state)
+        if _finishes_a_step(event):
+            self.service._record_step(self.state, record.data)
+
+
+def _finishes_a_step(event: ev.AgentEvent) -> bool:
+    """A run's result, an install's outcome, an approval's answer: what the history keeps
+    on disk as it happens (the turn's start and end are kept too)."""
+    if isinstance(event, ev.ExecutionEvent):
+        return True
+    if isinstance(event, (ev.InstallEvent, ev.ApprovalEvent)):
+        return event.status not in _UNFINISHED
+    return False
 
 
 def _restore_messages(session: AgentSession, messages: list[dict[str, str]]) -> None:

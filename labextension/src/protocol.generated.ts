@@ -185,11 +185,16 @@ export interface IHistoryMessage {
   turns: IHistoryTurn[];
   /** whether a turn of this notebook runs now */
   running: boolean;
+  /**
+   * present when the history on disk could not be read (the turns start afresh)
+   */
+  unreadable?: IUnreadableHistory;
 }
 
 /**
  * A message was refused: not JSON, no or unknown `type`, a missing or wrong
- * field, too large, a path outside the root, a turn already running, an unknown
+ * field, too large, a path outside the root, a turn already running, as many
+ * turns running as the socket or the user may run at once, an unknown
  * `run_cell` or approval id. Nothing else happened; the socket stays open. It
  * has no `session` (the error of a turn has one).
  */
@@ -490,6 +495,17 @@ export interface IHistoryTurn {
   finished_at: number | null;
   events: AgentEvent[];
   done: IDoneEvent | null;
+}
+
+/**
+ * The notebook's history file could not be read: it was set aside, not
+ * overwritten.
+ */
+export interface IUnreadableHistory {
+  /** a sentence for the user: what happened, and where the file is */
+  message: string;
+  /** the path of the old file on the server */
+  kept_as: string;
 }
 
 /**

@@ -90,7 +90,8 @@ def autocoder_config(scripted_config):
     return scripted_config
 
 
-async def test_history_and_reset_over_the_socket(open_browser, scripted_engine, autocoder):
+async def test_history_and_reset_over_the_socket(open_browser, scripted_engine, autocoder, jp_root_dir):
+    (jp_root_dir / "h.ipynb").write_text("{}")  # a history file is kept for notebooks that exist
     scripted_engine.enqueue(FIRST)
     browser = await open_browser(run_cell=_stdout("4\n"))
     events = await browser.turn({"type": "start", "notebook": "h.ipynb", "request": "add 2 and 2"})
@@ -123,6 +124,9 @@ async def test_history_survives_a_server_restart(server_process, scripted_engine
         }
     }
     scripted_engine.enqueue(FIRST, SECOND)
+    notebook = tmp_path / "server" / "root" / "work" / "r.ipynb"
+    notebook.parent.mkdir(parents=True)
+    notebook.write_text("{}")  # a history file is kept for notebooks that exist
     first_server = await server_process(config, base=tmp_path / "server")
     browser = await first_server.browser(run_cell=_stdout("4\n"))
     first = await browser.turn({"type": "start", "notebook": "work/r.ipynb", "request": "add 2 and 2"})

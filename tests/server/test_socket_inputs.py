@@ -59,6 +59,8 @@ BAD_MESSAGES = [
 
 
 async def test_bad_messages_are_refused_clearly_and_the_socket_goes_on(open_browser, scripted_engine, autocoder):
+    # A history file is kept for notebooks that exist.
+    open(os.path.join(autocoder.serverapp.root_dir, "kept.ipynb"), "w").write("{}")
     scripted_engine.enqueue(CODE_REPLY)
     browser = await open_browser(run_cell=answer_ok)
     await browser.turn({"type": "start", "notebook": "kept.ipynb", "request": "print fine"})

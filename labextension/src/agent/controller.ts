@@ -195,7 +195,8 @@ export class AgentController implements IDisposable {
       case 'history':
         this.conversation(message.notebook).loadHistory(
           message.turns,
-          message.running
+          message.running,
+          message.unreadable
         );
         break;
       case 'error':

@@ -5,6 +5,7 @@ import {
   IApprovalRequest,
   IDoneEvent,
   IHistoryTurn,
+  IUnreadableHistory,
   Mode
 } from '../protocol';
 
@@ -214,8 +215,21 @@ export class Conversation {
     return this._turns.find(item => item.turn === null && item.running) ?? null;
   }
 
+  /**
+   * What the panel says above the turns when the server could not read the notebook's
+   * history (it set the file aside, and says where); null when it read it.
+   */
+  get historyNotice(): string | null {
+    return this._historyNotice;
+  }
+
   /** Replace everything with the server's history (on first view, after a reconnect). */
-  loadHistory(turns: IHistoryTurn[], running: boolean): void {
+  loadHistory(
+    turns: IHistoryTurn[],
+    running: boolean,
+    unreadable?: IUnreadableHistory
+  ): void {
+    this._historyNotice = unreadable ? unreadable.message : null;
     const pending = this._turns.filter(
       item => item.turn === null && item.running
     );
@@ -246,6 +260,7 @@ export class Conversation {
   /** Forget the turns (after `reset`). */
   clear(): void {
     this._turns = [];
+    this._historyNotice = null;
     this._startFresh = true;
     this._changed.emit({ kind: 'reset' });
   }
@@ -274,6 +289,7 @@ export class Conversation {
   }
 
   private _turns: TurnModel[] = [];
+  private _historyNotice: string | null = null;
   private _startFresh = false;
   private _changed = new Signal<this, ConversationChange>(this);
 }

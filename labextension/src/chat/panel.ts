@@ -423,6 +423,15 @@ export namespace AutoCoderPanel {
   }
 }
 
+/** A message for the user in the conversation (an error, a refusal, a history notice). */
+function noticeBox(message: string): Widget {
+  const box = document.createElement('div');
+  box.className = 'jp-AutoCoder-message jp-mod-error';
+  box.setAttribute('role', 'alert');
+  box.textContent = message;
+  return new Widget({ node: box });
+}
+
 /**
  * The turns of one notebook's conversation, scrolled to the end while the user is
  * there (and left alone when they scrolled up to read).
@@ -480,11 +489,7 @@ class ConversationView extends Panel {
   }
 
   showNotice(message: string): void {
-    const box = document.createElement('div');
-    box.className = 'jp-AutoCoder-message jp-mod-error';
-    box.setAttribute('role', 'alert');
-    box.textContent = message;
-    this._content.addWidget(new Widget({ node: box }));
+    this._content.addWidget(noticeBox(message));
     this.scrollToEnd();
   }
 
@@ -518,6 +523,11 @@ class ConversationView extends Panel {
       }
     }
     this._content.addWidget(this._placeholder);
+    const historyNotice = this.conversation.historyNotice;
+    if (historyNotice) {
+      // The history on disk could not be read: say so, and where the old file is.
+      this._content.addWidget(noticeBox(historyNotice));
+    }
     let session: string | null = null;
     for (const turn of this.conversation.turns) {
       if (session !== null && turn.session && turn.session !== session) {

@@ -106,6 +106,23 @@ export function cellOutput(page: Page, index: number): Locator {
     .locator('.jp-OutputArea');
 }
 
+/**
+ * Open the notebook at `target` through JupyterLab's own command. Galata's openByPath
+ * walks the file browser from its home, which races the browser's own restore of its
+ * folder after a reload (it clicks home, then the restore goes back in).
+ */
+export async function openNotebook(
+  page: IJupyterLabPageFixture,
+  target: string
+): Promise<void> {
+  await page.evaluate(async path => {
+    await (window as any).jupyterapp.commands.execute('docmanager:open', {
+      path
+    });
+  }, target);
+  await page.notebook.activate(path.basename(target));
+}
+
 /** Upload a fixture notebook into the test's folder and open it. */
 export async function openFixture(
   page: IJupyterLabPageFixture,
@@ -115,8 +132,7 @@ export async function openFixture(
   const name = uniqueName(path.basename(fixture, '.ipynb'));
   const target = `${tmpPath}/${name}`;
   await page.contents.uploadFile(path.join(NOTEBOOKS, fixture), target);
-  await page.notebook.openByPath(target);
-  await page.notebook.activate(name);
+  await openNotebook(page, target);
   await waitForKernelIdle(page);
   return target;
 }

@@ -10,7 +10,8 @@ import {
   AutoCoderPanel,
   cellOutput,
   cellSources,
-  newNotebook
+  newNotebook,
+  openNotebook
 } from '../autocoder';
 
 const BUGGY = 'result = mean([1, 2, 3, 4])\nprint(result)';
@@ -70,7 +71,7 @@ test('a bug is run, its error caught, and the fix written and run', async ({
   await page.notebook.close();
   await page.reload({ waitForIsReady: false });
   await page.locator('#jupyterlab-splash').waitFor({ state: 'detached' });
-  await page.notebook.openByPath(`${tmpPath}/${notebook}`);
+  await openNotebook(page, `${tmpPath}/${notebook}`);
   await panel.open();
   await expect(panel.lastTurn.locator('.jp-AutoCoder-request')).toContainText(
     'Store the mean of [1, 2, 3, 4] in result and print it.'

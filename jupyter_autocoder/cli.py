@@ -86,7 +86,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     export = commands.add_parser("export", help="write verified sessions as a multi-turn training set")
     export.add_argument("output", help="the JSONL file to write")
-    export.add_argument("--traces", default=None, help="the trace directory (default: the standard one)")
+    export.add_argument(
+        "--traces",
+        default=None,
+        help="the trace directory (default: the standard ones, of the magic and CLI and of the panel)",
+    )
     export.set_defaults(handler=command_export)
     return parser
 
@@ -268,6 +272,9 @@ def command_export(arguments: argparse.Namespace) -> int:
 
     count = trace.export_verified(arguments.traces, arguments.output)
     print(f"wrote {count} verified sessions to {arguments.output}")
+    if count == 0:
+        searched = [arguments.traces] if arguments.traces else trace.standard_trace_dirs()
+        print("no verified session in " + ", ".join(str(directory) for directory in searched))
     return 0
 
 

@@ -89,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument(
         "--traces",
         default=None,
-        help="the trace directory (default: the standard ones, of the magic and CLI and of the panel)",
+        help="the trace directory (default: the standard ones, the magic's/CLI's and the panel's)",
     )
     export.set_defaults(handler=command_export)
     return parser

@@ -210,7 +210,8 @@ def command_serve(arguments: argparse.Namespace) -> int:
         "--model", resolved.path, "--model-alias", resolved.name,
         "--host", arguments.host, "--port", str(arguments.port),
         "--n-gpu-layers", str(settings.n_gpu_layers), "--n-ctx", str(settings.n_ctx),
-        "--n-threads", str(settings.n_threads), "--draft", settings.draft,
+        "--n-threads", str(settings.n_threads), "--n-threads-batch", str(settings.n_threads_batch),
+        "--draft", settings.draft,
     ]
     if resolved.chat.chat_format:
         worker_arguments += ["--chat-format", resolved.chat.chat_format]

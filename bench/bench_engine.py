@@ -9,7 +9,8 @@
   tokens, warm (the worker kept the prefix) against cold (the prefix evicted first).
 - cancel: from `stream.cancel()` at the 11th token until the next request's first token,
   less the same after an answer that ended at its 11th token (target: the token in flight
-  plus 20 ms); and a cancel while a long prompt is read, less an idle first token.
+  plus 20 ms); and a cancel while a long prompt is read, less an idle first token. The same
+  on a worker without the early stop (AUTOCODER_WORKER_EARLY_STOP=0), in the same run.
 - prompt_lookup: decode speed with prompt-lookup speculative decoding against none, on a
   request that repeats code from the prompt (where drafting from the prompt helps).
 """
@@ -28,6 +29,7 @@ import psutil
 from bench_threads import set_group_niceness  # this folder (sys.path[0] when run as a script)
 
 from jupyter_autocoder.config import AutoCoder
+from jupyter_autocoder.llm import worker as worker_module
 from jupyter_autocoder.llm.hardware import decode_threads
 from jupyter_autocoder.llm.resolve import resolve_model
 from jupyter_autocoder.llm.supervisor import EngineSupervisor
@@ -194,6 +196,27 @@ def bench_cancel(client, runs: int, token_s: float) -> dict:
     }
 
 
+def bench_cancel_without_early_stop(
+    path: str, n_ctx: int, threads: int, runs: int, token_s: float, niceness: int | None
+) -> dict:
+    """The same cancels on a worker that neither stops at a disconnect nor reads prompts in
+    parts (llama-cpp-python's server with the prefetching stream alone)."""
+    os.environ[worker_module.EARLY_STOP_VARIABLE] = "0"
+    try:
+        engine = EngineSupervisor(AutoCoder(model=path, n_ctx=n_ctx, n_gpu_layers=0, engine_url="",
+                                            n_threads=threads, n_threads_batch=threads))
+        engine.start()
+    finally:
+        del os.environ[worker_module.EARLY_STOP_VARIABLE]
+    set_group_niceness(engine.status()["pid"], niceness)
+    try:
+        with engine.client() as client:
+            worker_run(client, DECODE_PROMPT, 16)
+            return bench_cancel(client, runs, token_s)
+    finally:
+        engine.stop()
+
+
 def bench_prompt_lookup(path: str, n_ctx: int, runs: int, max_tokens: int) -> dict:
     rates = {}
     for draft in ("none", "prompt-lookup"):
@@ -226,7 +249,12 @@ def main() -> None:
     parser.add_argument(
         "--threads", type=int, default=0, help="decode and batch threads (default: the worker's)"
     )
+    parser.add_argument(
+        "--sections", default="decode,second_turn,cancel",
+        help="what to measure besides prompt lookup: decode, second_turn, cancel (comma-separated)",
+    )
     arguments = parser.parse_args()
+    sections = set(arguments.sections.split(","))
 
     import llama_cpp
 
@@ -249,9 +277,16 @@ def main() -> None:
             report["decode"] = bench_decode(
                 client, llama, worker, arguments.runs, arguments.max_tokens
             )
-            report["second_turn"] = bench_second_turn(client, arguments.runs)
+            if "second_turn" in sections:
+                report["second_turn"] = bench_second_turn(client, arguments.runs)
             token_s = 1 / report["decode"]["worker_tokens_per_s"]
-            report["cancel"] = bench_cancel(client, arguments.runs, token_s)
+            if "cancel" in sections:
+                report["cancel"] = bench_cancel(client, arguments.runs, token_s)
+        if "cancel" in sections:
+            report["cancel_without_early_stop"] = bench_cancel_without_early_stop(
+                resolved.path, arguments.n_ctx, threads, arguments.runs, token_s,
+                arguments.group_niceness,
+            )
     finally:
         engine.stop()
         llama.close()

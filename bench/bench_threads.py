@@ -78,7 +78,7 @@ while time.perf_counter() < _end:
 print(json.dumps({{"start": _start_wall, "end": time.time(), "rate": _units / {seconds}}}))
 """
 CELLS = {"python": PYTHON_CELL, "numpy": NUMPY_CELL}
-PROMPT_LIMIT = 10.0  # seconds; a prompt that takes longer is reported at this bound
+PROMPT_LIMIT = 20.0  # seconds; a prompt that takes longer is reported at this bound
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,8 @@ EVENT_PREFIX = "AUTOCODER_WORKER "
 WORKER_KEY_VARIABLE = "AUTOCODER_WORKER_KEY"
 # "0" turns the prefetching stream off (to measure against llama-cpp-python's own path).
 PREFETCH_VARIABLE = "AUTOCODER_WORKER_PREFETCH"
+# "0" turns off stopping at a disconnect and reading prompts in parts (to measure them).
+EARLY_STOP_VARIABLE = "AUTOCODER_WORKER_EARLY_STOP"
 
 
 def emit(event: str, **fields: Any) -> None:
@@ -261,7 +263,8 @@ def read_in_parts(llama_class: Any) -> None:
 
 def prefetch_streams(llama_class: Any) -> None:
     """Make streamed chat completions of `llama_class` run in a producer thread."""
-    read_in_parts(llama_class)
+    if os.environ.get(EARLY_STOP_VARIABLE, "1") != "0":
+        read_in_parts(llama_class)
     original = llama_class.create_chat_completion
 
     @functools.wraps(original)
@@ -323,7 +326,8 @@ def load_app(arguments: argparse.Namespace, api_key: str | None) -> tuple[Any, d
         interrupt_requests=False,
     )
     app = create_app(server_settings=server_settings, model_settings=[model_settings])
-    app.add_middleware(StopOnDisconnect)
+    if os.environ.get(EARLY_STOP_VARIABLE, "1") != "0":
+        app.add_middleware(StopOnDisconnect)
     offloaded = n_layers if n_gpu_layers < 0 else min(n_gpu_layers, n_layers)
     device = gpu.kind if (gpu is not None and offloaded > 0) else "cpu"
     return app, {

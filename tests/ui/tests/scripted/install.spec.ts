@@ -70,7 +70,9 @@ test('an install waits for approval, and Deny leaves the environment unchanged',
   await expect(cards.locator('.jp-AutoCoder-cardStatus')).toHaveText(
     `Not installed: ${PACKAGE} was declined`
   );
-  await expect(cards.locator('.jp-AutoCoder-cardAnswer')).toHaveText('Declined');
+  await expect(cards.locator('.jp-AutoCoder-cardAnswer')).toHaveText(
+    'Declined'
+  );
   await expect(cards.getByRole('button')).toHaveCount(0);
 
   // The agent's code ran without the package; pip never did.

@@ -58,11 +58,11 @@ def decode_threads() -> int:
     The core left over keeps both usable while the user's own cell computes. llama.cpp's
     threads meet at a barrier for every operation, spinning (OpenMP's default): with a
     thread on every core, one that loses its core stalls them all. Measured on two cores
-    (bench/bench_threads.py, a CPU-bound cell in a real kernel against idle, one run): a
-    thread per core fell from 72 to 0.2 tokens/s (smollm2-135m) and from 25 to 2.5
-    (qwen2.5-coder-1.5b); all but one kept 0.9 of its idle speed, which was 97 against 72
-    (smollm2) and 22 against 25 (qwen) idle. Passive waits (OMP_WAIT_POLICY=PASSIVE) kept
-    the speed under load too, but lost about half of it idle.
+    (bench/bench_threads.py, a CPU-bound cell in a real kernel against idle, one run per
+    model): a thread per core fell from 64 to 4.9 tokens/s (smollm2-135m) and from 23 to 0.2
+    (qwen2.5-coder-1.5b); all but one kept 0.83 of its idle speed, which was 99 against 64
+    (smollm2) and 22 against 23 (qwen). Passive waits (OMP_WAIT_POLICY=PASSIVE) kept the
+    speed under load too, but lost 40-60% of it idle (the README's settings section).
     """
     physical = psutil.cpu_count(logical=False) or psutil.cpu_count() or 1
     return max(1, physical - 1)

@@ -4,7 +4,10 @@
 
 - decode: generated tokens per second through client -> worker against
   `llama_cpp.Llama.create_chat_completion(stream=True)` in this process (same file,
-  settings and prompt, greedy), runs interleaved; ratio = worker / in-process.
+  settings and prompt, greedy), runs interleaved; ratio = worker / in-process. The worker
+  (llama-cpp-python's server) samples with repeat_penalty 1.1 where `Llama` takes 1.0:
+  ratio_same_sampling compares with in-process llama.cpp given 1.1 too; CPU ms per token of
+  the worker, the client and in-process llama.cpp say where a difference goes.
 - second_turn: time to first token of a second turn that extends a first one of about 1k
   tokens, warm (the worker kept the prefix) against cold (the prefix evicted first).
 - cancel: from `stream.cancel()` at the 11th token until the next request's first token,
@@ -64,10 +67,16 @@ def worker_run(client, messages, max_tokens: int) -> tuple[float, float, int]:
     return decode_rate(stamps), stamps[0] - started, len(stamps)
 
 
-def inprocess_run(llama, messages, max_tokens: int) -> tuple[float, float, int]:
+# llama-cpp-python's server samples with repeat_penalty 1.1 unless a request says otherwise
+# (its `Llama` defaults to 1.0): the penalty runs over the whole vocabulary at every token.
+SERVER_REPEAT_PENALTY = 1.1
+
+
+def inprocess_run(llama, messages, max_tokens: int, **params) -> tuple[float, float, int]:
     started = time.perf_counter()
     stamps = []
-    for chunk in llama.create_chat_completion(messages, max_tokens=max_tokens, temperature=0, stream=True):
+    for chunk in llama.create_chat_completion(messages, max_tokens=max_tokens, temperature=0,
+                                              stream=True, **params):
         if chunk["choices"][0]["delta"].get("content"):
             stamps.append(time.perf_counter())
     return decode_rate(stamps), stamps[0] - started, len(stamps)
@@ -79,11 +88,14 @@ def cpu_seconds(process: psutil.Process) -> float:
 
 
 def bench_decode(client, llama, worker: psutil.Process, runs: int, max_tokens: int) -> dict:
-    """Interleaved pairs. Where a difference goes: the CPU time each token costs the worker
-    and the client (the bench's reading thread) against llama.cpp in this process."""
-    worker_rates, inprocess_rates = [], []
-    cpu = {"worker": 0.0, "client": 0.0, "inprocess": 0.0}
-    tokens = {"worker": 0, "inprocess": 0}
+    """Interleaved runs. Where a difference goes: the CPU time each token costs the worker
+    and the client (the bench's reading thread) against llama.cpp in this process, and the
+    server's default sampling (repeat_penalty 1.1) in this process too: `ratio` compares the
+    worker with in-process llama.cpp as it is called by default, `ratio_same_sampling` with
+    the same sampling as the worker's."""
+    worker_rates, inprocess_rates, penalized_rates = [], [], []
+    cpu = {"worker": 0.0, "client": 0.0, "inprocess": 0.0, "inprocess_repeat_penalty": 0.0}
+    tokens = {"worker": 0, "inprocess": 0, "inprocess_repeat_penalty": 0}
     worker_run(client, DECODE_PROMPT, 16)  # warm both
     inprocess_run(llama, DECODE_PROMPT, 16)
     for _ in range(runs):
@@ -98,23 +110,42 @@ def bench_decode(client, llama, worker: psutil.Process, runs: int, max_tokens: i
         cpu["inprocess"] += time.process_time() - before
         inprocess_rates.append(rate)
         tokens["inprocess"] += count
+        before = time.process_time()
+        rate, _, count = inprocess_run(
+            llama, DECODE_PROMPT, max_tokens, repeat_penalty=SERVER_REPEAT_PENALTY
+        )
+        cpu["inprocess_repeat_penalty"] += time.process_time() - before
+        penalized_rates.append(rate)
+        tokens["inprocess_repeat_penalty"] += count
     worker_rate = statistics.median(worker_rates)
     inprocess = statistics.median(inprocess_rates)
     per_token = {
         "worker": cpu["worker"] / tokens["worker"],
         "client": cpu["client"] / tokens["worker"],
         "inprocess": cpu["inprocess"] / tokens["inprocess"],
+        "inprocess_repeat_penalty": (
+            cpu["inprocess_repeat_penalty"] / tokens["inprocess_repeat_penalty"]
+        ),
     }
     ratios = sorted(w / i for w, i in zip(worker_rates, inprocess_rates))
+    penalized = statistics.median(penalized_rates)
+    same_sampling = sorted(w / i for w, i in zip(worker_rates, penalized_rates))
     return {
         "worker_tokens_per_s": round(worker_rate, 1),
         "inprocess_tokens_per_s": round(inprocess, 1),
         "ratio": round(worker_rate / inprocess, 3),
         "pair_ratios": [round(ratio, 3) for ratio in ratios],
+        "inprocess_repeat_penalty_tokens_per_s": round(penalized, 1),
+        "repeat_penalty_cost": round(1 - penalized / inprocess, 3),
+        "ratio_same_sampling": round(worker_rate / penalized, 3),
+        "pair_ratios_same_sampling": [round(ratio, 3) for ratio in same_sampling],
         "target_ratio": 0.95,
         "cpu_ms_per_token": {name: round(1000 * value, 2) for name, value in per_token.items()},
+        # What serving costs beyond the same computation in this process.
         "serving_cpu_ms_per_token": round(
-            1000 * (per_token["worker"] + per_token["client"] - per_token["inprocess"]), 2
+            1000
+            * (per_token["worker"] + per_token["client"] - per_token["inprocess_repeat_penalty"]),
+            2,
         ),
         "runs": runs,
         "max_tokens": max_tokens,

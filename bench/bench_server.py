@@ -193,9 +193,10 @@ def main() -> None:
             report["model_ready_s"] = round(time.perf_counter() - started, 2)
             idle_rss = server.rss()
 
-            # The same settings as the worker: a thread per physical core, llama-cpp-python's batch.
+            # The same settings as the worker's defaults (hardware.decode_threads, llama-cpp-python's batch).
             llama = llama_cpp.Llama(resolved.path, n_ctx=arguments.n_ctx, n_gpu_layers=0, n_batch=512,
-                              n_threads=decode_threads(), verbose=False)
+                              n_threads=decode_threads(), n_threads_batch=decode_threads(),
+                              verbose=False)
             # A worker of this process's own, to tell the proxy's cost from the worker's.
             worker = EngineSupervisor(AutoCoder(model=resolved.path, n_ctx=arguments.n_ctx, n_gpu_layers=0, engine_url=""))
             worker.start()

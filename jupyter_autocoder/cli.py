@@ -112,7 +112,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     export = commands.add_parser("export", help="write verified sessions as a multi-turn training set")
     export.add_argument("output", help="the JSONL file to write")
-    export.add_argument("--traces", default=None, help="the trace directory (default: the standard one)")
+    export.add_argument(
+        "--traces",
+        default=None,
+        help="the trace directory (default: the standard ones, the magic's/CLI's and the panel's)",
+    )
     export.set_defaults(handler=command_export)
 
     traces = commands.add_parser(
@@ -252,7 +256,8 @@ def command_serve(arguments: argparse.Namespace) -> int:
         "--model", resolved.path, "--model-alias", resolved.name,
         "--host", arguments.host, "--port", str(arguments.port),
         "--n-gpu-layers", str(settings.n_gpu_layers), "--n-ctx", str(settings.n_ctx),
-        "--n-threads", str(settings.n_threads), "--draft", settings.draft,
+        "--n-threads", str(settings.n_threads), "--n-threads-batch", str(settings.n_threads_batch),
+        "--draft", settings.draft,
     ]
     if resolved.chat.chat_format:
         worker_arguments += ["--chat-format", resolved.chat.chat_format]
@@ -348,6 +353,9 @@ def command_export(arguments: argparse.Namespace) -> int:
 
     count = trace.export_verified(arguments.traces, arguments.output)
     print(f"wrote {count} verified sessions to {arguments.output}")
+    if count == 0:
+        searched = [arguments.traces] if arguments.traces else trace.standard_trace_dirs()
+        print("no verified session in " + ", ".join(str(directory) for directory in searched))
     return 0
 
 

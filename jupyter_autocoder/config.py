@@ -72,7 +72,13 @@ class AutoCoder(Configurable):
 
     n_ctx = Int(8192, help="Context size in tokens.").tag(config=True)
 
-    n_threads = Int(0, help="CPU threads for generating tokens; 0 means one per physical core.").tag(config=True)
+    n_threads = Int(
+        0, help="CPU threads for generating tokens; 0 means one per physical core but one."
+    ).tag(config=True)
+
+    n_threads_batch = Int(
+        0, help="CPU threads for reading the prompt; 0 means one per physical core but one."
+    ).tag(config=True)
 
     draft = CaselessStrEnum(
         ["none", "prompt-lookup"],

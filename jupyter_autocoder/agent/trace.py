@@ -43,6 +43,13 @@ def default_trace_dir() -> Path:
     return Path(jupyter_data_dir()) / "autocoder" / "traces"
 
 
+def standard_trace_dirs() -> list[Path]:
+    """Where sessions are traced by default: the magic's and the CLI's
+    (`autocoder/traces`), and the panel's, kept with its history (`autocoder/sessions/traces`)."""
+    magic_and_cli = default_trace_dir()
+    return [magic_and_cli, magic_and_cli.parent / "sessions" / "traces"]
+
+
 @dataclass(frozen=True)
 class TraceRetention:
     """How long and how much of a trace folder is kept; 0 means no limit."""
@@ -235,16 +242,20 @@ def verified_dialogue(records: list[dict[str, Any]], include_system: bool = Fals
 
 
 def export_verified(
-    trace_dir: str | os.PathLike[str],
+    trace_dir: str | os.PathLike[str] | None,
     out_path: str | os.PathLike[str],
     include_system: bool = False,
 ) -> int:
-    """Write the verified sessions under `trace_dir` to `out_path` (JSONL); returns how many."""
+    """Write the verified sessions under `trace_dir` to `out_path` (JSONL); returns how many.
+
+    `trace_dir=None` reads the standard directories (`standard_trace_dirs()`)."""
+    trace_dirs = standard_trace_dirs() if trace_dir is None else [Path(trace_dir)]
+    paths = [path for directory in trace_dirs for path in iter_traces(directory)]
     count = 0
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)
     with open(out, "w", encoding="utf-8") as file:
-        for path in iter_traces(trace_dir):
+        for path in paths:
             records = read_trace(path)
             dialogue = verified_dialogue(records, include_system)
             if dialogue is None:

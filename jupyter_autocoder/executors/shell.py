@@ -37,7 +37,14 @@ class ShellExecutor(Executor):
     thread (where a kernel runs cells); elsewhere the code runs without one.
     """
 
-    def __init__(self, shell: Any = None, *, store_history: bool = False, interrupt_grace: float = 2.0):
+    def __init__(
+        self,
+        shell: Any = None,
+        *,
+        store_history: bool = False,
+        interrupt_grace: float = 2.0,
+        hold_errors: bool = False,
+    ):
         if shell is None:
             from IPython import get_ipython
 
@@ -47,6 +54,11 @@ class ShellExecutor(Executor):
         self.shell = shell
         self.store_history = store_history
         self.interrupt_grace = interrupt_grace
+        # In a kernel, a traceback is an `error` output of the cell that runs the magic; the
+        # magic holds it back (a failed round is not the cell's failure) and shows the last
+        # one with `show_held_error` when its turn ends in failure.
+        self.hold_errors = hold_errors
+        self.held_error: tuple[Any, ...] | None = None
         self._lock = threading.Lock()
         self._running = False
         self._running_on_main_thread = False
@@ -61,6 +73,8 @@ class ShellExecutor(Executor):
             self._running_on_main_thread = on_main_thread
             self._timer_fired = False
         capture = _Capture(self.shell, collector).install()
+        self.held_error = None
+        held = _HeldTracebacks(self).install() if self.hold_errors else None
         # The C-level default handler raises KeyboardInterrupt without a frame of ours in
         # the user's traceback (ipykernel sets the same one while a cell runs).
         previous_handler = signal.signal(signal.SIGINT, signal.default_int_handler) if on_main_thread else None
@@ -88,6 +102,8 @@ class ShellExecutor(Executor):
             escaped_interrupt = outcome is None
         finally:
             capture.restore()
+            if held is not None:
+                held.restore()
             if previous_handler is not None:
                 signal.signal(signal.SIGINT, previous_handler)
         return self._result(outcome, collector, duration, escaped_interrupt)
@@ -150,6 +166,14 @@ class ShellExecutor(Executor):
             if self._running and self._running_on_main_thread:
                 _interrupt_main_thread()
 
+    def show_held_error(self) -> bool:
+        """Show the traceback held back from the last run as the shell shows one (in a kernel,
+        an `error` output of the current cell); False when the last run had none."""
+        if self.held_error is None:
+            return False
+        self.shell._showtraceback(*self.held_error)
+        return True
+
     def defined_names(self, names: Iterable[str]) -> set[str]:
         namespace = self.shell.user_ns
         return {name for name in valid_identifiers(names) if name in namespace}
@@ -178,6 +202,35 @@ def _interrupt_main_thread() -> None:
         signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
     else:
         _thread.interrupt_main()
+
+
+class _HeldTracebacks:
+    """Keeps the shell from showing a run's traceback; the executor holds it instead.
+
+    IPython formats a traceback in `showtraceback` and hands it to `_showtraceback` to show
+    (ipykernel's sends the `error` message): replacing only that step keeps IPython's own
+    formatting, so the held traceback is the one the kernel would have shown."""
+
+    def __init__(self, executor: ShellExecutor):
+        self.executor = executor
+        self._saved: Any = None
+
+    def install(self) -> _HeldTracebacks:
+        shell = self.executor.shell
+        self._saved = vars(shell).get("_showtraceback")
+
+        def hold(etype: Any, evalue: Any, stb: Any) -> None:
+            self.executor.held_error = (etype, evalue, stb)
+
+        shell._showtraceback = hold
+        return self
+
+    def restore(self) -> None:
+        shell = self.executor.shell
+        if self._saved is None:
+            vars(shell).pop("_showtraceback", None)
+        else:
+            shell._showtraceback = self._saved
 
 
 class _Capture:

@@ -53,13 +53,19 @@ def detect_gpu() -> GPU | None:
 
 
 def decode_threads() -> int:
-    """Threads for generating tokens: one per physical core, as llama.cpp's own tools choose.
+    """Threads for generating tokens and for reading prompts: one per physical core but one.
 
-    llama-cpp-python's default, half the logical CPUs, is the physical cores only where
-    each core has two hardware threads; on a 2-core machine without SMT it decodes on one
-    core, 1.6x slower (9.7 vs 15.5 tok/s for qwen2.5-coder-1.5b here).
+    The core left over keeps both usable while the user's own cell computes. llama.cpp's
+    threads meet at a barrier for every operation, spinning (OpenMP's default): with a
+    thread on every core, one that loses its core stalls them all. Measured on two cores
+    (bench/bench_threads.py, a CPU-bound cell in a real kernel against idle, one run per
+    model): a thread per core fell from 64 to 4.9 tokens/s (smollm2-135m) and from 23 to 0.2
+    (qwen2.5-coder-1.5b); all but one kept 0.83 of its idle speed, which was 99 against 64
+    (smollm2) and 22 against 23 (qwen). Passive waits (OMP_WAIT_POLICY=PASSIVE) kept the
+    speed under load too, but lost 40-60% of it idle (the README's settings section).
     """
-    return psutil.cpu_count(logical=False) or psutil.cpu_count() or 1
+    physical = psutil.cpu_count(logical=False) or psutil.cpu_count() or 1
+    return max(1, physical - 1)
 
 
 def ram_bytes() -> tuple[int, int]:

@@ -130,6 +130,8 @@ class EngineSupervisor:
                 "chat_format": resolved.chat.reason if resolved else None,
                 "draft": self.settings.draft,
                 "n_ctx": self.settings.n_ctx,
+                "n_threads": self._facts.get("n_threads"),
+                "n_threads_batch": self._facts.get("n_threads_batch"),
                 "load_seconds": self._facts.get("load_seconds"),
                 "error": self._error,
                 "notice": resolved.notice if resolved else None,
@@ -268,6 +270,7 @@ class EngineSupervisor:
             "--n-gpu-layers", str(settings.n_gpu_layers),
             "--n-ctx", str(settings.n_ctx),
             "--n-threads", str(settings.n_threads),
+            "--n-threads-batch", str(settings.n_threads_batch),
             "--draft", settings.draft,
             "--parent-pid", str(os.getpid()),
         ]

@@ -12,6 +12,7 @@ its parent so that a model is never left holding memory.
 from __future__ import annotations
 
 import argparse
+import contextvars
 import functools
 import json
 import os
@@ -27,6 +28,8 @@ EVENT_PREFIX = "AUTOCODER_WORKER "
 WORKER_KEY_VARIABLE = "AUTOCODER_WORKER_KEY"
 # "0" turns the prefetching stream off (to measure against llama-cpp-python's own path).
 PREFETCH_VARIABLE = "AUTOCODER_WORKER_PREFETCH"
+# "0" turns off stopping at a disconnect and reading prompts in parts (to measure them).
+EARLY_STOP_VARIABLE = "AUTOCODER_WORKER_EARLY_STOP"
 
 
 def emit(event: str, **fields: Any) -> None:
@@ -43,7 +46,8 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--n-gpu-layers", type=int, default=-2, help="-2 decides from GPU memory, -1 all, 0 none")
     parser.add_argument("--n-ctx", type=int, default=8192)
-    parser.add_argument("--n-threads", type=int, default=0, help="0: one per physical core")
+    parser.add_argument("--n-threads", type=int, default=0, help="0: a physical core but one")
+    parser.add_argument("--n-threads-batch", type=int, default=0, help="0: a physical core but one")
     parser.add_argument("--n-batch", type=int, default=512)
     parser.add_argument("--chat-format", default=None, help="llama.cpp chat format; default: the GGUF's template")
     parser.add_argument("--draft", choices=["none", "prompt-lookup"], default="none")
@@ -75,6 +79,18 @@ def watch_parent(parent_pid: int) -> None:
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
+class GenerationStopped(Exception):
+    """A stopped generation ends while its prompt is read (between two parts)."""
+
+
+# The generation that the current thread computes, when it is a producer.
+_producing = threading.local()
+# Tokens of a prompt read between two checks for a stop: a prompt of 1k tokens takes seconds
+# on a CPU, and a stop must not wait for all of it. Smaller parts cost prompt speed (measured
+# in bench/bench_engine.py's cancel figures).
+PROMPT_PART = 128
+
+
 class _Generation:
     """One streamed completion being computed by a producer thread, a few chunks ahead."""
 
@@ -90,6 +106,7 @@ class _Generation:
         self.stopping = threading.Event()
 
     def produce(self) -> None:
+        _producing.generation = self  # for the prompt's reading, in this thread (`read_in_parts`)
         try:
             while self._wait_for_room():
                 chunk = next(self.chunks, self.END)
@@ -104,6 +121,15 @@ class _Generation:
                 close()
             self.queue.put(self.END)
             self.model_lock.release()
+
+    def stop(self) -> None:
+        """From any thread: end after the token in flight. A producer waiting for room and a
+        sender waiting for a chunk are woken now, not at their next poll or token."""
+        if self.stopping.is_set():
+            return
+        self.stopping.set()
+        self.room.release()
+        self.queue.put(self.END)
 
     def _wait_for_room(self) -> bool:
         while not self.stopping.is_set():
@@ -130,12 +156,16 @@ class PrefetchedStream:
     keeps llama.cpp busy instead. When a client goes, the server stops reading: the
     producer stops at most AHEAD chunks later, and the next request (which the server's
     own lock lets in only after the previous sender has ended) stops it for good and waits
-    for its last token before it touches the model.
+    for its last token before it touches the model. `StopOnDisconnect` stops it as soon as
+    its client goes.
     """
 
     def __init__(self, chunks: Iterator[dict[str, Any]]):
         self._generation = _Generation(chunks)
         _Generation.current = self._generation
+        request = _current_request.get()
+        if request is not None:
+            request.attach(self._generation)
         threading.Thread(target=self._generation.produce, name="llama-generate", daemon=True).start()
 
     def __iter__(self) -> PrefetchedStream:
@@ -145,20 +175,103 @@ class PrefetchedStream:
         return self._generation.next()
 
     def close(self) -> None:
-        self._generation.stopping.set()
+        self._generation.stop()
 
     __del__ = close
 
 
+class _RequestState:
+    """One HTTP request as the threads computing its answer see it: whether its client has
+    gone, and the generation started for it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._gone = False
+        self._generation: _Generation | None = None
+
+    def attach(self, generation: _Generation) -> None:
+        with self._lock:
+            self._generation = generation
+            gone = self._gone
+        if gone:
+            generation.stop()
+
+    def disconnected(self) -> None:
+        with self._lock:
+            self._gone = True
+            generation = self._generation
+        if generation is not None:
+            generation.stop()
+
+
+# The request being served; context variables follow it into anyio's worker threads, where
+# llama-cpp-python's server calls the model.
+_current_request: contextvars.ContextVar[_RequestState | None] = contextvars.ContextVar(
+    "autocoder_worker_request", default=None
+)
+
+
+class StopOnDisconnect:
+    """ASGI middleware: a client that goes stops its generation at the token in flight.
+
+    llama-cpp-python's server learns of a disconnect only when its sender has the next
+    chunk, and stops nothing: the producer went on until the next request stopped it, two
+    tokens after the cancel (70 ms on qwen2.5-coder-1.5b on two cores, measured with
+    bench/bench_engine.py). The disconnect message passes through here first.
+    """
+
+    def __init__(self, app: Any):
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = _RequestState()
+        token = _current_request.set(request)
+
+        async def watched_receive() -> dict[str, Any]:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                request.disconnected()
+            return message
+
+        try:
+            await self.app(scope, watched_receive, send)
+        finally:
+            _current_request.reset(token)
+
+
+def read_in_parts(llama_class: Any) -> None:
+    """Make a producer read a long prompt in parts of PROMPT_PART tokens, stopping between
+    them when its generation is stopped (llama-cpp-python's `eval` reads it in one go)."""
+    original = llama_class.eval
+
+    @functools.wraps(original)
+    def read(self: Any, tokens: Any) -> None:
+        generation = getattr(_producing, "generation", None)
+        if generation is None or len(tokens) <= PROMPT_PART:
+            original(self, tokens)
+            return
+        for start in range(0, len(tokens), PROMPT_PART):
+            if generation.stopping.is_set():
+                raise GenerationStopped("the client has gone")
+            original(self, tokens[start : start + PROMPT_PART])
+
+    llama_class.eval = read
+
+
 def prefetch_streams(llama_class: Any) -> None:
     """Make streamed chat completions of `llama_class` run in a producer thread."""
+    if os.environ.get(EARLY_STOP_VARIABLE, "1") != "0":
+        read_in_parts(llama_class)
     original = llama_class.create_chat_completion
 
     @functools.wraps(original)
     def create_chat_completion(self: Any, *args: Any, **kwargs: Any) -> Any:
         abandoned = _Generation.current
         if abandoned is not None:
-            abandoned.stopping.set()  # its sender has ended: nobody reads it any more
+            abandoned.stop()  # its sender has ended: nobody reads it any more
         _Generation.model_lock.acquire()  # waits for that generation's last token
         try:
             result = original(self, *args, **kwargs)
@@ -191,13 +304,16 @@ def load_app(arguments: argparse.Namespace, api_key: str | None) -> tuple[Any, d
     gpu = detect_gpu() if supports_offload else None
     n_layers = header.n_layers or 0
     n_gpu_layers = plan_gpu_layers(arguments.n_gpu_layers, os.path.getsize(arguments.model), n_layers, gpu, supports_offload)
+    n_threads = arguments.n_threads or decode_threads()
+    n_threads_batch = arguments.n_threads_batch or decode_threads()
     model_settings = ModelSettings(
         model=arguments.model,
         model_alias=arguments.model_alias or os.path.basename(arguments.model),
         n_gpu_layers=n_gpu_layers,
         n_ctx=arguments.n_ctx,
         n_batch=arguments.n_batch,
-        n_threads=arguments.n_threads or decode_threads(),
+        n_threads=n_threads,
+        n_threads_batch=n_threads_batch,
         chat_format=arguments.chat_format,
         draft_model="prompt-lookup-decoding" if arguments.draft == "prompt-lookup" else None,
         verbose=False,
@@ -210,6 +326,8 @@ def load_app(arguments: argparse.Namespace, api_key: str | None) -> tuple[Any, d
         interrupt_requests=False,
     )
     app = create_app(server_settings=server_settings, model_settings=[model_settings])
+    if os.environ.get(EARLY_STOP_VARIABLE, "1") != "0":
+        app.add_middleware(StopOnDisconnect)
     # What reaches the GPU: nothing on a build that cannot offload, whatever was asked.
     if not supports_offload:
         offloaded = 0
@@ -223,6 +341,8 @@ def load_app(arguments: argparse.Namespace, api_key: str | None) -> tuple[Any, d
         "n_gpu_layers": offloaded,
         "n_layers": n_layers,
         "n_ctx": arguments.n_ctx,
+        "n_threads": n_threads,
+        "n_threads_batch": n_threads_batch,
         "chat_format": arguments.chat_format or "gguf template",
         "draft": arguments.draft,
     }

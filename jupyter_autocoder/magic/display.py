@@ -12,6 +12,8 @@ The prints here are the magic's user-facing display, not logging.
 
 from __future__ import annotations
 
+import html
+import re
 import sys
 import time
 import uuid
@@ -19,6 +21,8 @@ from typing import Any
 
 # The streaming answer is redrawn at most this often: each redraw sends the whole text.
 REDRAW_SECONDS = 0.15
+# Terminal colours (CSI) and links (OSC 8) in IPython's tracebacks.
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)")
 
 
 class StoppedByUser(KeyboardInterrupt):
@@ -64,6 +68,24 @@ class CellDisplay:
             display({"text/markdown": markdown, "text/plain": plain}, raw=True)
         else:
             print(plain, flush=True)
+
+    def traceback(self, title: str, lines: list[str]) -> None:
+        """A failed round's traceback, collapsed under `title`, in a notebook.
+
+        Not an `error` output: a round that failed is not the cell's failure (the turn may
+        recover), and notebook checkers flag every `error` output. In a terminal the shell
+        has printed it already."""
+        self.end_answer()
+        if not self.rich or not lines:
+            return
+        from IPython.display import display
+
+        text = ANSI_ESCAPE.sub("", "\n".join(line.rstrip("\n") for line in lines))
+        collapsed = (
+            f"<details><summary>{html.escape(title)}</summary>"
+            f"<pre>{html.escape(text)}</pre></details>"
+        )
+        display({"text/html": collapsed, "text/plain": text}, raw=True)
 
     # -- the streaming answer ----------------------------------------------------------------
 
@@ -246,6 +268,8 @@ class EventView:
                 error = error[:297] + "..."
             more = " Sent back to the model." if event.feedback else ""
             self.display.line(f"✗ `{error}`.{more}", f"Failed with {error}.{more}")
+        if result.error is not None and not (result.interrupted and not result.timed_out):
+            self.display.traceback(f"Traceback ({result.error.ename})", result.error.traceback)
 
     def _on_install(self, event: Any) -> None:
         names = ", ".join(event.packages) or event.command

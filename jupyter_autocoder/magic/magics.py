@@ -262,11 +262,14 @@ class AutoCoderMagics(Magics):
         from .display import EventView
 
         rounds = options.rounds or settings.max_rounds
+        # The rounds' tracebacks go into the display, collapsed; a kernel `error` output is
+        # left only for a turn that ends in failure (below).
+        executor = create_executor("shell", self.shell, hold_errors=display.rich)
         # The settings, with this cell's options over them.
         session = AgentSession.from_config(
             settings,
             client,
-            create_executor("shell", self.shell),
+            executor,
             approver=self._approve,
             install_policy=options.install or settings.install_policy,
             confirm_run=options.ask or settings.confirm_run,
@@ -312,6 +315,8 @@ class AutoCoderMagics(Magics):
             code = failed_code_cell(session.last_code, session)
         if code:
             self.write_cell(request, code)
+        if not done.success and done.reason != "stopped":
+            executor.show_held_error()  # the last run's error, as a real error output
         model_seconds = sum(record.model_seconds for record in session.records)
         speed = done.completion_tokens / model_seconds if model_seconds > 0 else None
         view.done(done, speed, wrote_cell=bool(code))

@@ -304,10 +304,21 @@ export class TurnView extends Panel {
     const request = event.request;
     let card = this._approvals.get(request.id);
     if (!card) {
-      card = this._card('approval', request.command);
+      // An install is asked about on its own card: one card, the install's record once
+      // answered (its command and reason are already there).
+      card =
+        request.kind === 'install'
+          ? this._installs.get(`${event.round}:${request.command}`)
+          : undefined;
+      if (card) {
+        card.classList.add('jp-AutoCoder-approvalCard');
+      } else {
+        card = this._card('approval', request.command);
+      }
       card.dataset.kind = request.kind;
       this._approvals.set(request.id, card);
     }
+    const onInstallCard = card.classList.contains('jp-AutoCoder-installCard');
     card.dataset.state = event.status;
     setCardWarning(card, request.warning ?? '');
     // Also on a decision that was never pending (refused by the settings): it says why.
@@ -340,12 +351,22 @@ export class TurnView extends Panel {
     } else {
       removeButtons(card);
       if (!card.dataset.auto) {
-        setCardStatus(
-          card,
+        const answer =
           event.status === 'approved'
             ? trans.__('Approved')
-            : trans.__('Declined')
-        );
+            : trans.__('Declined');
+        if (onInstallCard) {
+          // The install's own events say what came of it; the answer stays beside them.
+          setCardAnswer(card, answer);
+          if (event.status === 'approved') {
+            setCardStatus(
+              card,
+              trans.__('Installing %1…', request.packages.join(', '))
+            );
+          }
+        } else {
+          setCardStatus(card, answer);
+        }
       }
       this._phase = 'thinking';
     }
@@ -358,7 +379,10 @@ export class TurnView extends Panel {
     }
     card.dataset.auto = 'true';
     removeButtons(card);
-    setCardStatus(
+    const record = card.classList.contains('jp-AutoCoder-installCard')
+      ? setCardAnswer
+      : setCardStatus;
+    record(
       card,
       approved
         ? this.host.trans.__('Approved by your settings (install policy: auto)')
@@ -563,6 +587,17 @@ function setCardWarning(card: HTMLElement, text: string): void {
     }
   }
   warning.textContent = `⚠ ${text}`;
+}
+
+/** Who answered an install's question, kept on its card under what came of it. */
+function setCardAnswer(card: HTMLElement, text: string): void {
+  let answer = card.querySelector('.jp-AutoCoder-cardAnswer') as HTMLElement;
+  if (!answer) {
+    answer = document.createElement('div');
+    answer.className = 'jp-AutoCoder-cardAnswer';
+    card.appendChild(answer);
+  }
+  answer.textContent = text;
 }
 
 function removeButtons(card: HTMLElement): void {

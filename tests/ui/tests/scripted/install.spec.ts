@@ -1,5 +1,6 @@
 /**
- * An install the model asks for waits for the user's answer in the panel; Deny means pip
+ * An install the model asks for waits for the user's answer in the panel, on one card (the
+ * question is asked on the install's own card, which becomes its record); Deny means pip
  * never runs: the browser is never asked to run an install, the server's record of the
  * turn says declined, and the package is still not importable in the kernel.
  */
@@ -48,6 +49,15 @@ test('an install waits for approval, and Deny leaves the environment unchanged',
   );
   await page.waitForTimeout(500);
   expect(runCells).toEqual([]); // nothing runs while it waits
+  // One card says it once: the question, the command, the model's reason, the buttons.
+  const cards = panel.lastTurn.locator('.jp-AutoCoder-card');
+  await expect(cards).toHaveCount(1);
+  await expect(cards.locator('.jp-AutoCoder-command')).toHaveText(
+    `pip install ${PACKAGE}`
+  );
+  await expect(cards.locator('.jp-AutoCoder-cardDetail')).toHaveText(
+    `the model asked: pip install ${PACKAGE}`
+  );
   await card.getByRole('button', { name: 'Deny' }).click();
 
   await expect(card).toContainText('Declined');
@@ -55,6 +65,15 @@ test('an install waits for approval, and Deny leaves the environment unchanged',
     panel.lastTurn.locator('.jp-AutoCoder-installCard')
   ).toContainText(`Not installed: ${PACKAGE} was declined`);
   await panel.waitForDone();
+  // The same card is the record: what came of it, and the answer.
+  await expect(cards).toHaveCount(1);
+  await expect(cards.locator('.jp-AutoCoder-cardStatus')).toHaveText(
+    `Not installed: ${PACKAGE} was declined`
+  );
+  await expect(cards.locator('.jp-AutoCoder-cardAnswer')).toHaveText(
+    'Declined'
+  );
+  await expect(cards.getByRole('button')).toHaveCount(0);
 
   // The agent's code ran without the package; pip never did.
   expect(runCells.map(run => run.purpose)).not.toContain('install');

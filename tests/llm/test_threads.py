@@ -15,8 +15,6 @@ import pytest
 
 from jupyter_autocoder.llm.supervisor import EngineSupervisor
 
-from .conftest import small_settings
-
 PHYSICAL = psutil.cpu_count(logical=False) or psutil.cpu_count() or 1
 ESSAY = [{"role": "user", "content": "Write a very long essay about the history of computing."}]
 # A cell that computes: pure Python, one core, in a session of its own as a kernel is.
@@ -50,8 +48,8 @@ def idle_and_busy(engine: EngineSupervisor, seconds: float = 3.0) -> tuple[float
     return idle, busy
 
 
-def test_the_worker_leaves_a_core_to_the_user_and_says_so():
-    engine = EngineSupervisor(small_settings())
+def test_the_worker_leaves_a_core_to_the_user_and_says_so(make_settings):
+    engine = EngineSupervisor(make_settings())
     engine.start()
     try:
         status = engine.status()
@@ -63,11 +61,11 @@ def test_the_worker_leaves_a_core_to_the_user_and_says_so():
 
 
 @pytest.mark.skipif(PHYSICAL < 2, reason="one core: no core to leave to the user")
-def test_decode_keeps_going_while_a_cell_computes():
+def test_decode_keeps_going_while_a_cell_computes(make_settings):
     rates = {}
     for name, settings in {
-        "default": small_settings(),
-        "every core": small_settings(n_threads=PHYSICAL, n_threads_batch=PHYSICAL),
+        "default": make_settings(),
+        "every core": make_settings(n_threads=PHYSICAL, n_threads_batch=PHYSICAL),
     }.items():
         engine = EngineSupervisor(settings)
         engine.start()

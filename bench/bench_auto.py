@@ -25,13 +25,14 @@ from jupyter_autocoder.llm.choice import Candidate, Machine, estimate
 from jupyter_autocoder.llm.hardware import decode_threads, ram_bytes
 from jupyter_autocoder.llm.resolve import resolve_model
 
-PROMPT = [{"role": "user", "content": "Write a long, detailed tutorial on Python list comprehensions."}]
+PROMPT = [{"role": "user", "content": "Write a long tutorial on Python list comprehensions."}]
 
 
 def decode_rate(llama, max_tokens: int) -> float:
     """Tokens per second after the first token (prompt processing excluded)."""
     stamps = []
-    for chunk in llama.create_chat_completion(PROMPT, max_tokens=max_tokens, temperature=0, stream=True):
+    answer = llama.create_chat_completion(PROMPT, max_tokens=max_tokens, temperature=0, stream=True)
+    for chunk in answer:
         if chunk["choices"][0]["delta"].get("content"):
             stamps.append(time.perf_counter())
     return (len(stamps) - 1) / (stamps[-1] - stamps[0])
@@ -52,7 +53,8 @@ def main() -> None:
     machine = Machine(cpu_cores=decode_threads(), ram_total=total, ram_available=available,
                       cpu_bandwidth=bandwidth)
     spec = get_spec(arguments.model)
-    guess = estimate(Candidate(spec, spec.quantisations[0] if spec.quantisations else None), machine)
+    quant = spec.quantisations[0] if spec.quantisations else None
+    guess = estimate(Candidate(spec, quant), machine)
 
     import llama_cpp
 

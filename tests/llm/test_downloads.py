@@ -99,7 +99,9 @@ def make_part_wheel(directory: Path, project: str, payload: bytes) -> None:
         f"{module}/__init__.py": b"",
         f"{module}/data/part.bin": payload,
         f"{dist_info}/METADATA": f"Metadata-Version: 2.1\nName: {project}\nVersion: 1.0\n".encode(),
-        f"{dist_info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        f"{dist_info}/WHEEL": (
+            b"Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+        ),
     }
     record = []
     for name, data in files.items():
@@ -168,7 +170,9 @@ def test_a_cancelled_download_stops_pip_and_leaves_nothing(local_parts):
 TWO_CORES = Machine(cpu_cores=2, ram_total=24 * 2**30, ram_available=22 * 2**30, cpu_bandwidth=33e9)
 
 
-def test_auto_says_its_choice_and_the_download_size_before_anything_is_fetched(tmp_path, monkeypatch):
+def test_auto_says_its_choice_and_the_download_size_before_anything_is_fetched(
+    tmp_path, monkeypatch
+):
     """A PyPI that answers connections (a listening socket), an empty cache: auto chooses
     qwen2.5-coder-1.5b and must say so, with 1.12 GB, before pip is started."""
     index = socket.socket()
@@ -196,11 +200,12 @@ def test_auto_says_its_choice_and_the_download_size_before_anything_is_fetched(t
 
 
 def test_auto_with_a_cached_model_downloads_nothing_and_keeps_its_reason(tmp_path, monkeypatch):
+    # An assembled qwen2.5-coder-1.5b in the cache (here the small model's file under its name).
     qwen = tmp_path / "models" / "qwen2.5-coder-1.5b.gguf"
     qwen.parent.mkdir()
+    qwen.symlink_to(resolve.packaged_path(CATALOGUE["smollm2-135m"]))
     monkeypatch.setenv("AUTOCODER_CACHE_DIR", str(tmp_path))
-    monkeypatch.setattr(resolve, "local_file", lambda spec: str(qwen) if spec.name == "qwen2.5-coder-1.5b" else None)
-    monkeypatch.setattr(resolve, "_spec_file", lambda spec, **kw: resolve.packaged_path(CATALOGUE["smollm2-135m"]))
+    monkeypatch.setattr(resolve, "_download_parts", lambda *a: pytest.fail("nothing to download"))
     resolved = resolve.resolve_model("auto", machine=TWO_CORES, on_choice=lambda choice: None)
     assert resolved.name == "qwen2.5-coder-1.5b" and resolved.choice.cached
     assert resolved.notice is None
@@ -243,7 +248,8 @@ def test_stopping_the_engine_during_a_download_cancels_it_and_keeps_the_choice(m
     status = engine.status()
     assert status["state"] == "downloading" and announced == [choice]
     assert status["choice"]["download_bytes"] == 1_117_320_768
-    assert status["choice"]["headline"].startswith("auto picks qwen2.5-coder-1.5b (1.12 GB to download")
+    headline = status["choice"]["headline"]
+    assert headline.startswith("auto picks qwen2.5-coder-1.5b (1.12 GB to download")
     engine.stop()
     assert finished.wait(5)
     time.sleep(0.1)

@@ -91,7 +91,8 @@ class EngineSupervisor:
         with self._lock:
             if self.remote:
                 return {"state": READY, "model": self.settings.model, "device": "remote", "base_url": self.base_url,
-                        "n_gpu_layers": None, "n_layers": None, "error": None, "progress": None, "path": None}
+                        "n_gpu_layers": None, "n_layers": None, "error": None, "progress": None, "path": None,
+                        "notice": None, "choice": None}
             resolved = self._resolved
             return {
                 "state": self._state,

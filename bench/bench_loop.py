@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from jupyter_autocoder.agent import AgentSession
+from jupyter_autocoder.agent import AgentSession, SessionSettings
 from jupyter_autocoder.executors.base import (
     DisplayOutput,
     ErrorOutput,
@@ -97,9 +97,8 @@ def measure(sessions: int, rounds: int, trace: bool) -> dict:
             for number in range(1, rounds + 1):
                 # Big chunks: the loop's cost per round, not per token, is what is measured here.
                 engine.enqueue({"content": _reply(number, rounds), "chunk_size": 64})
-            session = AgentSession(
-                client, InstantExecutor(), max_rounds=rounds, trace=trace, trace_dir=traces
-            )
+            settings = SessionSettings(max_rounds=rounds, trace=trace, trace_dir=traces)
+            session = AgentSession(client, InstantExecutor(), settings)
             events = list(session.run("Compute `result` from df and show it."))
             session.close()
             if events[-1].reason != "success":

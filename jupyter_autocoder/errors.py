@@ -147,23 +147,14 @@ class ProxyError(AutoCoderError):
 
 
 class ProtocolError(AutoCoderError, ValueError):
-    """A message the server refuses; the socket answers it with an `error` and stays open."""
+    """A message the server refuses; the socket answers it with an `error` (a `Refusal`,
+    server/protocol.py) and stays open."""
 
     def __init__(self, message: str, in_reply_to: str | None = None, notebook: str | None = None):
         super().__init__(message)
         self.message = message
         self.in_reply_to = in_reply_to
         self.notebook = notebook
-
-    def to_dict(self) -> dict[str, Any]:
-        payload: dict[str, Any] = {
-            "type": "error",
-            "message": self.message,
-            "in_reply_to": self.in_reply_to,
-        }
-        if self.notebook is not None:
-            payload["notebook"] = self.notebook
-        return payload
 
 
 class PathError(AutoCoderError, ValueError):

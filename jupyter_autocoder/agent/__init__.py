@@ -1,11 +1,13 @@
 """The execution-verified agent loop: the model writes code, an executor runs it, the real
 result goes back to the model, until a run is clean or the round limit is reached.
 
-Entry point: `AgentSession(client, executor, ...).run(request, context=...)`, a generator of
-typed events (`events.py`). Traces (`trace.py`) and the evaluation (`../evaluation/`) build on it.
+Entry point: `AgentSession(client, executor, SessionSettings(...)).run(request, context=...)`,
+a generator of typed events (`events.py`). `ChatSession` (`chat.py`) has the same face and
+runs nothing. Traces (`trace.py`) and the evaluation (`../evaluation/`) build on them.
 """
 
 from .approval import ApprovalRequest, Approver
+from .chat import ChatSession
 from .events import (
     AgentEvent,
     ApprovalEvent,
@@ -18,10 +20,13 @@ from .events import (
     TokenEvent,
 )
 from .prompts import SYSTEM_PROMPT, CellContext, NotebookContext, VariableContext
-from .session import AgentSession, RoundRecord, Verifier
+from .session import AgentSession, RoundOutcome, RoundRecord
+from .settings import SessionSettings
 from .trace import default_trace_dir, export_verified
+from .verdict import ACCEPTED, Verdict, Verifier
 
 __all__ = [
+    "ACCEPTED",
     "SYSTEM_PROMPT",
     "AgentEvent",
     "AgentSession",
@@ -29,6 +34,7 @@ __all__ = [
     "ApprovalRequest",
     "Approver",
     "CellContext",
+    "ChatSession",
     "CodeEvent",
     "DoneEvent",
     "ErrorEvent",
@@ -36,9 +42,12 @@ __all__ = [
     "InstallEvent",
     "NotebookContext",
     "RoundEvent",
+    "RoundOutcome",
     "RoundRecord",
+    "SessionSettings",
     "TokenEvent",
     "VariableContext",
+    "Verdict",
     "Verifier",
     "default_trace_dir",
     "export_verified",

@@ -12,19 +12,22 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ..wire import wire
+
 log = logging.getLogger(__name__)
 
 ASK = "ask"
 AUTO = "auto"
 NEVER = "never"
 POLICIES = (ASK, AUTO, NEVER)
+KINDS = ("install", "shell")  # what an ApprovalRequest asks to allow
 
 
 @dataclass
 class ApprovalRequest:
     """What the user is asked to allow: `kind` is "install" or "shell"; `command` is exact."""
 
-    kind: str
+    kind: str = field(metadata=wire(enum=KINDS))
     command: str
     packages: list[str] = field(default_factory=list)
     reason: str = ""

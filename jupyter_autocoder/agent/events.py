@@ -1,7 +1,10 @@
 """The events a session yields, each a dataclass told apart by its `type` field.
 
-`to_dict()` gives the JSON the server sends over its WebSocket; the TypeScript side mirrors
-these shapes. Every event carries the `round` it belongs to (0 before the first).
+`to_dict()` gives the JSON the server sends over its WebSocket (with the turn's `notebook`,
+`session` and `turn` added). These dataclasses are part of the protocol's one source: the
+schema, the panel's TypeScript types and the tables of docs/protocol.md are generated from
+them (`python -m jupyter_autocoder.server.protocol_schema`). Every event carries the `round`
+it belongs to (0 before the first).
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from ..executors.base import ExecutionResult
+from ..wire import wire
 from .approval import ApprovalRequest
 
 # DoneEvent.reason values
@@ -19,6 +23,14 @@ MAX_ROUNDS = "max_rounds"  # the round limit was reached without a clean run
 STOPPED = "stopped"  # stop() or an interrupt (the kernel's stop button)
 ERROR = "error"  # the engine or the executor failed; see the error event before
 ANSWERED = "answered"  # chat mode: one answer streamed, nothing run
+DONE_REASONS = (SUCCESS, NO_CODE, MAX_ROUNDS, STOPPED, ERROR, ANSWERED)
+
+LANGUAGES = ("python", "sh")  # of the code a CodeEvent or ExecutionEvent is about
+INSTALL_STATUSES = ("requested", "installed", "failed", "declined", "refused", "disabled")
+APPROVAL_STATUSES = ("pending", "approved", "declined")
+# A `done` that the server's history writes for a turn cut off by a restart has only
+# `type`, `round`, `reason`, `success` and `message`: the other fields are optional.
+_ABSENT_AFTER_A_RESTART = wire(optional=True)
 
 
 @dataclass(kw_only=True)
@@ -62,29 +74,34 @@ class CodeEvent(AgentEvent):
 
     type: str = field(default="code", init=False)
     code: str = ""
-    language: str = "python"
+    language: str = field(default="python", metadata=wire(enum=LANGUAGES))
     rerun: bool = False  # the same code again, after installing what it lacked
 
 
 @dataclass(kw_only=True)
 class InstallEvent(AgentEvent):
-    """An install, at each step: requested, then installed / failed / declined / refused / disabled."""
+    """An install of missing packages, at each step: requested, then installed / failed /
+    declined / refused / disabled."""
 
     type: str = field(default="install", init=False)
     packages: list[str] = field(default_factory=list)
     command: str = ""
-    status: str = "requested"
+    status: str = field(
+        default="requested", metadata=wire(enum=INSTALL_STATUSES, enum_name="InstallStatus")
+    )
     message: str = ""
     rejected: list[str] = field(default_factory=list)  # arguments refused by validation
 
 
 @dataclass(kw_only=True)
 class ApprovalEvent(AgentEvent):
-    """The user is asked (status "pending"), then answered ("approved" / "declined")."""
+    """The user is asked (status "pending"; the answer is an `approval` message with
+    `request.id`), then the same event comes back with the decision ("approved" /
+    "declined")."""
 
     type: str = field(default="approval", init=False)
-    request: ApprovalRequest | None = None
-    status: str = "pending"
+    request: ApprovalRequest | None = field(default=None, metadata=wire(not_null=True))
+    status: str = field(default="pending", metadata=wire(enum=APPROVAL_STATUSES))
 
 
 @dataclass(kw_only=True)
@@ -92,15 +109,16 @@ class ExecutionEvent(AgentEvent):
     """A run finished; `feedback` is what the model is told next ("" when the round ends well)."""
 
     type: str = field(default="execution", init=False)
-    result: ExecutionResult | None = None
+    result: ExecutionResult | None = field(default=None, metadata=wire(not_null=True))
     ok: bool = False
     feedback: str = ""
-    language: str = "python"
+    language: str = field(default="python", metadata=wire(enum=LANGUAGES))
 
 
 @dataclass(kw_only=True)
 class ErrorEvent(AgentEvent):
-    """The engine or the executor failed (not the code: that is an execution event)."""
+    """The engine or the executor failed (not the code: that is an execution event). A `done`
+    with reason "error" follows."""
 
     type: str = field(default="error", init=False)
     message: str = ""
@@ -109,18 +127,19 @@ class ErrorEvent(AgentEvent):
 
 @dataclass(kw_only=True)
 class DoneEvent(AgentEvent):
-    """The session's turn is over; `code` is the final code that ran cleanly, if any."""
+    """The session's turn is over; `code` is the final code that ran cleanly, if any,
+    `answer` the model's last answer. "answered" is the reason of a chat-mode turn."""
 
     type: str = field(default="done", init=False)
-    reason: str = SUCCESS
+    reason: str = field(default=SUCCESS, metadata=wire(enum=DONE_REASONS, enum_name="DoneReason"))
     success: bool = False
-    code: str | None = None
-    answer: str = ""  # the model's last answer, as text
+    code: str | None = field(default=None, metadata=_ABSENT_AFTER_A_RESTART)
+    answer: str = field(default="", metadata=_ABSENT_AFTER_A_RESTART)  # the last answer, as text
     message: str = ""  # a sentence for the user
-    rounds: int = 0
-    completion_tokens: int = 0
-    seconds: float = 0.0
-    trace_path: str | None = None
+    rounds: int = field(default=0, metadata=_ABSENT_AFTER_A_RESTART)
+    completion_tokens: int = field(default=0, metadata=_ABSENT_AFTER_A_RESTART)
+    seconds: float = field(default=0.0, metadata=_ABSENT_AFTER_A_RESTART)
+    trace_path: str | None = field(default=None, metadata=_ABSENT_AFTER_A_RESTART)
 
 
 EVENT_TYPES = {

@@ -3,7 +3,7 @@
 A session is synchronous and yields typed events (see `events.py`); it knows nothing of
 HTTP, widgets or kernels: it is handed a `ModelClient` and an `Executor`.
 
-    session = AgentSession(client, executor, approver=ask_user, max_rounds=3)
+    session = AgentSession(client, executor, SessionSettings(max_rounds=3), approver=ask_user)
     for event in session.run("load data.csv into `df` and plot its columns", context=ctx):
         render(event)
     for event in session.continue_with("use a log scale"):   # the user's remark, history kept
@@ -12,6 +12,11 @@ HTTP, widgets or kernels: it is handed a `ModelClient` and an `Executor`.
 `session.stop()` from another thread cancels the stream in progress (and interrupts running
 code); a KeyboardInterrupt on the session's thread (the kernel's stop button) ends the turn
 with a `done` event whose reason is "stopped".
+
+A round is three steps, each a method: the answer (`_ask_model`); what it asks for besides
+code, installs and shell commands (`_installs_and_shell`); and the code's run and its
+judgement (`_run_and_judge`). An answer without any of these ends in `_no_code`. Each round
+says with a `RoundOutcome` whether the turn goes on.
 """
 
 from __future__ import annotations
@@ -19,14 +24,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import EngineError, ExecutorError
 from ..executors.base import ExecutionResult, Executor
 from . import events as ev
-from .approval import ASK, NEVER, ApprovalRequest, Approver, ask, check_policy
+from .approval import ASK, NEVER, ApprovalRequest, Approver, ask
 from .feedback import (
     ExpectedResults,
     attempt_key,
@@ -43,26 +48,20 @@ from .packages import (
     pip_command,
     requirement_name,
 )
-from .parse import parse_reply
-from .prompts import SYSTEM_PROMPT, NotebookContext, coerce_context, request_message
+from .parse import ParsedReply, parse_reply
+from .prompts import NotebookContext, coerce_context, request_message
+from .settings import SessionSettings
+from .streaming import Streamer
 from .trace import TraceWriter
+from .verdict import ACCEPTED, Verdict, Verifier
 
 if TYPE_CHECKING:  # the loop is handed a client; it does not import HTTP code itself
-    from ..llm.client import ChatStream, ModelClient
+    from ..llm.client import ModelClient
 
 log = logging.getLogger(__name__)
 
-Verifier = Callable[[str, ExecutionResult, Executor, int], "str | None"]
-"""Called after a clean run with (code, result, executor, round); returns feedback for the
-model when the code is not accepted yet, or None to accept it. Feedback of type `Recheck`
-asks for a second look at code that may well be right: it does not count as a failure."""
-
-
 CODE_PLEASE = "Now give the complete corrected code in one ```python block."
-
-
-class Recheck(str):
-    """Verifier feedback that asks the model to look again, without saying the code failed."""
+CODE_AFTER_ACTIONS = "Now write the code for the request in a ```python block."
 
 _T = TypeVar("_T")
 
@@ -88,58 +87,54 @@ class RoundRecord:
         return max(self.total_seconds - self.model_seconds - self.exec_seconds, 0.0)
 
 
+@dataclass(frozen=True)
+class RoundOutcome:
+    """How a round ended: the turn goes on (`reason` None), or it ends with a `done` event
+    of this reason, success, message and code."""
+
+    reason: str | None = None
+    success: bool = False
+    message: str = ""
+    code: str | None = None
+
+    @property
+    def ends_turn(self) -> bool:
+        return self.reason is not None
+
+
+GO_ON = RoundOutcome()
+"""The round's feedback is in the conversation: the next round answers it."""
+
+
 class _Stop(Exception):
     """Raised inside the loop when stop() was asked for; ends the turn as "stopped"."""
 
 
 class AgentSession:
-    """One conversation with the model about one notebook, run round by round."""
+    """One conversation with the model about one notebook, run round by round.
+
+    The session never closes the client it is handed: whoever made the client closes it
+    (after `close()`, which ends the session's own trace). `settings` may be replaced by a
+    changed copy between turns (the panel sets each turn's `max_rounds` so); `trace`,
+    `trace_dir` and `system_prompt` take effect when the session is made.
+    """
 
     def __init__(
         self,
         client: ModelClient,
         executor: Executor,
+        settings: SessionSettings = SessionSettings(),
         *,
         approver: Approver | None = None,
-        install_policy: str = ASK,
-        max_rounds: int = 3,
-        exec_timeout: float | None = 60.0,
-        install_timeout: float = 600.0,
-        pip_options: Sequence[str] = (),
-        system_prompt: str = SYSTEM_PROMPT,
-        context_budget: int = 6000,
-        feedback_chars: int = 4000,
-        max_tokens: int = 1024,
-        temperature: float = 0.0,
-        retry_temperature: float | None = None,
-        chat_params: dict[str, Any] | None = None,
         verifier: Verifier | None = None,
-        check_expected: bool = True,
-        trace: bool = True,
-        trace_dir: str | None = None,
         session_id: str | None = None,
-        max_installs_per_round: int = 3,
     ):
-        if max_rounds < 1:
-            raise ValueError("max_rounds must be at least 1")
         self.client = client
         self.executor = executor
+        self.settings = settings
         self.approver = approver
-        self.install_policy = check_policy(install_policy)
-        self.max_rounds = max_rounds
-        self.exec_timeout = exec_timeout
-        self.install_timeout = install_timeout
-        self.pip_options = list(pip_options)
-        self.context_budget = context_budget
-        self.feedback_chars = feedback_chars
-        self.chat_params: dict[str, Any] = {"max_tokens": max_tokens, "temperature": temperature, **(chat_params or {})}
-        # Greedy decoding answers feedback with the code that just failed, more often than not
-        # for small models; the rounds after a failure may sample instead, to get another try.
-        self.retry_temperature = retry_temperature
         self.verifier = verifier
-        self.check_expected = check_expected
-        self.max_installs_per_round = max_installs_per_round
-        self.tracer = TraceWriter(trace_dir, session_id) if trace else None
+        self.tracer = TraceWriter(settings.trace_dir, session_id) if settings.trace else None
         self.session_id = self.tracer.session_id if self.tracer else (session_id or "")
 
         self.messages: list[dict[str, str]] = []
@@ -157,30 +152,37 @@ class AgentSession:
         self._turn_failures: list[str] = []  # what went wrong in this turn's rounds
         self._pending_note = ""  # the last result, told to the model with the next user turn
         self._declined: set[str] = set()
-        self._stop = threading.Event()
+        self._streamer = Streamer()  # the answer in progress, and the turn's stop
         self._lock = threading.Lock()
-        self._stream: ChatStream | None = None
         self._executing = False
         self._trace(
             "session",
             session_id=self.session_id,
             model=getattr(client, "model", None),
-            max_rounds=max_rounds,
-            install_policy=self.install_policy,
-            exec_timeout=exec_timeout,
-            chat_params=self.chat_params,
+            max_rounds=settings.max_rounds,
+            install_policy=settings.install_policy,
+            exec_timeout=settings.exec_timeout,
+            chat_params=settings.request_params(),
         )
-        self._append("system", system_prompt)
+        self._append("system", settings.system_prompt)
 
     @classmethod
-    def from_config(cls, config: Any, client: ModelClient, executor: Executor, **kwargs: Any) -> AgentSession:
-        """A session with `max_rounds`, `exec_timeout`, `install_policy` and `retry_temperature`
-        from an `AutoCoder` config."""
-        kwargs.setdefault("max_rounds", config.max_rounds)
-        kwargs.setdefault("retry_temperature", config.retry_temperature)
-        kwargs.setdefault("exec_timeout", config.exec_timeout)
-        kwargs.setdefault("install_policy", config.install_policy)
-        return cls(client, executor, **kwargs)
+    def from_config(
+        cls,
+        config: Any,
+        client: ModelClient,
+        executor: Executor,
+        *,
+        approver: Approver | None = None,
+        verifier: Verifier | None = None,
+        session_id: str | None = None,
+        **setting_overrides: Any,
+    ) -> AgentSession:
+        """A session with `SessionSettings.from_config(config, **setting_overrides)`."""
+        settings = SessionSettings.from_config(config, **setting_overrides)
+        return cls(
+            client, executor, settings, approver=approver, verifier=verifier, session_id=session_id
+        )
 
     # -- the public face -----------------------------------------------------------
 
@@ -194,7 +196,7 @@ class AgentSession:
     ) -> Iterator[ev.AgentEvent]:
         """Work on `request` until its code runs cleanly, or the round limit; yields events."""
         self._add_expected(expected_results(request), expect_names, expect_files)
-        content = request_message(request, coerce_context(context), self.context_budget)
+        content = request_message(request, coerce_context(context), self.settings.context_budget)
         return self._turn(content)
 
     def continue_with(
@@ -205,19 +207,17 @@ class AgentSession:
         expect_names: Iterable[str] = (),
         expect_files: Iterable[str] = (),
     ) -> Iterator[ev.AgentEvent]:
-        """A further turn with the user's own remark; the history (and the last result) is kept."""
+        """A further turn with the user's own remark; the history (and the last result) is
+        kept."""
         self._add_expected(expected_results(remark), expect_names, expect_files)
-        content = request_message(remark, coerce_context(context), self.context_budget)
+        content = request_message(remark, coerce_context(context), self.settings.context_budget)
         return self._turn(content)
 
     def stop(self) -> None:
         """Stop the turn in progress: from any thread, any number of times."""
-        self._stop.set()
+        self._streamer.stop()
         with self._lock:
-            stream = self._stream
             executing = self._executing
-        if stream is not None:
-            stream.cancel()
         if executing:
             try:
                 self.executor.interrupt()
@@ -226,20 +226,21 @@ class AgentSession:
 
     @property
     def stopped(self) -> bool:
-        return self._stop.is_set()
+        return self._streamer.stopped
 
     @property
     def trace_path(self) -> str | None:
         return str(self.tracer.path) if self.tracer else None
 
     def close(self) -> None:
+        """End the trace. The client and the executor stay open: they belong to the caller."""
         if self.tracer:
             self.tracer.close()
 
     # -- one turn ----------------------------------------------------------------------
 
     def _turn(self, content: str) -> Iterator[ev.AgentEvent]:
-        self._stop.clear()
+        self._streamer.begin()
         if self._pending_note:
             content = f"{self._pending_note}\n\n{content}"
             self._pending_note = ""
@@ -265,23 +266,25 @@ class AgentSession:
                 seconds=round(time.perf_counter() - started, 4),
                 trace_path=self.trace_path,
             )
-            self._trace("done", **{k: v for k, v in event.to_dict().items() if k != "type"}, messages=len(self.messages))
+            fields = {k: v for k, v in event.to_dict().items() if k != "type"}
+            self._trace("done", **fields, messages=len(self.messages))
             return event
 
         try:
-            for number in range(1, self.max_rounds + 1):
+            for number in range(1, self.settings.max_rounds + 1):
                 state.round = number
                 outcome = yield from self._round(number, state)
-                if outcome is not None:
-                    yield done(*outcome)
+                if outcome.ends_turn:
+                    yield done(outcome.reason, outcome.success, outcome.message, outcome.code)
                     return
+            rounds = self.settings.max_rounds
             yield done(
                 ev.MAX_ROUNDS,
                 False,
-                f"No clean run after {self.max_rounds} round{'s' if self.max_rounds > 1 else ''}.",
+                f"No clean run after {rounds} round{'s' if rounds > 1 else ''}.",
             )
         except (_Stop, KeyboardInterrupt):
-            self._cancel_stream()
+            self._streamer.cancel()
             yield done(ev.STOPPED, False, "Stopped.")
         except EngineError as error:
             yield self._error_event(state.round, error)
@@ -290,99 +293,32 @@ class AgentSession:
             yield self._error_event(state.round, error)
             yield done(ev.ERROR, False, f"Running the code failed: {error}")
         finally:
-            self._cancel_stream()
+            self._streamer.cancel()
 
-    def _round(self, number: int, state: _TurnState) -> Generator[ev.AgentEvent, None, tuple | None]:
-        """One round; returns (reason, success, message[, code]) when the turn ends here."""
+    # -- one round ---------------------------------------------------------------------
+
+    def _round(
+        self, number: int, state: _TurnState
+    ) -> Generator[ev.AgentEvent, None, RoundOutcome]:
+        """One round: the model's answer, then what it asks for; says whether the turn ends."""
         record = RoundRecord(number)
         self.records.append(record)
         round_started = time.perf_counter()
         try:
-            yield ev.RoundEvent(round=number, max_rounds=self.max_rounds)
+            yield ev.RoundEvent(round=number, max_rounds=self.settings.max_rounds)
             self._trace("round", round=number)
             answer = yield from self._ask_model(record)
             state.answer = answer
             self._check_stop()
             self._append("assistant", answer)
             parsed = parse_reply(answer)
-            last_round = number >= self.max_rounds
+            last_round = number >= self.settings.max_rounds
             if not parsed.has_actions:
-                if parsed.problems and not last_round:
-                    return self._next_round(record, "\n".join(parsed.problems))
-                if self._turn_failures and answer.strip() and not last_round:
-                    # After a failure, prose alone is most often the diagnosis without the fix.
-                    return self._next_round(record, CODE_PLEASE)
-                if not answer.strip():
-                    return ev.NO_CODE, False, "The model gave an empty answer."
-                message = "The answer has no code to run."
-                if parsed.problems:
-                    message += " " + " ".join(parsed.problems)
-                return ev.NO_CODE, False, message
-
-            notes: list[str] = list(parsed.problems)
-            for install in parsed.installs:
-                note = yield from self._requested_install(install, number)
-                notes.append(note)
-                self._check_stop()
-            for command in parsed.shell_commands:
-                note = yield from self._shell_command(command, number)
-                notes.append(note)
-                self._check_stop()
+                return self._no_code(record, answer, parsed, last_round)
+            notes = yield from self._installs_and_shell(parsed, number)
             if not parsed.code.strip():
-                notes.append("Now write the code for the request in a ```python block.")
-                if last_round:
-                    self._pending_note = "\n".join(notes)
-                    return ev.NO_CODE, False, "The answer only installed packages or ran commands."
-                return self._next_round(record, "\n".join(notes))
-
-            code = parsed.code
-            record.code = code
-            repeated = self._failed_attempts.get(attempt_key(code))
-            if repeated is not None:
-                # Running it again would only give the same failure: say so, and ask for another way.
-                earlier_round, earlier_result, earlier_feedback = repeated
-                record.result = earlier_result
-                feedback = repeat_feedback(earlier_round, earlier_feedback)
-                self._trace("repeat", round=number, earlier_round=earlier_round)
-                yield ev.ExecutionEvent(round=number, result=earlier_result, ok=False, feedback=feedback)
-                self._retry_next = self._fresh_next = True
-                return self._failed_round(record, feedback, last_round)
-            result = yield from self._execute(code, number, record)
-            for _ in range(self.max_installs_per_round):
-                module = missing_module(result.error.ename, result.error.evalue) if result.error else None
-                if module is None:
-                    break
-                yield ev.ExecutionEvent(round=number, result=result, ok=False)
-                installed, note = yield from self._install_missing(module, number, result)
-                if not installed:
-                    if note:
-                        notes.append(note)
-                    break
-                self._check_stop()
-                result = yield from self._execute(code, number, record, rerun=True)
-            record.result = result
-            self.last_code = code
-            if result.interrupted or (self._stop.is_set() and not result.ok):
-                yield ev.ExecutionEvent(round=number, result=result, ok=False)
-                raise _Stop
-
-            feedback = "" if result.ok else execution_feedback(result, self.exec_timeout, self.feedback_chars)
-            if result.ok:
-                feedback = self._acceptance_feedback(code, result, number)
-            if not feedback:
-                yield ev.ExecutionEvent(round=number, result=result, ok=True)
-                self.final_code = code
-                self._pending_note = "Your last code ran without errors.\n" + describe_outputs(result, 1000)
-                return ev.SUCCESS, True, f"The code ran without errors in round {number}.", code
-            full_feedback = "\n\n".join([*notes, feedback] if notes else [feedback])
-            if not isinstance(feedback, Recheck):
-                self._failed_attempts.setdefault(attempt_key(code), (number, result, feedback))
-                self._turn_failures.append(feedback)
-                self._retry_next = True
-                # One correction in context; after that, a clean start does better than more of the same.
-                self._fresh_next = len(self._turn_failures) >= 2
-            yield ev.ExecutionEvent(round=number, result=result, ok=False, feedback=full_feedback)
-            return self._failed_round(record, full_feedback, last_round)
+                return self._actions_only(record, notes, last_round)
+            return (yield from self._run_and_judge(record, parsed.code, notes, last_round))
         finally:
             record.total_seconds = time.perf_counter() - round_started
             self._trace(
@@ -394,59 +330,180 @@ class AgentSession:
                 completion_tokens=record.completion_tokens,
             )
 
-    def _next_round(self, record: RoundRecord, feedback: str) -> None:
-        record.feedback = feedback
-        self._append("user", feedback)
+    def _no_code(
+        self, record: RoundRecord, answer: str, parsed: ParsedReply, last_round: bool
+    ) -> RoundOutcome:
+        """An answer with nothing to run, install or execute: ask again, or end the turn."""
+        if not last_round:
+            if parsed.problems:
+                return self._next_round(record, "\n".join(parsed.problems))
+            if self._turn_failures and answer.strip():
+                # After a failure, prose alone is most often the diagnosis without the fix.
+                return self._next_round(record, CODE_PLEASE)
+        if not answer.strip():
+            return RoundOutcome(ev.NO_CODE, False, "The model gave an empty answer.")
+        message = "The answer has no code to run."
+        if parsed.problems:
+            message += " " + " ".join(parsed.problems)
+        return RoundOutcome(ev.NO_CODE, False, message)
 
-    def _failed_round(self, record: RoundRecord, feedback: str, last_round: bool) -> None:
-        """Feedback for the next round; after the last, kept for the user's next turn."""
+    def _installs_and_shell(
+        self, parsed: ParsedReply, number: int
+    ) -> Generator[ev.AgentEvent, None, list[str]]:
+        """The installs and shell commands the answer asks for; a note for the model on each
+        (after the answer's own parse problems)."""
+        notes: list[str] = list(parsed.problems)
+        for install in parsed.installs:
+            note = yield from self._requested_install(install, number)
+            notes.append(note)
+            self._check_stop()
+        for command in parsed.shell_commands:
+            note = yield from self._shell_command(command, number)
+            notes.append(note)
+            self._check_stop()
+        return notes
+
+    def _actions_only(
+        self, record: RoundRecord, notes: list[str], last_round: bool
+    ) -> RoundOutcome:
+        """The answer installed or ran commands but has no code: ask for it."""
+        feedback = "\n".join([*notes, CODE_AFTER_ACTIONS])
         if last_round:
             self._pending_note = feedback
-            return None
+            return RoundOutcome(
+                ev.NO_CODE, False, "The answer only installed packages or ran commands."
+            )
         return self._next_round(record, feedback)
 
-    def _acceptance_feedback(self, code: str, result: ExecutionResult, number: int) -> str:
-        """After a clean run: is what the request names there, and does the verifier accept it?"""
+    def _run_and_judge(
+        self, record: RoundRecord, code: str, notes: list[str], last_round: bool
+    ) -> Generator[ev.AgentEvent, None, RoundOutcome]:
+        """Run the answer's code (installing a missing module and running again), then judge
+        the result: accepted ends the turn, else its feedback goes to the next round."""
+        number = record.round
+        record.code = code
+        repeated = self._failed_attempts.get(attempt_key(code))
+        if repeated is not None:
+            return (yield from self._repeated(record, repeated, last_round))
+        result = yield from self._execute(code, number, record)
+        result = yield from self._install_missing_and_rerun(code, result, record, notes)
+        record.result = result
+        self.last_code = code
+        if result.interrupted or (self.stopped and not result.ok):
+            yield ev.ExecutionEvent(round=number, result=result, ok=False)
+            raise _Stop
+
+        verdict = self._verdict(code, result, number)
+        if verdict.accepted:
+            yield ev.ExecutionEvent(round=number, result=result, ok=True)
+            self.final_code = code
+            self._pending_note = "Your last code ran without errors.\n" + describe_outputs(
+                result, 1000
+            )
+            message = f"The code ran without errors in round {number}."
+            return RoundOutcome(ev.SUCCESS, True, message, code)
+        feedback = "\n\n".join([*notes, verdict.feedback])
+        if not verdict.recheck:
+            self._failed_attempts.setdefault(attempt_key(code), (number, result, verdict.feedback))
+            self._turn_failures.append(verdict.feedback)
+            self._retry_next = True
+            # One correction in context; after that, a clean start does better than more of
+            # the same.
+            self._fresh_next = len(self._turn_failures) >= 2
+        yield ev.ExecutionEvent(round=number, result=result, ok=False, feedback=feedback)
+        return self._failed_round(record, feedback, last_round)
+
+    def _repeated(
+        self,
+        record: RoundRecord,
+        earlier: tuple[int, ExecutionResult, str],
+        last_round: bool,
+    ) -> Generator[ev.AgentEvent, None, RoundOutcome]:
+        """Code that failed earlier in this turn: running it again would only give the same
+        failure, so say so, and ask for another way."""
+        earlier_round, earlier_result, earlier_feedback = earlier
+        record.result = earlier_result
+        feedback = repeat_feedback(earlier_round, earlier_feedback)
+        self._trace("repeat", round=record.round, earlier_round=earlier_round)
+        yield ev.ExecutionEvent(
+            round=record.round, result=earlier_result, ok=False, feedback=feedback
+        )
+        self._retry_next = self._fresh_next = True
+        return self._failed_round(record, feedback, last_round)
+
+    def _install_missing_and_rerun(
+        self, code: str, result: ExecutionResult, record: RoundRecord, notes: list[str]
+    ) -> Generator[ev.AgentEvent, None, ExecutionResult]:
+        """While the run fails on a module that can be installed: install it and run again.
+        A note on an install that did not happen is added to `notes`."""
+        number = record.round
+        for _ in range(self.settings.max_installs_per_round):
+            error = result.error
+            module = missing_module(error.ename, error.evalue) if error else None
+            if module is None:
+                break
+            yield ev.ExecutionEvent(round=number, result=result, ok=False)
+            installed, note = yield from self._install_missing(module, number, result)
+            if not installed:
+                if note:
+                    notes.append(note)
+                break
+            self._check_stop()
+            result = yield from self._execute(code, number, record, rerun=True)
+        return result
+
+    def _verdict(self, code: str, result: ExecutionResult, number: int) -> Verdict:
+        """What the model is told of a run: its error; after a clean run, what the request
+        names and is not there, or the verifier's word. Accepted when there is nothing."""
+        settings = self.settings
+        if not result.ok:
+            feedback = execution_feedback(result, settings.exec_timeout, settings.feedback_chars)
+            return Verdict(feedback)
         record = self.records[-1]
-        if self.check_expected and self._expected:
+        if settings.check_expected and self._expected:
             names = self._expected.names
             files = self._expected.files
-            present_names = self._timed(record, lambda: self.executor.defined_names(names)) if names else set()
-            present_files = self._timed(record, lambda: self.executor.existing_files(files)) if files else set()
+            present_names = (
+                self._timed(record, lambda: self.executor.defined_names(names)) if names else set()
+            )
+            present_files = (
+                self._timed(record, lambda: self.executor.existing_files(files)) if files else set()
+            )
             missing_names = [name for name in names if name not in present_names]
             missing_files = [path for path in files if path not in present_files]
             if missing_names or missing_files:
-                return missing_results_feedback(missing_names, missing_files)
+                return Verdict(missing_results_feedback(missing_names, missing_files))
         if self.verifier is not None:
             verifier = self.verifier
-            verdict = self._timed(record, lambda: verifier(code, result, self.executor, number))
-            if verdict:
-                return verdict
-        return ""
+            return self._timed(record, lambda: verifier(code, result, self.executor, number))
+        return ACCEPTED
+
+    def _next_round(self, record: RoundRecord, feedback: str) -> RoundOutcome:
+        record.feedback = feedback
+        self._append("user", feedback)
+        return GO_ON
+
+    def _failed_round(self, record: RoundRecord, feedback: str, last_round: bool) -> RoundOutcome:
+        """Feedback for the next round; after the last, kept for the user's next turn (the
+        turn ends as max_rounds)."""
+        if last_round:
+            self._pending_note = feedback
+            return GO_ON
+        return self._next_round(record, feedback)
 
     # -- the model -------------------------------------------------------------------------
 
     def _ask_model(self, record: RoundRecord) -> Generator[ev.AgentEvent, None, str]:
-        params = dict(self.chat_params)
-        if self._retry_next and self.retry_temperature is not None:
-            params["temperature"] = self.retry_temperature
+        params = self.settings.request_params()
+        if self._retry_next and self.settings.retry_temperature is not None:
+            params["temperature"] = self.settings.retry_temperature
         messages = self._fresh_messages() if self._fresh_next else list(self.messages)
         self._retry_next = self._fresh_next = False
         stream = self.client.stream_chat(messages, **params)
-        with self._lock:
-            self._stream = stream
-        if self._stop.is_set():
-            stream.cancel()
         try:
-            with stream:
-                for piece in stream:
-                    yield ev.TokenEvent(round=record.round, text=piece)
-                    if self._stop.is_set():
-                        stream.cancel()
-                        break
+            for piece in self._streamer.stream(stream):
+                yield ev.TokenEvent(round=record.round, text=piece)
         finally:
-            with self._lock:
-                self._stream = None
             record.model_seconds = stream.seconds
             record.completion_tokens = stream.completion_tokens
             record.finish_reason = stream.finish_reason
@@ -460,20 +517,15 @@ class AgentSession:
         messages = [dict(message) for message in self.messages[: self._turn_start]]
         if not messages or messages[-1]["role"] != "user" or not self._turn_failures:
             return list(self.messages)
-        listed = "\n\n".join(f"Attempt {n}:\n{text}" for n, text in enumerate(self._turn_failures[-2:], 1))
+        listed = "\n\n".join(
+            f"Attempt {n}:\n{text}" for n, text in enumerate(self._turn_failures[-2:], 1)
+        )
         messages[-1]["content"] += (
             f"\n\nEarlier answers to this request failed:\n\n{listed}\n\n"
             "Start again from the request: write a new solution from scratch, not a patch of those."
         )
         self._trace("fresh_start", round=len(self.records), failures=len(self._turn_failures))
         return messages
-
-    def _cancel_stream(self) -> None:
-        with self._lock:
-            stream = self._stream
-        if stream is not None:
-            stream.cancel()
-            stream.close()
 
     # -- running code ----------------------------------------------------------------------
 
@@ -483,7 +535,8 @@ class AgentSession:
         yield ev.CodeEvent(round=number, code=code, rerun=rerun)
         self._trace("code", round=number, code=code, rerun=rerun)
         self._check_stop()
-        result = self._timed(record, lambda: self.executor.run(code, timeout=self.exec_timeout))
+        timeout = self.settings.exec_timeout
+        result = self._timed(record, lambda: self.executor.run(code, timeout=timeout))
         self._trace("execution", round=number, result=result.to_dict(include_binary=False))
         return result
 
@@ -500,31 +553,39 @@ class AgentSession:
                 self._executing = False
 
     def _shell_command(self, command: str, number: int) -> Generator[ev.AgentEvent, None, str]:
-        request = ApprovalRequest(kind="shell", command=command, reason="a shell command in the model's answer")
+        request = ApprovalRequest(
+            kind="shell", command=command, reason="a shell command in the model's answer"
+        )
         approved = yield from self._approve(request, number)
         if not approved:
             return f"The user did not allow running `{command}`; do without it."
         yield ev.CodeEvent(round=number, code=command, language="sh")
         self._trace("shell", round=number, command=command)
         record = self.records[-1]
-        result = self._timed(record, lambda: self.executor.run_shell(command, timeout=self.exec_timeout))
+        timeout = self.settings.exec_timeout
+        result = self._timed(record, lambda: self.executor.run_shell(command, timeout=timeout))
         self._trace("execution", round=number, result=result.to_dict(include_binary=False))
         yield ev.ExecutionEvent(round=number, result=result, ok=result.ok, language="sh")
         summary = describe_outputs(result, 1000)
         if result.ok:
             return f"`{command}` ran." + (f" Output:\n{summary}" if summary else "")
-        return f"`{command}` failed:\n" + execution_feedback(result, self.exec_timeout, 1500)
+        return f"`{command}` failed:\n" + execution_feedback(result, timeout, 1500)
 
-    def _approve(self, request: ApprovalRequest, number: int) -> Generator[ev.AgentEvent, None, bool]:
+    def _approve(
+        self, request: ApprovalRequest, number: int
+    ) -> Generator[ev.AgentEvent, None, bool]:
         yield ev.ApprovalEvent(round=number, request=request, status="pending")
         approved = ask(self.approver, request)
         self._trace("approval", round=number, request=request.to_dict(), approved=approved)
-        yield ev.ApprovalEvent(round=number, request=request, status="approved" if approved else "declined")
+        status = "approved" if approved else "declined"
+        yield ev.ApprovalEvent(round=number, request=request, status=status)
         return approved
 
     # -- installs ------------------------------------------------------------------------------
 
-    def _requested_install(self, install: InstallRequest, number: int) -> Generator[ev.AgentEvent, None, str]:
+    def _requested_install(
+        self, install: InstallRequest, number: int
+    ) -> Generator[ev.AgentEvent, None, str]:
         if not install.valid:
             message = f"refused: {install.reason}" if install.reason else "refused"
             yield ev.InstallEvent(
@@ -535,12 +596,19 @@ class AgentSession:
                 message=message,
                 rejected=install.rejected,
             )
-            self._trace("install", round=number, line=install.line, status="refused", rejected=install.rejected)
+            self._trace(
+                "install",
+                round=number,
+                line=install.line,
+                status="refused",
+                rejected=install.rejected,
+            )
             return (
                 f"`{install.line}` was not run: {install.reason or 'not a valid install'}. "
                 "Only plain package names, optionally with a version, can be installed."
             )
-        _, note = yield from self._install(install.packages, number, f"the model asked: {install.line}")
+        reason = f"the model asked: {install.line}"
+        _, note = yield from self._install(install.packages, number, reason)
         return note
 
     def _install_missing(
@@ -553,40 +621,73 @@ class AgentSession:
         reason = f"{error.ename}: {error.evalue}" if error else f"module {module} is missing"
         return (yield from self._install([package], number, reason))
 
-    def _install(self, packages: list[str], number: int, reason: str) -> Generator[ev.AgentEvent, None, tuple[bool, str]]:
+    def _install(
+        self, packages: list[str], number: int, reason: str
+    ) -> Generator[ev.AgentEvent, None, tuple[bool, str]]:
         names = ", ".join(packages)
-        command = pip_command(packages, self.pip_options)
-        if self.install_policy == NEVER:
-            yield ev.InstallEvent(round=number, packages=packages, command=command, status="disabled",
-                                  message="installing packages is turned off (install_policy = never)")
+        options = list(self.settings.pip_options)
+        command = pip_command(packages, options)
+        declined = f"The user declined installing {names}. Do without it, using installed packages."
+        policy = self.settings.install_policy
+        if policy == NEVER:
+            yield ev.InstallEvent(
+                round=number,
+                packages=packages,
+                command=command,
+                status="disabled",
+                message="installing packages is turned off (install_policy = never)",
+            )
             return False, (
                 f"{names} cannot be installed here (installing is turned off). "
                 "Solve the task with the packages that are installed."
             )
         if any(requirement_name(p).lower() in self._declined for p in packages):
-            yield ev.InstallEvent(round=number, packages=packages, command=command, status="declined",
-                                  message="declined earlier in this session")
-            return False, f"The user declined installing {names}. Do without it, using installed packages."
-        yield ev.InstallEvent(round=number, packages=packages, command=command, status="requested", message=reason)
-        if self.install_policy == ASK:
-            request = ApprovalRequest(kind="install", command=command, packages=list(packages), reason=reason)
+            yield ev.InstallEvent(
+                round=number,
+                packages=packages,
+                command=command,
+                status="declined",
+                message="declined earlier in this session",
+            )
+            return False, declined
+        yield ev.InstallEvent(
+            round=number, packages=packages, command=command, status="requested", message=reason
+        )
+        if policy == ASK:
+            request = ApprovalRequest(
+                kind="install", command=command, packages=list(packages), reason=reason
+            )
             approved = yield from self._approve(request, number)
             if not approved:
                 self._declined.update(requirement_name(p).lower() for p in packages)
-                yield ev.InstallEvent(round=number, packages=packages, command=command, status="declined")
+                yield ev.InstallEvent(
+                    round=number, packages=packages, command=command, status="declined"
+                )
                 self._trace("install", round=number, packages=packages, status="declined")
-                return False, f"The user declined installing {names}. Do without it, using installed packages."
+                return False, declined
         self._check_stop()
         record = self.records[-1]
+        timeout = self.settings.install_timeout
         result = self._timed(
-            record, lambda: self.executor.install(packages, self.pip_options, timeout=self.install_timeout)
+            record, lambda: self.executor.install(packages, options, timeout=timeout)
         )
         status = "installed" if result.ok else "failed"
         output = describe_outputs(result, 1500)
-        self._trace("install", round=number, packages=packages, command=command, status=status,
-                    result=result.to_dict(include_binary=False))
-        yield ev.InstallEvent(round=number, packages=packages, command=command, status=status,
-                              message="" if result.ok else output)
+        self._trace(
+            "install",
+            round=number,
+            packages=packages,
+            command=command,
+            status=status,
+            result=result.to_dict(include_binary=False),
+        )
+        yield ev.InstallEvent(
+            round=number,
+            packages=packages,
+            command=command,
+            status=status,
+            message="" if result.ok else output,
+        )
         if result.ok:
             return True, f"Installed {names}."
         return False, f"`{command}` failed:\n{output}"
@@ -594,20 +695,23 @@ class AgentSession:
     # -- bookkeeping ---------------------------------------------------------------------------
 
     def _check_stop(self) -> None:
-        if self._stop.is_set():
+        if self._streamer.stopped:
             raise _Stop
 
     def _append(self, role: str, content: str) -> None:
         if role == "user" and self.messages and self.messages[-1]["role"] == "user":
             # A turn that was stopped or failed before the model answered: keep the roles
             # alternating (chat templates insist) by joining the two user turns.
-            self.messages[-1] = {"role": "user", "content": f"{self.messages[-1]['content']}\n\n{content}"}
+            joined = f"{self.messages[-1]['content']}\n\n{content}"
+            self.messages[-1] = {"role": "user", "content": joined}
             self._trace("message", role=role, content=content, merged=True)
             return
         self.messages.append({"role": role, "content": content})
         self._trace("message", role=role, content=content)
 
-    def _add_expected(self, found: ExpectedResults, names: Iterable[str], files: Iterable[str]) -> None:
+    def _add_expected(
+        self, found: ExpectedResults, names: Iterable[str], files: Iterable[str]
+    ) -> None:
         for name in [*found.names, *names]:
             if name not in self._expected.names:
                 self._expected.names.append(name)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..agent.session import AgentSession
+from ..agent.settings import SessionSettings
 from ..agent.verdict import Verifier
 from ..executors.base import Executor
 from .examples import ExampleVerifier
@@ -197,32 +198,21 @@ def solving_session(
 ) -> AgentSession:
     """The one place where the evaluation builds its session: no installs, no check of
     names the request mentions, the verifier's judgement after each clean run."""
-    return AgentSession(
-        client,
-        executor,
+    settings = SessionSettings(
         install_policy="never",
         max_rounds=options.rounds,
         exec_timeout=options.timeout,
         max_tokens=options.max_tokens,
         temperature=options.temperature,
         retry_temperature=options.retry_temperature,
-        verifier=_verdicts_as_feedback(verifier),
         check_expected=False,
         trace=options.trace_dir is not None,
         trace_dir=options.trace_dir,
+    )
+    return AgentSession(
+        client,
+        executor,
+        settings,
+        verifier=verifier,
         session_id=re.sub(r"\W+", "-", task.task_id),
     )
-
-
-def _verdicts_as_feedback(verifier: Verifier) -> Callable[..., str | None]:
-    """SHIM, to remove once `AgentSession` takes `Verdict`s (issue 10): the session on this
-    branch still expects None (accepted), a string, or a `Recheck` string."""
-    from ..agent.session import Recheck
-
-    def feedback(*arguments: Any) -> str | None:
-        verdict = verifier(*arguments)
-        if verdict.accepted:
-            return None
-        return Recheck(verdict.feedback) if verdict.recheck else verdict.feedback
-
-    return feedback

@@ -12,8 +12,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..wire import wire
+
 # Kept per stream in one result: a cell that prints forever must not fill the memory.
 MAX_STREAM_CHARS = 200_000
+# The output types of rich output (DisplayOutput.output_type).
+DISPLAY_TYPES = ("display_data", "execute_result")
 
 
 
@@ -37,7 +41,7 @@ class DisplayOutput:
 
     data: dict[str, Any]
     metadata: dict[str, Any] = field(default_factory=dict)
-    output_type: str = "display_data"  # or "execute_result"
+    output_type: str = field(default="display_data", metadata=wire(enum=DISPLAY_TYPES))
 
     def to_dict(self, include_binary: bool = True) -> dict[str, Any]:
         data = self.data
@@ -87,16 +91,18 @@ OK = "ok"
 ERROR = "error"
 TIMEOUT = "timeout"
 INTERRUPTED = "interrupted"
+STATUSES = (OK, ERROR, TIMEOUT, INTERRUPTED)
 
 
 @dataclass
 class ExecutionResult:
     """What running one piece of code produced."""
 
-    outputs: list[Output] = field(default_factory=list)
+    # In the panel's TypeScript, JupyterLab's own type of an output (they are nbformat's).
+    outputs: list[Output] = field(default_factory=list, metadata=wire(ts_type="nbformat.IOutput[]"))
     duration: float = 0.0
     timed_out: bool = False
-    status: str = OK  # ok | error | timeout | interrupted
+    status: str = field(default=OK, metadata=wire(enum=STATUSES, enum_name="ExecutionStatus"))
     execution_count: int | None = None
 
     @property

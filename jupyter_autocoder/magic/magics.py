@@ -312,6 +312,7 @@ class AutoCoderMagics(Magics):
         __tracebackhide__ = True
         from ..agent.parse import parse_reply
         from ..agent.prompts import request_message, system_message
+        from ..agent.streaming import Streamer
         from ..errors import EngineError
         from .display import plural
 
@@ -322,9 +323,8 @@ class AutoCoderMagics(Magics):
         stream = client.stream_chat(messages, max_tokens=ANSWER_TOKENS, temperature=0.0)
         display.begin_answer("")
         try:
-            with stream:
-                for piece in stream:
-                    display.add_to_answer(piece)
+            for piece in Streamer().stream(stream):
+                display.add_to_answer(piece)
         except KeyboardInterrupt:
             stream.cancel()
             display.end_answer()

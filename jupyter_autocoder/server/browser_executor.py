@@ -28,11 +28,11 @@ from ..executors.base import (
     valid_identifiers,
 )
 from .channel import CANCELLED, REPLIED, Channel, PendingReply
+from .protocol import CODE, INSTALL, PROBE, SHELL, Interrupt, RunCell
 
 log = logging.getLogger(__name__)
 
 RUN = "run"
-CODE, INSTALL, SHELL, PROBE = "code", "install", "shell", "probe"
 
 
 class BrowserExecutor(Executor):
@@ -105,7 +105,8 @@ class BrowserExecutor(Executor):
             self._purpose = previous
 
     def _send_interrupt(self, run_id: str, reason: str) -> None:
-        self.channel.send({"type": "interrupt", "id": run_id, "notebook": self.meta.get("notebook"), "reason": reason})
+        interrupt = Interrupt(id=run_id, notebook=self.meta.get("notebook"), reason=reason)
+        self.channel.send(interrupt.to_dict())
 
     def _run(self, code: str, timeout: float | None, purpose: str) -> ExecutionResult:
         run_id = uuid.uuid4().hex
@@ -114,9 +115,8 @@ class BrowserExecutor(Executor):
             self._current = (run_id, reply)
             self._stop_requested = False
         started = time.monotonic()
-        self.channel.send(
-            {"type": "run_cell", "id": run_id, **self.meta, "code": code, "timeout": timeout, "purpose": purpose}
-        )
+        request = RunCell(id=run_id, **self.meta, code=code, timeout=timeout, purpose=purpose)
+        self.channel.send(request.to_dict())
         timed_out = False
         try:
             state = reply.wait(timeout)

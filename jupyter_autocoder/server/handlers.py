@@ -26,7 +26,7 @@ from tornado.iostream import StreamClosedError
 from .._version import __version__
 from ..errors import EngineBusyError, ProtocolError, ProxyError
 from .engine import check_model_name, list_models
-from .protocol import PROTOCOL_VERSION, parse_message
+from .protocol import Hello, Refusal, parse_message
 from .proxy import ProxyRequest, key_matches
 
 if TYPE_CHECKING:
@@ -287,7 +287,7 @@ class AgentSocketHandler(ExtensionHandlerMixin, WebSocketMixin, websocket.WebSoc
 
         super().open(*args, **kwargs)
         self.channel = Channel(self.write_message, asyncio.get_running_loop())
-        self.channel.send({"type": "hello", "protocol": PROTOCOL_VERSION, "version": __version__})
+        self.channel.send(Hello(version=__version__).to_dict())
 
     async def on_message(self, message: str | bytes) -> None:
         channel = self.channel
@@ -297,10 +297,11 @@ class AgentSocketHandler(ExtensionHandlerMixin, WebSocketMixin, websocket.WebSoc
             parsed = parse_message(message, self.autocoder.max_message_bytes)
             await self.autocoder.agents.handle(channel, parsed)
         except ProtocolError as error:
-            channel.send(error.to_dict())
+            channel.send(Refusal.from_error(error).to_dict())
         except Exception as error:  # a bug must not close the socket, nor go unreported
             self.log.exception("jupyter_autocoder: a message on the agent socket failed")
-            channel.send({"type": "error", "message": f"internal error: {error}", "in_reply_to": None})
+            refusal = Refusal(message=f"internal error: {error}", in_reply_to=None)
+            channel.send(refusal.to_dict())
 
     def on_close(self) -> None:
         if self.channel is not None:

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .protocol import HistoryTurn
+
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
@@ -50,16 +52,11 @@ class TurnRecord:
     """The record of one turn as it happens: events appended, consecutive tokens merged."""
 
     def __init__(self, turn: int, session: str, mode: str, request: str):
-        self.data: dict[str, Any] = {
-            "turn": turn,
-            "session": session,
-            "mode": mode,
-            "request": request,
-            "started_at": round(time.time(), 3),
-            "finished_at": None,
-            "events": [],
-            "done": None,
-        }
+        started_at = round(time.time(), 3)
+        record = HistoryTurn(
+            turn=turn, session=session, mode=mode, request=request, started_at=started_at
+        )
+        self.data: dict[str, Any] = record.to_dict()
 
     def add(self, event: dict[str, Any]) -> None:
         event = {key: value for key, value in event.items() if key not in _TURN_KEYS}

@@ -19,12 +19,13 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from ..agent import events as ev
 from ..agent.approval import ApprovalRequest
+from ..agent.chat import ChatSession
 from ..agent.session import AgentSession
 from ..config import AutoCoder
 from ..errors import PathError, ProtocolError
@@ -32,18 +33,21 @@ from ..executors import create_executor
 from ..llm.client import ModelClient
 from .browser_executor import BrowserExecutor
 from .channel import REPLIED, Channel, PendingReply
-from .chat import ChatSession
 from .history import HistoryStore, NotebookHistory, TurnRecord
 from .paths import notebook_path
 from .protocol import (
     Approval,
     Continue,
+    History,
     HistoryRequest,
     Message,
     Reset,
     RunResult,
     Start,
+    Started,
     Stop,
+    TurnMeta,
+    event_message,
 )
 
 log = logging.getLogger(__name__)
@@ -65,6 +69,7 @@ class NotebookState:
     history: NotebookHistory
     lock: threading.Lock = field(default_factory=threading.Lock)
     session: AgentSession | ChatSession | None = None
+    client: ModelClient | None = None  # the session's; made and closed by the service
     mode: str | None = None
     executor: BrowserExecutor | None = None
     runner: TurnRunner | None = None
@@ -72,7 +77,8 @@ class NotebookState:
     def snapshot(self) -> dict[str, Any]:
         with self.lock:
             turns = [dict(turn, events=list(turn.get("events", []))) for turn in self.history.turns]
-        return {"type": "history", "notebook": self.notebook, "turns": turns, "running": self.runner is not None}
+        running = self.runner is not None
+        return History(notebook=self.notebook, turns=turns, running=running).to_dict()
 
 
 class AgentService:
@@ -89,7 +95,8 @@ class AgentService:
         interrupt_grace: float = 10.0,
         log: logging.Logger | None = None,
     ):
-        """`client_factory()` gives a new client for the server's proxy (one per session)."""
+        """`client_factory()` gives a new client for the server's proxy (one per session).
+        The service closes the clients it makes, after their sessions; sessions never do."""
         self.settings = settings
         self.history = history
         self.root_dir = root_dir
@@ -142,7 +149,7 @@ class AgentService:
         for runner in runners:
             await loop.run_in_executor(None, runner.join, timeout)
         for state in self._notebooks.values():
-            _close_session(state.session)
+            _close_session(state)
 
     @property
     def running(self) -> int:
@@ -195,16 +202,10 @@ class AgentService:
             max_rounds=message.max_rounds,
         )
         state.runner = runner
-        channel.send(
-            {
-                "type": "started",
-                "notebook": state.notebook,
-                "session": session_id,
-                "turn": runner.turn,
-                "mode": mode,
-                "request": text,
-            }
+        started = Started(
+            notebook=state.notebook, session=session_id, turn=runner.turn, mode=mode, request=text
         )
+        channel.send(started.to_dict())
         runner.start()
 
     @staticmethod
@@ -214,8 +215,8 @@ class AgentService:
         return runner.approve(request) if runner is not None else False
 
     def _reset(self, state: NotebookState) -> None:
-        _close_session(state.session)
-        state.session, state.mode, state.executor = None, None, None
+        _close_session(state)
+        state.mode, state.executor = None, None
         with state.lock:
             state.history = NotebookHistory(state.notebook)
         self.history.delete(state.notebook)
@@ -235,13 +236,17 @@ class AgentService:
             if state.executor is not None:
                 state.executor.channel = runner.channel  # the panel may have reconnected
             return state.session
-        _close_session(state.session)
+        _close_session(state)
         messages = None if runner.fresh else (state.history.conversation or {}).get("messages")
-        client = self.client_factory()
+        client = state.client = self.client_factory()
         params = {"user": lane_for(state.notebook)}
         if runner.mode == "chat":
             session: AgentSession | ChatSession = ChatSession(
-                client, session_id=runner.session_id, messages=messages, chat_params=params
+                client,
+                session_id=runner.session_id,
+                messages=messages,
+                context_budget=self.settings.context_budget,
+                chat_params=params,
             )
             executor = None
         else:
@@ -290,7 +295,7 @@ class TurnRunner:
         self.context = context
         self.fresh = fresh
         self.max_rounds = max_rounds
-        self.meta = {"notebook": state.notebook, "session": session_id, "turn": turn}
+        self.meta = TurnMeta(notebook=state.notebook, session=session_id, turn=turn).to_dict()
         self._session: AgentSession | ChatSession | None = None
         self._stop_requested = threading.Event()
         self._replies: dict[str, PendingReply] = {}  # approvals the browser owes
@@ -338,7 +343,8 @@ class TurnRunner:
             self._session = session
             if isinstance(session, AgentSession):
                 # The session outlives its turns: each turn has its own limit, or the server's.
-                session.max_rounds = self.max_rounds or service.settings.max_rounds
+                rounds = self.max_rounds or service.settings.max_rounds
+                session.settings = replace(session.settings, max_rounds=rounds)
             events = session.run(self.text, self.context) if self.fresh else session.continue_with(self.text, self.context)
             for event in events:
                 if self._stop_requested.is_set() and not session.stopped:
@@ -368,7 +374,7 @@ class TurnRunner:
                 self.channel.cancel(APPROVAL, event.request.id)
         if isinstance(event, ev.DoneEvent):
             self.done_sent = True
-        self.channel.send({**event.to_dict(), **self.meta})
+        self.channel.send(event_message(event, self.meta))
         with self.state.lock:
             record.add(event.to_dict(include_binary=False))
         if event.type in _SAVE_AFTER:
@@ -384,11 +390,14 @@ def _restore_messages(session: AgentSession, messages: list[dict[str, str]]) -> 
             session.tracer.write("message", role=message.get("role"), content=message.get("content"), restored=True)
 
 
-def _close_session(session: AgentSession | ChatSession | None) -> None:
-    if session is None:
-        return
-    try:
-        session.close()
-        session.client.close()
-    except Exception:  # closing must not fail a reset or a shutdown
-        log.debug("closing a session failed", exc_info=True)
+def _close_session(state: NotebookState) -> None:
+    """End the notebook's session, then close its client (the service made it)."""
+    session, client = state.session, state.client
+    state.session, state.client = None, None
+    for closable in (session, client):
+        if closable is None:
+            continue
+        try:
+            closable.close()
+        except Exception:  # closing must not fail a reset or a shutdown
+            log.debug("closing a session or its client failed", exc_info=True)

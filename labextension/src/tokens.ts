@@ -4,18 +4,15 @@
  * EngineSupervisor.status().
  */
 
+import type { NotebookPanel } from '@jupyterlab/notebook';
 import { IDisposable } from '@lumino/disposable';
 import { Token } from '@lumino/coreutils';
 import { ISignal } from '@lumino/signaling';
 
-import { ClientMessage, ServerMessage } from './protocol';
+import { ClientMessage, Mode, ServerMessage } from './protocol';
 
 export type EngineState =
-  | 'stopped'
-  | 'downloading'
-  | 'loading'
-  | 'ready'
-  | 'failed';
+  'stopped' | 'downloading' | 'loading' | 'ready' | 'failed';
 
 export interface IEngineStatus {
   state: EngineState;
@@ -76,6 +73,9 @@ export interface IModelsReply {
 /** The id of the main plugin, also the name of the settings schema. */
 export const PLUGIN_ID = 'jupyter-autocoder:plugin';
 
+/** The domain of the extension's translated strings. */
+export const TRANSLATION_DOMAIN = 'jupyter_autocoder';
+
 /** Command ids. */
 export namespace CommandIDs {
   export const openPanel = 'autocoder:open-panel';
@@ -129,6 +129,27 @@ export interface IEngineModel extends IDisposable {
 export const IEngineModel = new Token<IEngineModel>(
   'jupyter-autocoder:IEngineModel',
   'The status of the AutoCoder model engine, polled from the server.'
+);
+
+// --- the side panel -------------------------------------------------------------------
+
+/** The side panel, as other features use it (Fix with AutoCoder sends through it). */
+export interface IAutoCoderPanel {
+  /** The panel widget's id, to activate it in the shell. */
+  readonly id: string;
+  /** The notebook the panel follows (null: none is open). */
+  readonly notebook: NotebookPanel | null;
+  /** Whether a turn of the notebook in focus is running. */
+  readonly running: boolean;
+  /** Follow another notebook: its conversation is shown. */
+  setNotebook(notebook: NotebookPanel | null): void;
+  /** Send `text` as the user's request about the notebook in focus. */
+  send(text: string, mode?: Mode): void;
+}
+
+export const IAutoCoderPanel = new Token<IAutoCoderPanel>(
+  'jupyter-autocoder:IAutoCoderPanel',
+  'The AutoCoder side panel: the conversation of the notebook in focus.'
 );
 
 // --- the panel's settings -------------------------------------------------------------

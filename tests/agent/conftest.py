@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from jupyter_autocoder.agent import AgentSession
+from jupyter_autocoder.agent import AgentSession, SessionSettings
 from jupyter_autocoder.llm.client import ModelClient
 from jupyter_autocoder.testing.scripted_engine import ScriptedEngine
 
@@ -25,11 +25,18 @@ def make_session(engine, tmp_path):
     clients = []
     sessions = []
 
-    def make(executor, **kwargs):
+    def make(executor, *, approver=None, verifier=None, session_id=None, **settings):
         client = ModelClient(engine.base_url, engine.api_key, model="scripted")
         clients.append(client)
-        kwargs.setdefault("trace_dir", str(tmp_path / "traces"))
-        session = AgentSession(client, executor, **kwargs)
+        settings.setdefault("trace_dir", str(tmp_path / "traces"))
+        session = AgentSession(
+            client,
+            executor,
+            SessionSettings(**settings),
+            approver=approver,
+            verifier=verifier,
+            session_id=session_id,
+        )
         sessions.append(session)
         return session
 

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from jupyter_autocoder.agent import AgentSession, NotebookContext, export_verified
+from jupyter_autocoder.agent import AgentSession, NotebookContext, SessionSettings, export_verified
 from jupyter_autocoder.agent.prompts import CellContext, VariableContext
 from jupyter_autocoder.agent.trace import read_trace
 from jupyter_autocoder.executors import Executor
@@ -494,9 +494,14 @@ def test_from_config_takes_the_settings(kernel, engine, make_session):
 
     config = AutoCoder(max_rounds=5, exec_timeout=7.5, install_policy="never", retry_temperature=0.3)
     session = AgentSession.from_config(config, make_session(kernel).client, kernel, trace=False)
-    assert (session.max_rounds, session.exec_timeout, session.install_policy) == (5, 7.5, "never")
-    assert session.retry_temperature == 0.3
+    settings = session.settings
+    assert (settings.max_rounds, settings.exec_timeout, settings.install_policy) == (5, 7.5, "never")
+    assert settings.retry_temperature == 0.3
+    assert settings.context_budget == config.context_budget  # derived from n_ctx
     assert session.trace_path is None
+    # the caller's settings go over the config's
+    overridden = SessionSettings.from_config(config, max_rounds=2, context_budget=900)
+    assert (overridden.max_rounds, overridden.context_budget, overridden.exec_timeout) == (2, 900, 7.5)
 
 
 def test_shell_executor_session_stops_on_the_kernel_stop_button(engine, make_session):

@@ -11,7 +11,7 @@ import pytest
 
 pytest.importorskip("llama_cpp")
 
-from jupyter_autocoder.agent import AgentSession
+from jupyter_autocoder.agent import AgentSession, SessionSettings
 from jupyter_autocoder.config import AutoCoder
 from jupyter_autocoder.llm.supervisor import EngineSupervisor
 
@@ -25,10 +25,12 @@ def test_small_model_writes_code_that_runs_in_a_kernel(kernel, tmp_path):
             session = AgentSession(
                 client,
                 kernel,
-                max_rounds=2,
-                max_tokens=200,
-                install_policy="never",
-                trace_dir=str(tmp_path / "traces"),
+                SessionSettings(
+                    max_rounds=2,
+                    max_tokens=200,
+                    install_policy="never",
+                    trace_dir=str(tmp_path / "traces"),
+                ),
             )
             events = list(session.run("Print hello world in Python."))
             session.close()

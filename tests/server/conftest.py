@@ -1,6 +1,8 @@
 """Fixtures for the server extension's tests: a real jupyter_server with the extension on,
 the scripted engine, a scripted browser on the agent WebSocket (running cells in the real
-kernel of tests/conftest.py), and `jupyter server` processes.
+kernel of tests/conftest.py), and `jupyter server` processes. Every message the scripted
+browser receives is checked against the protocol's JSON Schema (a test fails at its end
+when one did not match).
 
 pytest-jupyter's fixtures are imported here rather than declared with `pytest_plugins`:
 pytest refuses `pytest_plugins` outside the top-level conftest, and it would put
@@ -22,14 +24,57 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
+from jsonschema.exceptions import best_match
 from pytest_jupyter.jupyter_server import *
 from traitlets.config import Config
 
 from jupyter_autocoder.config import ENVIRONMENT_OVERRIDES
+from jupyter_autocoder.server.protocol_schema import build_schema
 from jupyter_autocoder.testing.scripted_engine import ScriptedEngine, ScriptedReply
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+PROTOCOL_SCHEMA = build_schema()
+_VALIDATORS: dict[str, jsonschema.Draft202012Validator] = {}
+
+
+def _validator(definition: str) -> jsonschema.Draft202012Validator:
+    validator = _VALIDATORS.get(definition)
+    if validator is None:
+        schema = {**PROTOCOL_SCHEMA, "anyOf": [{"$ref": f"#/$defs/{definition}"}]}
+        validator = _VALIDATORS[definition] = jsonschema.Draft202012Validator(schema)
+    return validator
+
+
+def _messages_of_type(definition: str, kind: Any) -> list[str]:
+    """The object definitions under a union whose `type` is `kind`."""
+    schema = PROTOCOL_SCHEMA["$defs"][definition]
+    if "oneOf" not in schema:
+        const = schema.get("properties", {}).get("type", {}).get("const")
+        return [definition] if const == kind else []
+    members = [option["$ref"].rsplit("/", 1)[-1] for option in schema["oneOf"]]
+    return [name for member in members for name in _messages_of_type(member, kind)]
+
+
+def message_problem(definition: str, message: Any) -> str | None:
+    """What is wrong with `message` by the protocol's schema (the most telling error), or
+    None. `definition`: "ServerMessage", "ClientMessage" or another of its `$defs`."""
+    errors = list(_validator(definition).iter_errors(message))
+    if not errors:
+        return None
+    # In a union, the messages of the same `type` say more than "valid under none of them".
+    kind = message.get("type") if isinstance(message, dict) else None
+    same_type = _messages_of_type(definition, kind)
+    closest = [list(_validator(name).iter_errors(message)) for name in same_type]
+    error = best_match(min(closest, key=len) if closest else errors)
+    where = "/".join(str(part) for part in error.absolute_path) or "the message"
+    return f"{where}: {error.message}"
+
+
+@pytest.fixture(name="message_problem")
+def _message_problem():
+    return message_problem
 
 
 @pytest.fixture(autouse=True)
@@ -142,6 +187,7 @@ class ScriptedBrowser:
         self.by_notebook: dict[str, list[dict]] = defaultdict(list)
         self.errors: list[dict] = []  # refused messages (errors without a session)
         self.run_requests: list[dict] = []
+        self.schema_violations: list[str] = []  # messages that do not match the protocol's schema
         self._arrived = asyncio.Event()
         self._tasks: set[asyncio.Task] = set()
         self._reader = asyncio.ensure_future(self._read())
@@ -153,6 +199,9 @@ class ScriptedBrowser:
                 return
             message = json.loads(raw)
             self.messages.append(message)
+            problem = message_problem("ServerMessage", message)
+            if problem is not None:
+                self.schema_violations.append(f"{problem} in {raw[:300]}")
             if message["type"] == "error" and "session" not in message:
                 self.errors.append(message)
             elif "notebook" in message:
@@ -223,6 +272,11 @@ class ScriptedBrowser:
         await self.wait_for(lambda: len(self.errors) > count_before, timeout)
         return self.errors[count_before]
 
+    def check_schema(self) -> None:
+        """Fails when the server sent a message that the protocol's schema does not allow."""
+        problems = "\n".join(self.schema_violations)
+        assert not problems, f"the server sent what the schema does not allow:\n{problems}"
+
     async def close(self) -> None:
         for task in list(self._tasks):
             task.cancel()
@@ -279,6 +333,8 @@ def open_browser(jp_ws_fetch, autocoder):
     yield open_
     for browser in browsers:
         browser.socket.close()
+    for browser in browsers:
+        browser.check_schema()
 
 
 # --- a real `jupyter server` process (restarts, the unauthenticated-access check) -------
@@ -301,6 +357,7 @@ class ServerProcess:
             self.port = probe.getsockname()[1]
         self.process = None
         self.log_path = base / "server.log"
+        self.browsers: list[ScriptedBrowser] = []
 
     @property
     def url(self) -> str:
@@ -393,6 +450,7 @@ class ServerProcess:
 
         socket = await websocket_connect(HTTPRequest(f"{self.ws_url}/autocoder/api/agent", headers=self.auth))
         browser = ScriptedBrowser(socket, **kwargs)
+        self.browsers.append(browser)
         await browser.wait_for(lambda: [m for m in browser.messages if m["type"] == "hello"])
         return browser
 
@@ -412,3 +470,6 @@ def server_process(tmp_path):
         if server.process is not None and server.process.poll() is None:
             server.process.kill()
             server.process.wait()
+    for server in started:
+        for browser in server.browsers:
+            browser.check_schema()

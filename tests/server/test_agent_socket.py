@@ -120,6 +120,26 @@ async def test_chat_mode_answers_without_running_anything(open_browser, scripted
     assert browser.run_requests == []
 
 
+async def test_agent_and_chat_send_the_notebook_context_within_the_configured_budget(
+    open_browser, scripted_engine, autocoder
+):
+    # c.AutoCoder.context_budget is the panel's budget too, as it is the magic's.
+    autocoder.agents.settings.context_budget = 1000
+    scripted_engine.enqueue("Nothing to run here.", "Nothing to say.")
+    browser = await open_browser()
+    long_cell = {"source": "rows = [\n" + "    1,\n" * 700 + "]", "output": "", "execution_count": 1}
+    assert len(long_cell["source"]) < 6000  # within the budget the server used to fall back to
+    for mode in ("agent", "chat"):
+        start = {"type": "start", "notebook": f"budget-{mode}.ipynb", "request": "what is in rows?"}
+        await browser.turn({**start, "mode": mode, "context": {"cells": [long_cell]}})
+
+    assert len(scripted_engine.history) == 2
+    for asked in scripted_engine.history:
+        request = asked.messages[-1]["content"]
+        assert "characters cut" in request and len(request) < 1200
+        assert request.endswith("what is in rows?")
+
+
 async def test_install_asks_for_approval_and_a_decline_is_told_to_the_model(
     open_browser, kernel_cells, scripted_engine, autocoder
 ):

@@ -34,7 +34,10 @@ const config: PlaywrightTestConfig = {
   ...baseConfig,
   testDir: './tests',
   outputDir: './test-results',
-  reporter: [['list'], ['html', { open: 'never', outputFolder: 'playwright-report' }]],
+  reporter: [
+    ['list'],
+    ['html', { open: 'never', outputFolder: 'playwright-report' }]
+  ],
   timeout: 120_000,
   expect: { timeout: 20_000 },
   retries: 0,

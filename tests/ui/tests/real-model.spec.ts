@@ -19,9 +19,9 @@ test('the panel opens and a reply from the real model streams in', async ({
   const panel = new AutoCoderPanel(page);
   await panel.open();
   await panel.waitForModelReady();
-  await expect(panel.header.getByRole('combobox', { name: 'Model' })).toHaveValue(
-    'smollm2-135m'
-  );
+  await expect(
+    panel.header.getByRole('combobox', { name: 'Model' })
+  ).toHaveValue('smollm2-135m');
   await expect(panel.header.locator('.jp-AutoCoder-device')).toHaveText('CPU');
   await expect(panel.header.locator('.jp-AutoCoder-state')).toHaveText('ready');
 
@@ -32,7 +32,9 @@ test('the panel opens and a reply from the real model streams in', async ({
   await expect(status).toContainText('tokens');
 
   // It streamed: the answer was on screen, growing, before the turn was over.
-  const lengths: number[] = await page.evaluate(() => (window as any).__answerLengths);
+  const lengths: number[] = await page.evaluate(
+    () => (window as any).__answerLengths
+  );
   const growing = new Set(lengths.filter(length => length > 0));
   expect(growing.size).toBeGreaterThan(3);
   const answer = panel.answer();
@@ -42,7 +44,10 @@ test('the panel opens and a reply from the real model streams in', async ({
   // A real answer to this request has code, shown as a block with its buttons.
   await expect(answer.locator('.jp-AutoCoder-codeBlock').first()).toBeVisible();
   await expect(
-    answer.locator('.jp-AutoCoder-codeBlock').first().getByRole('button', { name: 'Insert below' })
+    answer
+      .locator('.jp-AutoCoder-codeBlock')
+      .first()
+      .getByRole('button', { name: 'Insert below' })
   ).toBeEnabled();
 });
 
@@ -56,12 +61,16 @@ test('Send to the first token on screen, warm', async ({ page }) => {
   const samples: number[] = [];
   for (let i = 0; i < 6; i++) {
     if (i > 0) {
-      await panel.root.getByRole('button', { name: 'New conversation' }).click();
+      await panel.root
+        .getByRole('button', { name: 'New conversation' })
+        .click();
     }
     await panel.input.fill(`Say hello to number ${i}.`);
     await page.evaluate(armFirstTokenTimer);
     await panel.input.press('Enter');
-    const milliseconds: number = await page.evaluate(() => (window as any).__firstToken);
+    const milliseconds: number = await page.evaluate(
+      () => (window as any).__firstToken
+    );
     await panel.waitForDone(); // short answers: a greeting
     if (i > 0) {
       samples.push(milliseconds); // the first one warms the page and the model
@@ -106,7 +115,12 @@ async function startRecordingAnswer(page: any): Promise<void> {
         observer.disconnect();
       }
     });
-    observer.observe(panel, { subtree: true, childList: true, characterData: true, attributes: true });
+    observer.observe(panel, {
+      subtree: true,
+      childList: true,
+      characterData: true,
+      attributes: true
+    });
   });
 }
 
@@ -139,12 +153,18 @@ function armFirstTokenTimer(): void {
       if (!sentAt || turns.length <= turnsBefore) {
         return;
       }
-      const answer = turns[turns.length - 1].querySelector('.jp-AutoCoder-answer');
+      const answer = turns[turns.length - 1].querySelector(
+        '.jp-AutoCoder-answer'
+      );
       if (answer && (answer.textContent ?? '').trim()) {
         observer.disconnect();
         requestAnimationFrame(() => resolve(performance.now() - sentAt));
       }
     });
-    observer.observe(panel, { subtree: true, childList: true, characterData: true });
+    observer.observe(panel, {
+      subtree: true,
+      childList: true,
+      characterData: true
+    });
   });
 }

@@ -6,13 +6,19 @@
 import { expect, test } from '@jupyterlab/galata';
 import * as path from 'path';
 
-import { AutoCoderPanel, cellOutput, cellSources, newNotebook } from '../autocoder';
+import {
+  AutoCoderPanel,
+  cellOutput,
+  cellSources,
+  newNotebook
+} from '../autocoder';
 
 const BUGGY = 'result = mean([1, 2, 3, 4])\nprint(result)';
 // Screenshots of this test are the README's pictures of the panel.
 test.use({ viewport: { width: 1280, height: 800 } });
 
-const FIXED = 'from statistics import mean\nresult = mean([1, 2, 3, 4])\nprint(result)';
+const FIXED =
+  'from statistics import mean\nresult = mean([1, 2, 3, 4])\nprint(result)';
 
 test('a bug is run, its error caught, and the fix written and run', async ({
   page,
@@ -35,12 +41,18 @@ test('a bug is run, its error caught, and the fix written and run', async ({
   const runs = turn.locator('.jp-AutoCoder-run');
   await expect(runs).toHaveCount(2);
   await expect(runs.nth(0)).toHaveAttribute('data-state', 'error');
-  await expect(runs.nth(0)).toContainText("NameError: name 'mean' is not defined");
+  await expect(runs.nth(0)).toContainText(
+    "NameError: name 'mean' is not defined"
+  );
   await expect(runs.nth(1)).toHaveAttribute('data-state', 'ok');
   await expect(runs.nth(1)).toContainText('2.5');
 
   // In the notebook: the buggy cell with its real error, then the fix with its output.
-  expect(await cellSources(page)).toEqual(['numbers = [1, 2, 3, 4]', BUGGY, FIXED]);
+  expect(await cellSources(page)).toEqual([
+    'numbers = [1, 2, 3, 4]',
+    BUGGY,
+    FIXED
+  ]);
   await expect(cellOutput(page, 1)).toContainText(
     "NameError: name 'mean' is not defined"
   );
@@ -64,6 +76,10 @@ test('a bug is run, its error caught, and the fix written and run', async ({
     'Store the mean of [1, 2, 3, 4] in result and print it.'
   );
   await expect(panel.lastTurn.getByText('Round 2 of 3')).toBeVisible();
-  await expect(panel.lastTurn.locator('.jp-AutoCoder-run').nth(1)).toContainText('2.5');
-  await expect(panel.lastTurn.locator('.jp-AutoCoder-turnStatus')).toContainText('round 2');
+  await expect(
+    panel.lastTurn.locator('.jp-AutoCoder-run').nth(1)
+  ).toContainText('2.5');
+  await expect(
+    panel.lastTurn.locator('.jp-AutoCoder-turnStatus')
+  ).toContainText('round 2');
 });

@@ -4,7 +4,12 @@
  */
 import { expect, galata, test } from '@jupyterlab/galata';
 
-import { AutoCoderPanel, cellOutput, cellSources, newNotebook } from '../autocoder';
+import {
+  AutoCoderPanel,
+  cellOutput,
+  cellSources,
+  newNotebook
+} from '../autocoder';
 
 test.use({
   mockSettings: {
@@ -28,11 +33,16 @@ test('with Ask before running, the cell waits for Run', async ({ page }) => {
   await page.waitForTimeout(500);
   await expect(cellOutput(page, 0)).toHaveText('');
   await expect(
-    page.locator('.jp-NotebookPanel:visible .jp-Cell').first().locator('.jp-InputPrompt')
+    page
+      .locator('.jp-NotebookPanel:visible .jp-Cell')
+      .first()
+      .locator('.jp-InputPrompt')
   ).toHaveText('[ ]:');
 
   await card.getByRole('button', { name: 'Run' }).click();
-  await expect(card.locator('.jp-AutoCoder-cardStatus')).toHaveText('Allowed to run');
+  await expect(card.locator('.jp-AutoCoder-cardStatus')).toHaveText(
+    'Allowed to run'
+  );
   await panel.waitForDone();
   await expect(cellOutput(page, 0)).toHaveText('42');
 });

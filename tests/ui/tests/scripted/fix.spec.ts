@@ -5,7 +5,12 @@
  */
 import { expect, test } from '@jupyterlab/galata';
 
-import { AutoCoderPanel, cellOutput, cellSources, openFixture } from '../autocoder';
+import {
+  AutoCoderPanel,
+  cellOutput,
+  cellSources,
+  openFixture
+} from '../autocoder';
 
 test('Fix with AutoCoder fixes a cell from its traceback', async ({
   page,

@@ -6,7 +6,12 @@
 import { expect, test } from '@jupyterlab/galata';
 import type { WebSocket as PageSocket } from '@playwright/test';
 
-import { AutoCoderPanel, cellOutput, cellSources, newNotebook } from '../autocoder';
+import {
+  AutoCoderPanel,
+  cellOutput,
+  cellSources,
+  newNotebook
+} from '../autocoder';
 
 const PACKAGE = 'autocoder-missing-demo';
 const MODULE = 'autocoder_missing_demo';
@@ -57,24 +62,30 @@ test('an install waits for approval, and Deny leaves the environment unchanged',
   await expect(cellOutput(page, 0)).toHaveText(`${MODULE} is not installed`);
 
   // The server's record of the turn: requested, then declined; never installed.
-  const events = await page.evaluate(async path => {
-    const settings = (window as any).jupyterapp.serviceManager.serverSettings;
-    const socket = new WebSocket(`${settings.wsUrl}autocoder/api/agent`);
-    const history: any = await new Promise((resolve, reject) => {
-      socket.onopen = () => socket.send(JSON.stringify({ type: 'history', notebook: path }));
-      socket.onmessage = event => {
-        const message = JSON.parse(event.data);
-        if (message.type === 'history') {
-          resolve(message);
-        }
-      };
-      socket.onerror = reject;
-    });
-    socket.close();
-    return history.turns[0].events
-      .filter((event: any) => event.type === 'install' || event.type === 'approval')
-      .map((event: any) => `${event.type}:${event.status}`);
-  }, await notebookPath(page, notebook));
+  const events = await page.evaluate(
+    async path => {
+      const settings = (window as any).jupyterapp.serviceManager.serverSettings;
+      const socket = new WebSocket(`${settings.wsUrl}autocoder/api/agent`);
+      const history: any = await new Promise((resolve, reject) => {
+        socket.onopen = () =>
+          socket.send(JSON.stringify({ type: 'history', notebook: path }));
+        socket.onmessage = event => {
+          const message = JSON.parse(event.data);
+          if (message.type === 'history') {
+            resolve(message);
+          }
+        };
+        socket.onerror = reject;
+      });
+      socket.close();
+      return history.turns[0].events
+        .filter(
+          (event: any) => event.type === 'install' || event.type === 'approval'
+        )
+        .map((event: any) => `${event.type}:${event.status}`);
+    },
+    await notebookPath(page, notebook)
+  );
   expect(events).toEqual([
     'install:requested',
     'approval:pending',

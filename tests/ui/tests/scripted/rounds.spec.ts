@@ -25,7 +25,10 @@ test('with Rounds 1, a failed run ends the turn', async ({ page }) => {
   await expect(turn.getByText('Round 1 of 1')).toBeVisible();
   await expect(status).toContainText('No clean run after 1 round');
   await expect(turn.locator('.jp-AutoCoder-run')).toHaveCount(1);
-  await expect(turn.locator('.jp-AutoCoder-run').first()).toHaveAttribute('data-state', 'error');
+  await expect(turn.locator('.jp-AutoCoder-run').first()).toHaveAttribute(
+    'data-state',
+    'error'
+  );
   // The fix the model would have given in round 2 was never asked for.
   expect(await cellSources(page)).toEqual(['print(lonely_total)']);
 });

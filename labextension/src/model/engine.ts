@@ -1,8 +1,8 @@
 import { IPoll, Poll } from '@lumino/polling';
 import { ISignal, Signal } from '@lumino/signaling';
 
-import { requestAPI } from './handler';
-import { IEngineModel, IModelsReply, IStatusReply } from './tokens';
+import { requestAPI } from '../handler';
+import { IEngineModel, IModelsReply, IStatusReply } from '../tokens';
 
 /** While the model downloads or loads, the status is asked for this often. */
 const BUSY_INTERVAL_MS = 1000;

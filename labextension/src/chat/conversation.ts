@@ -6,7 +6,7 @@ import {
   IDoneEvent,
   IHistoryTurn,
   Mode
-} from './protocol';
+} from '../protocol';
 
 /**
  * What the panel shows that is not one of the loop's events: a run that waits for the
@@ -181,7 +181,12 @@ export class Conversation {
   }
 
   /** The server accepted a turn (`started`). */
-  started(turn: number, session: string, mode: Mode, request: string): TurnModel {
+  started(
+    turn: number,
+    session: string,
+    mode: Mode,
+    request: string
+  ): TurnModel {
     const pending = this._turns.find(
       item => item.turn === null && item.running
     );

@@ -3,22 +3,22 @@ import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 
-import { notebookContext } from './context';
-import { Conversation } from './conversation';
-import { NotebookExecutor } from './executor';
+import { Conversation } from '../chat/conversation';
 import {
   AGENT_EVENT_TYPES,
-  AgentEvent,
-  IApprovalEvent,
+  AgentEventMessage,
+  IApprovalEventMessage,
+  IErrorEventMessage,
   IRefusalMessage,
   IRunCellMessage,
-  ITurnErrorEvent,
   Mode,
   PROTOCOL_VERSION,
   ServerMessage,
   isTurnError
-} from './protocol';
-import { ConnectionState, IAgentConnection, IPanelSettings } from './tokens';
+} from '../protocol';
+import { ConnectionState, IAgentConnection, IPanelSettings } from '../tokens';
+import { notebookContext } from './context';
+import { NotebookExecutor } from './executor';
 
 /**
  * The panel's side of the agent protocol, apart from any view: one conversation per
@@ -199,20 +199,20 @@ export class AgentController implements IDisposable {
         );
         break;
       case 'error':
-        if (isTurnError(message as ITurnErrorEvent | IRefusalMessage)) {
-          this._onEvent(message as ITurnErrorEvent);
+        if (isTurnError(message as IErrorEventMessage | IRefusalMessage)) {
+          this._onEvent(message as IErrorEventMessage);
         } else {
           this._onRefusal(message as IRefusalMessage);
         }
         break;
       default:
         if (AGENT_EVENT_TYPES.has(message.type)) {
-          this._onEvent(message as AgentEvent);
+          this._onEvent(message as AgentEventMessage);
         }
     }
   }
 
-  private _onEvent(event: AgentEvent): void {
+  private _onEvent(event: AgentEventMessage): void {
     const turn = this._conversations.get(event.notebook)?.turn(event.turn);
     if (!turn) {
       return; // a turn this page does not show (its history has not come yet)
@@ -224,7 +224,7 @@ export class AgentController implements IDisposable {
   }
 
   /** Installs the settings allow or forbid are answered without asking. */
-  private _answerBySettings(event: IApprovalEvent): void {
+  private _answerBySettings(event: IApprovalEventMessage): void {
     const policy = this._settings().installPolicy;
     if (event.request.kind !== 'install' || policy === 'ask') {
       return;
@@ -257,7 +257,10 @@ export class AgentController implements IDisposable {
     }
   }
 
-  private _onConnectionState(_: IAgentConnection, state: ConnectionState): void {
+  private _onConnectionState(
+    _: IAgentConnection,
+    state: ConnectionState
+  ): void {
     if (state !== 'closed') {
       return;
     }
@@ -271,7 +274,10 @@ export class AgentController implements IDisposable {
     }
   }
 
-  private _confirmRun(message: IRunCellMessage, cell: CodeCell): Promise<boolean> {
+  private _confirmRun(
+    message: IRunCellMessage,
+    cell: CodeCell
+  ): Promise<boolean> {
     if (!this._settings().askBeforeRunning) {
       return Promise.resolve(true);
     }

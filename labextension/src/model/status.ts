@@ -1,8 +1,8 @@
 import { TranslationBundle } from '@jupyterlab/translation';
 import { Widget } from '@lumino/widgets';
 
+import { IEngineModel, IStatusReply } from '../tokens';
 import { stateText } from './header';
-import { IEngineModel, IStatusReply } from './tokens';
 
 /**
  * The status bar item: the model, its state and its device, with the error in the
@@ -34,7 +34,10 @@ export class EngineStatusItem extends Widget {
   /** Show a status reply of the server extension. */
   showStatus(reply: IStatusReply): void {
     const engine = reply.engine;
-    const parts = [engine.model || this.trans.__('no model'), this.stateText(reply)];
+    const parts = [
+      engine.model || this.trans.__('no model'),
+      this.stateText(reply)
+    ];
     if (engine.device) {
       parts.push(engine.device);
     }
@@ -79,7 +82,7 @@ export class EngineStatusItem extends Widget {
   }
 
   private showUnknown(): void {
-    this._label.textContent = 'AutoCoder: …';
+    this._label.textContent = this.trans.__('AutoCoder: …');
     this.setState('unknown');
     this.node.title = this.trans.__('Asking the server for the model status');
   }

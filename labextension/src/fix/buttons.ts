@@ -4,7 +4,7 @@ import { TranslationBundle } from '@jupyterlab/translation';
 import { bugIcon } from '@jupyterlab/ui-components';
 import { CommandRegistry } from '@lumino/commands';
 
-import { CommandIDs } from './tokens';
+import { CommandIDs } from '../tokens';
 
 const BUTTON_CLASS = 'jp-AutoCoder-fixButton';
 const ROW_CLASS = 'jp-AutoCoder-fixRow';
@@ -88,7 +88,11 @@ export class ErrorOutputButtons {
       button.title = this.trans.__(
         'Ask AutoCoder to fix this cell from its traceback'
       );
-      bugIcon.element({ container: button, tag: 'span', elementSize: 'normal' });
+      bugIcon.element({
+        container: button,
+        tag: 'span',
+        elementSize: 'normal'
+      });
       const text = document.createElement('span');
       text.textContent = this.trans.__('Fix with AutoCoder');
       button.appendChild(text);

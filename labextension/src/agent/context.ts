@@ -2,7 +2,7 @@ import { ICodeCellModel } from '@jupyterlab/cells';
 import type * as nbformat from '@jupyterlab/nbformat';
 import { NotebookPanel } from '@jupyterlab/notebook';
 
-import { INotebookContext } from './protocol';
+import { INotebookContext } from '../protocol';
 
 /** Characters of one cell's output told to the model (the server cuts further). */
 const OUTPUT_CHARS = 1500;
@@ -123,18 +123,4 @@ export function outputText(outputs: nbformat.IOutput[], limit: number): string {
 
 function joined(value: unknown): string {
   return Array.isArray(value) ? value.join('') : String(value ?? '');
-}
-
-/** The request of "Fix with AutoCoder" for a cell that raised `error`. */
-export function fixRequest(source: string, error: ErrorOutput): string {
-  const fence = source.includes('```') ? '~~~' : '```';
-  return (
-    `Fix this cell. It raised \`${error.ename}: ${firstLine(error.evalue)}\`.\n\n` +
-    `${fence}python\n${source.trimEnd()}\n${fence}`
-  );
-}
-
-function firstLine(text: string): string {
-  const line = stripAnsi(String(text ?? '')).split('\n')[0];
-  return line.length > 200 ? `${line.slice(0, 200)}…` : line;
 }

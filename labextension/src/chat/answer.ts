@@ -10,91 +10,7 @@ import {
 } from '@jupyterlab/ui-components';
 import { Panel, Widget } from '@lumino/widgets';
 
-/** One piece of an answer: Markdown prose, or one fenced code block. */
-export interface ISegment {
-  kind: 'markdown' | 'code';
-  text: string;
-  /** The fence's language ('' when none), for code. */
-  language: string;
-  /** Whether a code block's closing fence has arrived. */
-  closed: boolean;
-}
-
-const FENCE = /^[ \t]*(`{3,}|~{3,})[ \t]*([^\n`]*)$/;
-/** An unfinished last line that may still become a fence ("`", "``", "```pyt"). */
-const PARTIAL_FENCE = /^[ \t]*(`+|~+)[\w+-]*$/;
-/** AutoCoder's own run tags: not shown (the code inside them is). */
-const RUN_TAGS = /<API_RUN_(START|STOP)>/g;
-
-/**
- * Split an answer (complete or still streaming) into Markdown and code blocks.
- *
- * While streaming (`complete` false), an unfinished last line that may be a fence is
- * held back, so that a block does not flash as text before it becomes code.
- */
-export function splitAnswer(answer: string, complete = false): ISegment[] {
-  let text = answer.replace(/\r\n/g, '\n').replace(RUN_TAGS, '');
-  if (!complete) {
-    const lastBreak = text.lastIndexOf('\n');
-    const lastLine = text.slice(lastBreak + 1);
-    if (PARTIAL_FENCE.test(lastLine)) {
-      text = text.slice(0, lastBreak + 1);
-    }
-  }
-  const segments: ISegment[] = [];
-  const lines = text.split('\n');
-  let prose: string[] = [];
-  let code: string[] | null = null;
-  let fence = '';
-  let language = '';
-  const flushProse = () => {
-    const joined = prose.join('\n');
-    if (joined.trim()) {
-      segments.push({ kind: 'markdown', text: joined, language: '', closed: true });
-    }
-    prose = [];
-  };
-  for (const line of lines) {
-    const match = FENCE.exec(line);
-    if (code === null) {
-      if (match) {
-        flushProse();
-        code = [];
-        fence = match[1];
-        language = match[2].trim().split(/\s+/)[0] ?? '';
-      } else {
-        prose.push(line);
-      }
-    } else if (
-      match &&
-      !match[2].trim() &&
-      match[1][0] === fence[0] &&
-      match[1].length >= fence.length
-    ) {
-      segments.push({
-        kind: 'code',
-        text: code.join('\n'),
-        language,
-        closed: true
-      });
-      code = null;
-    } else {
-      code.push(line);
-    }
-  }
-  if (code !== null) {
-    // An open block: while streaming its last (possibly empty) line is still coming.
-    segments.push({
-      kind: 'code',
-      text: code.join('\n').replace(/\n$/, ''),
-      language,
-      closed: complete
-    });
-  } else {
-    flushProse();
-  }
-  return segments;
-}
+import { ISegment, splitAnswer } from './segments';
 
 /** What a code block's buttons do, in the notebook the panel follows. */
 export interface ICodeActions {
@@ -176,10 +92,7 @@ export class AnswerView extends Panel {
         view = undefined as any;
       }
       if (!view) {
-        view =
-          segment.kind === 'code'
-            ? new CodeBlockView(this.options)
-            : new MarkdownView(this.options.rendermime);
+        view = this._newSegmentView(segment.kind);
         this.insertWidget(index, view);
       }
       work.push(view.present(segment));
@@ -188,6 +101,12 @@ export class AnswerView extends Panel {
       this.widgets[this.widgets.length - 1].dispose();
     }
     await Promise.all(work);
+  }
+
+  private _newSegmentView(kind: ISegment['kind']): SegmentView {
+    return kind === 'code'
+      ? new CodeBlockView(this.options)
+      : new MarkdownView(this.options.rendermime);
   }
 
   private _text = '';
@@ -241,7 +160,14 @@ class MarkdownView extends Widget {
   private _source = '';
 }
 
-const RUNNABLE = new Set(['', 'python', 'py', 'python3', 'ipython', 'ipython3']);
+const RUNNABLE = new Set([
+  '',
+  'python',
+  'py',
+  'python3',
+  'ipython',
+  'ipython3'
+]);
 const SHELL = new Set(['sh', 'bash', 'shell', 'console', 'zsh']);
 
 /** A code block with its toolbar: Copy, Insert below, Replace active cell, Run. */
@@ -291,11 +217,10 @@ class CodeBlockView extends Widget {
 
   async present(segment: ISegment): Promise<void> {
     const language = segment.language.toLowerCase();
-    const changed =
-      segment.text !== this._code || language !== this._language;
+    const changed = segment.text !== this._code || language !== this._language;
     this._code = segment.text;
     this._language = language;
-    this._label.textContent = segment.language || 'code';
+    this._label.textContent = segment.language || this.options.trans.__('code');
     this.node.dataset.language = language;
     this._setEnabled(segment.closed);
     if (!changed && this._rendered) {
@@ -344,8 +269,7 @@ class CodeBlockView extends Widget {
   /** Buttons are there from the start (no jump when the block completes), enabled then. */
   private _setEnabled(closed: boolean): void {
     const actions = this.options.actions;
-    const runnable =
-      RUNNABLE.has(this._language) || SHELL.has(this._language);
+    const runnable = RUNNABLE.has(this._language) || SHELL.has(this._language);
     for (const button of this._buttons) {
       const action = button.dataset.action;
       let enabled = closed;

@@ -2,11 +2,9 @@ import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 import { ISignal, Signal } from '@lumino/signaling';
 
-import { ClientMessage, ServerMessage } from './protocol';
-import { ConnectionState, IAgentConnection } from './tokens';
-
-/** Reconnection delays grow from the first to the last, then stay there. */
-const RECONNECT_DELAYS_MS = [250, 500, 1000, 2000, 5000, 10000];
+import { ClientMessage, ServerMessage } from '../protocol';
+import { ConnectionState, IAgentConnection } from '../tokens';
+import { reconnectDelay } from './reconnect';
 
 /**
  * Messages that only make sense on the socket they answer: the server forgot the
@@ -84,7 +82,10 @@ export class AgentConnection implements IAgentConnection {
       try {
         message = JSON.parse(String(event.data));
       } catch {
-        console.warn('jupyter-autocoder: a message that is not JSON', event.data);
+        console.warn(
+          'jupyter-autocoder: a message that is not JSON',
+          event.data
+        );
         return;
       }
       this._messageReceived.emit(message);
@@ -100,7 +101,8 @@ export class AgentConnection implements IAgentConnection {
       if (event.code === 1008 || event.code === 4403) {
         this._lastError = 'The server refused the connection (not authorized).';
       } else if (!this._lastError) {
-        this._lastError = event.reason || 'The connection to the server closed.';
+        this._lastError =
+          event.reason || 'The connection to the server closed.';
       }
       this._scheduleReconnect();
     };
@@ -147,10 +149,7 @@ export class AgentConnection implements IAgentConnection {
     if (this._isDisposed) {
       return;
     }
-    const delay =
-      RECONNECT_DELAYS_MS[
-        Math.min(this._attempt, RECONNECT_DELAYS_MS.length - 1)
-      ];
+    const delay = reconnectDelay(this._attempt);
     this._attempt += 1;
     this._retryTimer = setTimeout(() => {
       this._retryTimer = null;

@@ -1,4 +1,4 @@
-"""The panel's chat mode: one streamed answer per turn, nothing is run.
+"""Chat mode (the panel's): one streamed answer per turn, nothing is run.
 
 It has the face of `AgentSession` (run / continue_with yield the same typed events, stop()
 from another thread) so that the socket drives both the same way; a turn ends with a `done`
@@ -7,16 +7,18 @@ event whose reason is "answered".
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..agent import events as ev
-from ..agent.prompts import coerce_context, request_message
 from ..errors import EngineError
-from ..llm.client import ChatStream, ModelClient
+from . import events as ev
+from .prompts import coerce_context, request_message
+from .streaming import Streamer
+
+if TYPE_CHECKING:  # handed a client; no HTTP code imported here
+    from ..llm.client import ModelClient
 
 CHAT_SYSTEM_PROMPT = """\
 You are AutoCoder, a coding assistant inside a Jupyter notebook. Answer the user's questions \
@@ -25,7 +27,11 @@ for the user to copy. Be brief and exact."""
 
 
 class ChatSession:
-    """A conversation without execution."""
+    """A conversation without execution.
+
+    Like `AgentSession`, it never closes the client it is handed: whoever made the client
+    closes it.
+    """
 
     def __init__(
         self,
@@ -41,13 +47,17 @@ class ChatSession:
         self.client = client
         self.session_id = session_id or uuid.uuid4().hex[:12]
         self.messages: list[dict[str, str]] = (
-            [dict(m) for m in messages] if messages else [{"role": "system", "content": CHAT_SYSTEM_PROMPT}]
+            [dict(m) for m in messages]
+            if messages
+            else [{"role": "system", "content": CHAT_SYSTEM_PROMPT}]
         )
         self.context_budget = context_budget
-        self.chat_params = {"max_tokens": max_tokens, "temperature": temperature, **(chat_params or {})}
-        self._stop = threading.Event()
-        self._lock = threading.Lock()
-        self._stream: ChatStream | None = None
+        self.chat_params = {
+            "max_tokens": max_tokens,
+            "temperature": temperature,
+            **(chat_params or {}),
+        }
+        self._streamer = Streamer()
 
     def run(self, request: str, context: Any = None) -> Iterator[ev.AgentEvent]:
         return self._turn(request_message(request, coerce_context(context), self.context_budget))
@@ -55,40 +65,30 @@ class ChatSession:
     continue_with = run
 
     def stop(self) -> None:
-        self._stop.set()
-        with self._lock:
-            stream = self._stream
-        if stream is not None:
-            stream.cancel()
+        """Stop the answer in progress: from any thread, any number of times."""
+        self._streamer.stop()
 
     @property
     def stopped(self) -> bool:
-        return self._stop.is_set()
+        return self._streamer.stopped
 
     def close(self) -> None:
-        self.client.close()
+        """Nothing of its own to release: the client belongs to whoever made it."""
 
     def _turn(self, content: str) -> Iterator[ev.AgentEvent]:
-        self._stop.clear()
+        self._streamer.begin()
         started = time.perf_counter()
         self.messages.append({"role": "user", "content": content})
         yield ev.RoundEvent(round=1, max_rounds=1)
         stream = self.client.stream_chat(list(self.messages), **self.chat_params)
-        with self._lock:
-            self._stream = stream
-        if self._stop.is_set():
-            stream.cancel()
         error: EngineError | None = None
         try:
-            with stream:
-                for piece in stream:
-                    yield ev.TokenEvent(round=1, text=piece)
+            for piece in self._streamer.stream(stream):
+                yield ev.TokenEvent(round=1, text=piece)
         except EngineError as failure:
             error = failure
-        finally:
-            with self._lock:
-                self._stream = None
-        # Keep the roles alternating whatever happened: the answer so far, or the question withdrawn.
+        # Keep the roles alternating whatever happened: the answer so far, or the question
+        # withdrawn.
         if stream.text:
             self.messages.append({"role": "assistant", "content": stream.text})
         else:
@@ -101,9 +101,10 @@ class ChatSession:
             "seconds": round(time.perf_counter() - started, 4),
         }
         if error is not None:
+            message = f"The model engine failed: {error}"
             yield ev.ErrorEvent(round=1, message=str(error), error_type=type(error).__name__)
-            yield ev.DoneEvent(reason=ev.ERROR, success=False, message=f"The model engine failed: {error}", **done)
-        elif self._stop.is_set():
+            yield ev.DoneEvent(reason=ev.ERROR, success=False, message=message, **done)
+        elif self.stopped:
             yield ev.DoneEvent(reason=ev.STOPPED, success=False, message="Stopped.", **done)
         else:
             yield ev.DoneEvent(reason=ev.ANSWERED, success=True, message="Answered.", **done)

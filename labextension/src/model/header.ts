@@ -2,7 +2,7 @@ import { Dialog, showDialog } from '@jupyterlab/apputils';
 import { TranslationBundle } from '@jupyterlab/translation';
 import { Widget } from '@lumino/widgets';
 
-import { ICatalogueModel, IEngineModel, IEngineStatus } from './tokens';
+import { ICatalogueModel, IEngineModel, IEngineStatus } from '../tokens';
 
 /**
  * The panel's header: the model (a picker to switch), the device it runs on with the
@@ -84,7 +84,10 @@ export class EngineHeader extends Widget {
       this._device.textContent = '';
       this._showProblem(
         unreachable
-          ? trans.__('The AutoCoder server extension did not answer: %1', unreachable)
+          ? trans.__(
+              'The AutoCoder server extension did not answer: %1',
+              unreachable
+            )
           : '',
         false
       );
@@ -97,7 +100,11 @@ export class EngineHeader extends Widget {
     const progress = engine.progress;
     this._device.textContent =
       engine.state === 'downloading' && progress?.total
-        ? trans.__('%1 of %2', formatBytes(progress.done), formatBytes(progress.total))
+        ? trans.__(
+            '%1 of %2',
+            formatBytes(progress.done),
+            formatBytes(progress.total)
+          )
         : deviceText(engine, trans);
     this._device.title = deviceTitle(engine, trans);
     this._state.textContent = stateText(engine, trans);
@@ -111,7 +118,10 @@ export class EngineHeader extends Widget {
     }
     if (engine.state === 'failed') {
       this._showProblem(
-        trans.__('The model failed: %1', engine.error || trans.__('no reason given')),
+        trans.__(
+          'The model failed: %1',
+          engine.error || trans.__('no reason given')
+        ),
         engine.device !== 'remote'
       );
     } else if (this.engine.error) {
@@ -127,14 +137,19 @@ export class EngineHeader extends Widget {
   private _fillPicker(engine: IEngineStatus | null): void {
     const models = this.engine.models;
     const current = engine?.model ?? '';
-    const names: { name: string; label: string; model?: ICatalogueModel }[] =
-      (models?.models ?? []).map(model => ({
-        name: model.name,
-        label: model.cached
-          ? model.name
-          : this.trans.__('%1 (download %2)', model.name, formatBytes(model.size_bytes)),
-        model
-      }));
+    const names: { name: string; label: string; model?: ICatalogueModel }[] = (
+      models?.models ?? []
+    ).map(model => ({
+      name: model.name,
+      label: model.cached
+        ? model.name
+        : this.trans.__(
+            '%1 (download %2)',
+            model.name,
+            formatBytes(model.size_bytes)
+          ),
+      model
+    }));
     if (current && !names.some(item => item.name === current)) {
       names.unshift({ name: current, label: shortName(current) });
     }
@@ -152,8 +167,7 @@ export class EngineHeader extends Widget {
       this._picker.value = current;
     }
     const remote = engine?.device === 'remote' || models?.remote === true;
-    const busy =
-      engine?.state === 'downloading' || engine?.state === 'loading';
+    const busy = engine?.state === 'downloading' || engine?.state === 'loading';
     this._picker.disabled = !engine || remote || busy || this._switching;
     this._picker.title = remote
       ? this.trans.__('A remote engine: its models are chosen there')
@@ -215,7 +229,11 @@ export class EngineHeader extends Widget {
 
   private _setProgress(value: number | 'indeterminate' | null): void {
     this._progress.dataset.mode =
-      value === null ? 'idle' : value === 'indeterminate' ? 'indeterminate' : 'determinate';
+      value === null
+        ? 'idle'
+        : value === 'indeterminate'
+          ? 'indeterminate'
+          : 'determinate';
     if (typeof value === 'number') {
       const percent = Math.round(Math.max(0, Math.min(1, value)) * 100);
       this._bar.style.width = `${percent}%`;
@@ -250,13 +268,20 @@ const DEVICE_NAMES: Record<string, string> = {
 };
 
 /** "CPU", "CUDA · 33/33 layers", "Metal · 20/32 layers", "remote engine". */
-export function deviceText(engine: IEngineStatus, trans: TranslationBundle): string {
+export function deviceText(
+  engine: IEngineStatus,
+  trans: TranslationBundle
+): string {
   if (!engine.device) {
     return '';
   }
   const name = DEVICE_NAMES[engine.device] ?? engine.device;
   const offloaded = offloadedLayers(engine);
-  if (offloaded !== null && engine.device !== 'cpu' && engine.device !== 'remote') {
+  if (
+    offloaded !== null &&
+    engine.device !== 'cpu' &&
+    engine.device !== 'remote'
+  ) {
     return trans.__('%1 · %2/%3 layers', name, offloaded, engine.n_layers);
   }
   return name;
@@ -266,7 +291,9 @@ function deviceTitle(engine: IEngineStatus, trans: TranslationBundle): string {
   const lines = [trans.__('Device: %1', engine.device ?? '-')];
   const offloaded = offloadedLayers(engine);
   if (offloaded !== null) {
-    lines.push(trans.__('Layers on the GPU: %1 of %2', offloaded, engine.n_layers));
+    lines.push(
+      trans.__('Layers on the GPU: %1 of %2', offloaded, engine.n_layers)
+    );
   }
   if (engine.n_ctx) {
     lines.push(trans.__('Context: %1 tokens', engine.n_ctx));
@@ -289,7 +316,10 @@ function offloadedLayers(engine: IEngineStatus): number | null {
     : Math.min(engine.n_gpu_layers, engine.n_layers);
 }
 
-export function stateText(engine: IEngineStatus, trans: TranslationBundle): string {
+export function stateText(
+  engine: IEngineStatus,
+  trans: TranslationBundle
+): string {
   switch (engine.state) {
     case 'downloading': {
       const progress = engine.progress;

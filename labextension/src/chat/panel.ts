@@ -6,13 +6,18 @@ import { TranslationBundle } from '@jupyterlab/translation';
 import { addIcon, deleteIcon } from '@jupyterlab/ui-components';
 import { Panel, Widget } from '@lumino/widgets';
 
-import { AgentController } from './agent';
+import { AgentController } from '../agent/controller';
+import { autocoderIcon } from '../icons';
+import { EngineHeader } from '../model/header';
+import { Mode } from '../protocol';
+import {
+  ConnectionState,
+  IAutoCoderPanel,
+  IEngineModel,
+  IPanelSettings
+} from '../tokens';
 import { cellSource, ICodeActions } from './answer';
 import { Conversation, ConversationChange } from './conversation';
-import { EngineHeader } from './header';
-import { autocoderIcon } from './icons';
-import { Mode } from './protocol';
-import { ConnectionState, IEngineModel, IPanelSettings } from './tokens';
 import { ITurnHost, TurnView } from './turn';
 
 /** How close to the end (px) counts as "at the end": new content then keeps it in view. */
@@ -22,7 +27,7 @@ const STICK_DISTANCE = 40;
  * The AutoCoder side panel: the model header, the conversation of the notebook in
  * focus, and the composer (request, Agent / Chat, Send / Stop).
  */
-export class AutoCoderPanel extends Panel {
+export class AutoCoderPanel extends Panel implements IAutoCoderPanel {
   constructor(private readonly options: AutoCoderPanel.IOptions) {
     super();
     const { trans } = options;
@@ -121,14 +126,7 @@ export class AutoCoderPanel extends Panel {
     const path = panel.context.path;
     this._notebookLabel.textContent = panel.title.label || path;
     this._notebookLabel.title = path;
-    let view = this._views.get(path);
-    if (!view) {
-      const conversation = this.options.controller.conversation(path);
-      view = new ConversationView(conversation, this._turnHost());
-      this._views.set(path, view);
-      this._stack.addWidget(view);
-      conversation.changed.connect(() => this._updateComposer(), this);
-    }
+    const view = this._views.get(path) ?? this._addConversationView(path);
     view.show();
     view.scrollToEnd();
     if (!this._modes.has(path)) {
@@ -149,7 +147,8 @@ export class AutoCoderPanel extends Panel {
       return;
     }
     const path = panel.context.path;
-    const chosen = mode ?? this._modes.get(path) ?? this.options.settings().defaultMode;
+    const chosen =
+      mode ?? this._modes.get(path) ?? this.options.settings().defaultMode;
     this._modes.set(path, chosen);
     this._views.get(path)?.scrollToEnd(true);
     this.options.controller.send(panel, text.trim(), chosen);
@@ -204,7 +203,9 @@ export class AutoCoderPanel extends Panel {
     const describe: Record<Mode, [string, string]> = {
       agent: [
         trans.__('Agent'),
-        trans.__('Write code, run it in this notebook and correct it from the errors')
+        trans.__(
+          'Write code, run it in this notebook and correct it from the errors'
+        )
       ],
       chat: [trans.__('Chat'), trans.__('Answer only; nothing is run')]
     };
@@ -232,7 +233,8 @@ export class AutoCoderPanel extends Panel {
 
     this._sendButton = document.createElement('button');
     this._sendButton.type = 'button';
-    this._sendButton.className = 'jp-AutoCoder-send jp-AutoCoder-button jp-mod-accept';
+    this._sendButton.className =
+      'jp-AutoCoder-send jp-AutoCoder-button jp-mod-accept';
     this._sendButton.addEventListener('click', () => {
       if (this.running) {
         this.stop();
@@ -258,7 +260,8 @@ export class AutoCoderPanel extends Panel {
   private _updateComposer(): void {
     const trans = this.options.trans;
     const path = this._notebook?.context.path;
-    const mode = (path && this._modes.get(path)) || this.options.settings().defaultMode;
+    const mode =
+      (path && this._modes.get(path)) || this.options.settings().defaultMode;
     for (const button of this._modeButtons) {
       const checked = button.dataset.mode === mode;
       button.setAttribute('aria-checked', String(checked));
@@ -267,19 +270,24 @@ export class AutoCoderPanel extends Panel {
     }
     const running = this.running;
     // One button, the same size either way: no jump when a turn starts or ends.
-    this._sendButton.textContent = running ? trans.__('Stop') : trans.__('Send');
+    this._sendButton.textContent = running
+      ? trans.__('Stop')
+      : trans.__('Send');
     this._sendButton.dataset.action = running ? 'stop' : 'send';
     this._sendButton.classList.toggle('jp-mod-accept', !running);
     this._sendButton.classList.toggle('jp-mod-reject', running);
     this._sendButton.title = running
       ? trans.__('Stop (Escape)')
       : trans.__('Send (Enter; Shift+Enter for a new line)');
-    this._sendButton.disabled = !path || (!running && !this._input.value.trim());
+    this._sendButton.disabled =
+      !path || (!running && !this._input.value.trim());
     this._input.disabled = !path;
     this._input.placeholder = !path
       ? trans.__('Open a notebook first')
       : mode === 'agent'
-        ? trans.__('Ask for code: it is written into this notebook, run and corrected')
+        ? trans.__(
+            'Ask for code: it is written into this notebook, run and corrected'
+          )
         : trans.__('Ask a question about your code or data');
     this._hint.textContent = running ? trans.__('Working…') : '';
     this._newButton.disabled = !path;
@@ -295,7 +303,8 @@ export class AutoCoderPanel extends Panel {
       this._showBanner(
         trans.__(
           'Not connected to the AutoCoder server (%1). Reconnecting…',
-          this.options.controller.connection.lastError || trans.__('connection closed')
+          this.options.controller.connection.lastError ||
+            trans.__('connection closed')
         )
       );
     }
@@ -313,6 +322,16 @@ export class AutoCoderPanel extends Panel {
   private _onPathChanged(): void {
     // The conversation stays with the path it was started under.
     this.setNotebook(this._notebook);
+  }
+
+  /** The view of a notebook's conversation, made the first time the notebook is shown. */
+  private _addConversationView(path: string): ConversationView {
+    const conversation = this.options.controller.conversation(path);
+    const view = new ConversationView(conversation, this._turnHost());
+    this._views.set(path, view);
+    this._stack.addWidget(view);
+    conversation.changed.connect(() => this._updateComposer(), this);
+    return view;
   }
 
   private _currentView(): ConversationView | null {
@@ -333,9 +352,9 @@ export class AutoCoderPanel extends Panel {
 
   /** The code blocks' buttons act in the notebook in focus. */
   private _codeActions(): ICodeActions {
-    const self = this;
+    const hasNotebook = () => !!this._notebook;
     const insert = (code: string, language: string): CodeCell | null => {
-      const panel = self._notebook;
+      const panel = this._notebook;
       if (!panel?.content.model) {
         return null;
       }
@@ -353,7 +372,7 @@ export class AutoCoderPanel extends Panel {
     };
     return {
       get hasNotebook() {
-        return !!self._notebook;
+        return hasNotebook();
       },
       copy: async code => {
         Clipboard.copyToSystem(code);
@@ -362,12 +381,12 @@ export class AutoCoderPanel extends Panel {
         insert(code, language);
       },
       replaceActive: (code, language) => {
-        const cell = self._notebook?.content.activeCell;
+        const cell = this._notebook?.content.activeCell;
         cell?.model.sharedModel.setSource(cellSource(code, language));
       },
       run: (code, language) => {
         const cell = insert(code, language);
-        const panel = self._notebook;
+        const panel = this._notebook;
         if (cell && panel) {
           void CodeCell.execute(cell, panel.sessionContext);
         }

@@ -3,16 +3,16 @@ import { IRenderMimeRegistry, MimeModel } from '@jupyterlab/rendermime';
 import { TranslationBundle } from '@jupyterlab/translation';
 import { Panel, Widget } from '@lumino/widgets';
 
-import { AnswerView, ICodeActions } from './answer';
-import { outputText, stripAnsi } from './context';
-import { TurnEvent, TurnModel } from './conversation';
+import { outputText, stripAnsi } from '../agent/context';
 import {
   IApprovalEvent,
   IApprovalRequest,
   IDoneEvent,
   IExecutionEvent,
   IInstallEvent
-} from './protocol';
+} from '../protocol';
+import { AnswerView, ICodeActions } from './answer';
+import { TurnEvent, TurnModel } from './conversation';
 
 /** Lines of a run's output shown in the panel (the notebook has all of it). */
 const PREVIEW_LINES = 12;
@@ -48,7 +48,10 @@ export class TurnView extends Panel {
     this._requestRenderer = host.rendermime.createRenderer('text/markdown');
     request.appendChild(this._requestRenderer.node);
     void this._requestRenderer.renderModel(
-      new MimeModel({ data: { 'text/markdown': model.request }, trusted: false })
+      new MimeModel({
+        data: { 'text/markdown': model.request },
+        trusted: false
+      })
     );
     this.addWidget(new Widget({ node: request }));
 
@@ -87,7 +90,11 @@ export class TurnView extends Panel {
         this._finishAnswer();
         this._round = this._addSection(
           this.model.mode === 'agent'
-            ? this.host.trans.__('Round %1 of %2', event.round, event.max_rounds)
+            ? this.host.trans.__(
+                'Round %1 of %2',
+                event.round,
+                event.max_rounds
+              )
             : ''
         );
         break;
@@ -350,7 +357,9 @@ export class TurnView extends Panel {
       card,
       approved
         ? this.host.trans.__('Approved by your settings (install policy: auto)')
-        : this.host.trans.__('Declined by your settings (install policy: never)')
+        : this.host.trans.__(
+            'Declined by your settings (install policy: never)'
+          )
     );
   }
 
@@ -489,7 +498,11 @@ export class TurnView extends Panel {
     }
     this._status.textContent = text;
     this._status.dataset.state = state;
-    this.node.dataset.state = done ? 'done' : model.running ? 'running' : 'failed';
+    this.node.dataset.state = done
+      ? 'done'
+      : model.running
+        ? 'running'
+        : 'failed';
   }
 
   private _requestRenderer: ReturnType<IRenderMimeRegistry['createRenderer']>;

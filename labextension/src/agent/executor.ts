@@ -1,7 +1,11 @@
 import { ISessionContext } from '@jupyterlab/apputils';
 import { CodeCell } from '@jupyterlab/cells';
 import type * as nbformat from '@jupyterlab/nbformat';
-import { INotebookTracker, Notebook, NotebookPanel } from '@jupyterlab/notebook';
+import {
+  INotebookTracker,
+  Notebook,
+  NotebookPanel
+} from '@jupyterlab/notebook';
 import { KernelMessage } from '@jupyterlab/services';
 import { ISignal, Signal } from '@lumino/signaling';
 
@@ -10,7 +14,7 @@ import {
   IRunCellMessage,
   IRunResultMessage,
   RunStatus
-} from './protocol';
+} from '../protocol';
 
 /** A run_result larger than this has its largest outputs shortened (the server refuses 4 MiB). */
 const RESULT_BUDGET_CHARS = 3 * 1024 * 1024;
@@ -186,7 +190,10 @@ export class NotebookExecutor {
    * Insert the agent's cell: below its previous cell of the same turn, else below the
    * active cell. The new cell becomes active unless the user is typing in another one.
    */
-  private _insertCell(panel: NotebookPanel, message: IRunCellMessage): CodeCell {
+  private _insertCell(
+    panel: NotebookPanel,
+    message: IRunCellMessage
+  ): CodeCell {
     const notebook = panel.content;
     const model = notebook.model!;
     const turnKey = `${message.session}:${message.turn}`;
@@ -427,7 +434,8 @@ export function fitOutputs(
     }
     delete value.data[value.mime];
     if (!value.data['text/plain']) {
-      value.data['text/plain'] = `[${value.mime} omitted: ${value.length} characters]`;
+      value.data['text/plain'] =
+        `[${value.mime} omitted: ${value.length} characters]`;
     }
     size -= value.length;
   }

@@ -1,0 +1,78 @@
+"""How an agent session works: rounds, timeouts, installs, the prompt, sampling, traces.
+
+    settings = SessionSettings(max_rounds=5, install_policy="never")
+    settings = SessionSettings.from_config(config, max_tokens=512)   # an `AutoCoder` config
+    settings = dataclasses.replace(settings, max_rounds=2)           # a changed copy
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .approval import ASK, check_policy
+from .prompts import SYSTEM_PROMPT
+
+# The settings an `AutoCoder` config holds, by the same names.
+_FROM_CONFIG = (
+    "max_rounds",
+    "retry_temperature",
+    "exec_timeout",
+    "install_policy",
+    "context_budget",
+)
+
+
+@dataclass(frozen=True)
+class SessionSettings:
+    """The settings of one `AgentSession`; checked when made."""
+
+    max_rounds: int = 3
+    """Rounds of answer, run and feedback in a turn before it ends as `max_rounds`."""
+    exec_timeout: float | None = 60.0
+    """Seconds the model's code may run before it is interrupted; None: no limit."""
+    install_policy: str = ASK
+    """Installing a missing package: "ask" the approver, "auto", or "never"."""
+    install_timeout: float = 600.0
+    pip_options: Sequence[str] = ()
+    """Extra pip arguments for every install (an index URL, say)."""
+    max_installs_per_round: int = 3
+    check_expected: bool = True
+    """After a clean run, check that the names and files the request mentions exist."""
+    system_prompt: str = SYSTEM_PROMPT
+    context_budget: int = 6000
+    """Characters of notebook context sent with a request."""
+    feedback_chars: int = 4000
+    """Characters of a failed run's output told to the model."""
+    max_tokens: int = 1024
+    temperature: float = 0.0
+    retry_temperature: float | None = None
+    """The temperature of the answers after a failed round; None keeps `temperature`."""
+    chat_params: dict[str, Any] | None = None
+    """Further parameters of every model request (over max_tokens and temperature)."""
+    trace: bool = True
+    trace_dir: str | None = None
+    """Where the session's trace is written; None: the default trace directory."""
+
+    def __post_init__(self) -> None:
+        if self.max_rounds < 1:
+            raise ValueError("max_rounds must be at least 1")
+        # Frozen: normal forms are set through object.__setattr__.
+        object.__setattr__(self, "install_policy", check_policy(self.install_policy))
+        object.__setattr__(self, "pip_options", tuple(self.pip_options))
+
+    @classmethod
+    def from_config(cls, config: Any, **overrides: Any) -> SessionSettings:
+        """Settings with max_rounds, retry_temperature, exec_timeout, install_policy and
+        context_budget from an `AutoCoder` config; `overrides` go over them."""
+        values = {name: getattr(config, name) for name in _FROM_CONFIG}
+        return cls(**{**values, **overrides})
+
+    def request_params(self) -> dict[str, Any]:
+        """The parameters of a model request: max_tokens and temperature, then chat_params."""
+        return {
+            "max_tokens": self.max_tokens,
+            "temperature": self.temperature,
+            **(self.chat_params or {}),
+        }

@@ -1,0 +1,538 @@
+// Generated from docs/protocol.schema.json, itself generated from the dataclasses of
+// jupyter_autocoder/server/protocol.py and jupyter_autocoder/agent/events.py,
+// by `python -m jupyter_autocoder.server.protocol_schema`. Do not edit: edit
+// them and run it.
+
+import type * as nbformat from '@jupyterlab/nbformat';
+
+/** A message of the browser (the panel) to the server. */
+export type ClientMessage =
+  | IStartMessage
+  | IContinueMessage
+  | IRunResultMessage
+  | IApprovalMessage
+  | IStopMessage
+  | IHistoryRequestMessage
+  | IResetMessage;
+
+/**
+ * Begin a new conversation for this notebook and work on `request`. "agent":
+ * write code, run it through `run_cell`, correct it from the real errors until
+ * it runs. "chat": one streamed answer, nothing is run. Refused while a turn of
+ * this notebook is running.
+ */
+export interface IStartMessage {
+  type: 'start';
+  /** the notebook's path, relative to the server root */
+  notebook: string;
+  request: string;
+  mode?: Mode;
+  /** what the model is told about the notebook */
+  context?: INotebookContext | null;
+  /**
+   * this turn's round limit; without it the server's `c.AutoCoder.max_rounds`
+   */
+  max_rounds?: number | null;
+}
+
+/**
+ * A further turn in the same conversation (the user's follow-up). Works after a
+ * server restart: the conversation is restored from the history on disk.
+ */
+export interface IContinueMessage {
+  type: 'continue';
+  /** the notebook's path, relative to the server root */
+  notebook: string;
+  remark: string;
+  /** what the model is told about the notebook */
+  context?: INotebookContext | null;
+  /**
+   * this turn's round limit; without it the server's `c.AutoCoder.max_rounds`
+   */
+  max_rounds?: number | null;
+}
+
+/** The cell the server asked for has finished. */
+export interface IRunResultMessage {
+  type: 'run_result';
+  /** the `id` of the `run_cell` */
+  id: string;
+  /** the cell's nbformat outputs */
+  outputs?: nbformat.IOutput[];
+  /** by default "error" when an error output is present, else "ok" */
+  status?: RunStatus;
+  execution_count?: number | null;
+  /** seconds */
+  duration?: number;
+}
+
+/** The user's answer to an `approval` event with status "pending". */
+export interface IApprovalMessage {
+  type: 'approval';
+  /** the `id` of the approval's request */
+  id: string;
+  approved: boolean;
+}
+
+/**
+ * Stop the running turn of this notebook: the model's stream is cancelled (its
+ * request leaves the queue at once), a running cell is interrupted
+ * (`interrupt`), pending approvals count as declined. The turn ends with `done`
+ * (reason "stopped"). A stop when nothing runs is answered by nothing.
+ */
+export interface IStopMessage {
+  type: 'stop';
+  /** the notebook's path, relative to the server root */
+  notebook: string;
+}
+
+/** Ask for the notebook's past turns (answered by `history`). */
+export interface IHistoryRequestMessage {
+  type: 'history';
+  /** the notebook's path, relative to the server root */
+  notebook: string;
+}
+
+/**
+ * Forget this notebook's conversation and history (refused while a turn runs);
+ * answered by an empty `history`.
+ */
+export interface IResetMessage {
+  type: 'reset';
+  /** the notebook's path, relative to the server root */
+  notebook: string;
+}
+
+/** A message of the server to the browser. */
+export type ServerMessage =
+  | IHelloMessage
+  | IStartedMessage
+  | AgentEventMessage
+  | IRunCellMessage
+  | IInterruptMessage
+  | IHistoryMessage
+  | IRefusalMessage;
+
+/** Sent once when the socket opens. */
+export interface IHelloMessage {
+  type: 'hello';
+  protocol: 1;
+  /** the package's version */
+  version: string;
+}
+
+/** A `start` or `continue` was accepted; the turn's events follow. */
+export interface IStartedMessage {
+  type: 'started';
+  notebook: string;
+  session: string;
+  turn: number;
+  mode: Mode;
+  /** the request, or the remark of a `continue` */
+  request: string;
+}
+
+/**
+ * The loop's events, as sent during a turn: each with the turn's `notebook`,
+ * `session` and `turn`.
+ */
+export type AgentEventMessage =
+  | IRoundEventMessage
+  | ITokenEventMessage
+  | ICodeEventMessage
+  | IInstallEventMessage
+  | IApprovalEventMessage
+  | IExecutionEventMessage
+  | IErrorEventMessage
+  | IDoneEventMessage;
+
+/**
+ * Run this code in the notebook's kernel and answer `run_result` with the same
+ * `id`. `purpose`: "code": insert a new code cell below the active one with
+ * `code` and run it (the user sees it); "install" or "shell": an approved `pip
+ * install` / shell command, run in the kernel without adding a cell (show its
+ * output in the panel); "probe": a silent check of the kernel's state (which
+ * variables or files exist), run without a cell, not shown.
+ */
+export interface IRunCellMessage {
+  type: 'run_cell';
+  id: string;
+  notebook: string;
+  session: string;
+  turn: number;
+  code: string;
+  /** seconds, or null */
+  timeout: number | null;
+  purpose: RunPurpose;
+}
+
+/**
+ * Interrupt the kernel running cell `id` (never restart it). Answer the
+ * `run_cell` with status "interrupted" when it ends. Without an answer within
+ * 10 s the server records the run as interrupted and goes on.
+ */
+export interface IInterruptMessage {
+  type: 'interrupt';
+  id: string;
+  notebook: string;
+  reason: 'timeout' | 'stopped';
+}
+
+/** Answer to `history` / `reset`: the notebook's past turns, oldest first. */
+export interface IHistoryMessage {
+  type: 'history';
+  notebook: string;
+  turns: IHistoryTurn[];
+  /** whether a turn of this notebook runs now */
+  running: boolean;
+}
+
+/**
+ * A message was refused: not JSON, no or unknown `type`, a missing or wrong
+ * field, too large, a path outside the root, a turn already running, an unknown
+ * `run_cell` or approval id. Nothing else happened; the socket stays open. It
+ * has no `session` (the error of a turn has one).
+ */
+export interface IRefusalMessage {
+  type: 'error';
+  message: string;
+  /** the refused message's `type`, or null */
+  in_reply_to: string | null;
+  /** when known */
+  notebook?: string;
+}
+
+/**
+ * The `round` event (RoundEvent) with the turn's `notebook`, `session` and
+ * `turn`.
+ */
+export interface IRoundEventMessage {
+  type: 'round';
+  round: number;
+  max_rounds: number;
+  notebook: string;
+  /** the conversation's id */
+  session: string;
+  /** the turn's number in this notebook */
+  turn: number;
+}
+
+/**
+ * The `token` event (TokenEvent) with the turn's `notebook`, `session` and
+ * `turn`.
+ */
+export interface ITokenEventMessage {
+  type: 'token';
+  round: number;
+  text: string;
+  notebook: string;
+  /** the conversation's id */
+  session: string;
+  /** the turn's number in this notebook */
+  turn: number;
+}
+
+/**
+ * The `code` event (CodeEvent) with the turn's `notebook`, `session` and
+ * `turn`.
+ */
+export interface ICodeEventMessage {
+  type: 'code';
+  round: number;
+  code: string;
+  language: 'python' | 'sh';
+  rerun: boolean;
+  notebook: string;
+  /** the conversation's id */
+  session: string;
+  /** the turn's number in this notebook */
+  turn: number;
+}
+
+/**
+ * The `install` event (InstallEvent) with the turn's `notebook`, `session` and
+ * `turn`.
+ */
+export interface IInstallEventMessage {
+  type: 'install';
+  round: number;
+  packages: string[];
+  command: string;
+  status: InstallStatus;
+  message: string;
+  rejected: string[];
+  notebook: string;
+  /** the conversation's id */
+  session: string;
+  /** the turn's number in this notebook */
+  turn: number;
+}
+
+/**
+ * The `approval` event (ApprovalEvent) with the turn's `notebook`, `session`
+ * and `turn`.
+ */
+export interface IApprovalEventMessage {
+  type: 'approval';
+  round: number;
+  request: IApprovalRequest;
+  status: 'pending' | 'approved' | 'declined';
+  notebook: string;
+  /** the conversation's id */
+  session: string;
+  /** the turn's number in this notebook */
+  turn: number;
+}
+
+/**
+ * The `execution` event (ExecutionEvent) with the turn's `notebook`, `session`
+ * and `turn`.
+ */
+export interface IExecutionEventMessage {
+  type: 'execution';
+  round: number;
+  result: IExecutionResult;
+  ok: boolean;
+  feedback: string;
+  language: 'python' | 'sh';
+  notebook: string;
+  /** the conversation's id */
+  session: string;
+  /** the turn's number in this notebook */
+  turn: number;
+}
+
+/**
+ * The `error` event (ErrorEvent) with the turn's `notebook`, `session` and
+ * `turn`.
+ */
+export interface IErrorEventMessage {
+  type: 'error';
+  round: number;
+  message: string;
+  error_type: string;
+  notebook: string;
+  /** the conversation's id */
+  session: string;
+  /** the turn's number in this notebook */
+  turn: number;
+}
+
+/**
+ * The `done` event (DoneEvent) with the turn's `notebook`, `session` and
+ * `turn`.
+ */
+export interface IDoneEventMessage {
+  type: 'done';
+  round: number;
+  reason: DoneReason;
+  success: boolean;
+  code?: string | null;
+  answer?: string;
+  message: string;
+  rounds?: number;
+  completion_tokens?: number;
+  seconds?: number;
+  trace_path?: string | null;
+  notebook: string;
+  /** the conversation's id */
+  session: string;
+  /** the turn's number in this notebook */
+  turn: number;
+}
+
+/** The loop's events, as the history keeps them. */
+export type AgentEvent =
+  | IRoundEvent
+  | ITokenEvent
+  | ICodeEvent
+  | IInstallEvent
+  | IApprovalEvent
+  | IExecutionEvent
+  | IErrorEvent
+  | IDoneEvent;
+
+/** A round begins: the model is asked (again). */
+export interface IRoundEvent {
+  type: 'round';
+  round: number;
+  max_rounds: number;
+}
+
+/** A piece of the model's answer as it streams. */
+export interface ITokenEvent {
+  type: 'token';
+  round: number;
+  text: string;
+}
+
+/**
+ * Code about to run: `language` "python", or "sh" for an approved shell
+ * command.
+ */
+export interface ICodeEvent {
+  type: 'code';
+  round: number;
+  code: string;
+  language: 'python' | 'sh';
+  rerun: boolean;
+}
+
+/**
+ * An install of missing packages, at each step: requested, then installed /
+ * failed / declined / refused / disabled.
+ */
+export interface IInstallEvent {
+  type: 'install';
+  round: number;
+  packages: string[];
+  command: string;
+  status: InstallStatus;
+  message: string;
+  rejected: string[];
+}
+
+/**
+ * The user is asked (status "pending"; the answer is an `approval` message with
+ * `request.id`), then the same event comes back with the decision ("approved" /
+ * "declined").
+ */
+export interface IApprovalEvent {
+  type: 'approval';
+  round: number;
+  request: IApprovalRequest;
+  status: 'pending' | 'approved' | 'declined';
+}
+
+/**
+ * A run finished; `feedback` is what the model is told next ("" when the round
+ * ends well).
+ */
+export interface IExecutionEvent {
+  type: 'execution';
+  round: number;
+  result: IExecutionResult;
+  ok: boolean;
+  feedback: string;
+  language: 'python' | 'sh';
+}
+
+/**
+ * The engine or the executor failed (not the code: that is an execution event).
+ * A `done` with reason "error" follows.
+ */
+export interface IErrorEvent {
+  type: 'error';
+  round: number;
+  message: string;
+  error_type: string;
+}
+
+/**
+ * The session's turn is over; `code` is the final code that ran cleanly, if
+ * any, `answer` the model's last answer. "answered" is the reason of a
+ * chat-mode turn.
+ */
+export interface IDoneEvent {
+  type: 'done';
+  round: number;
+  reason: DoneReason;
+  success: boolean;
+  code?: string | null;
+  answer?: string;
+  message: string;
+  rounds?: number;
+  completion_tokens?: number;
+  seconds?: number;
+  trace_path?: string | null;
+}
+
+/**
+ * What the model is told about the notebook. `cells` are in notebook order
+ * (oldest first).
+ */
+export interface INotebookContext {
+  cells?: ICellContext[];
+  variables?: IVariableContext[];
+  last_error?: string | null;
+  notebook_path?: string | null;
+}
+
+/** One earlier cell: its source and a short text of its output. */
+export interface ICellContext {
+  source: string;
+  output?: string;
+  execution_count?: number | null;
+}
+
+/**
+ * One variable of the user's namespace: name, type and a short summary (shape,
+ * head...).
+ */
+export interface IVariableContext {
+  name: string;
+  type_name?: string;
+  summary?: string;
+}
+
+/**
+ * One past turn: its events as they were sent, without the `notebook`,
+ * `session` and `turn` of each, and with the tokens of a round merged into one
+ * `token` event.
+ */
+export interface IHistoryTurn {
+  turn: number;
+  session: string;
+  mode: Mode;
+  request: string;
+  /** seconds since the epoch */
+  started_at: number;
+  finished_at: number | null;
+  events: AgentEvent[];
+  done: IDoneEvent | null;
+}
+
+/**
+ * What the user is asked to allow: `kind` is "install" or "shell"; `command` is
+ * exact.
+ */
+export interface IApprovalRequest {
+  kind: 'install' | 'shell';
+  command: string;
+  packages: string[];
+  reason: string;
+  id: string;
+}
+
+/** What running one piece of code produced. */
+export interface IExecutionResult {
+  outputs: nbformat.IOutput[];
+  duration: number;
+  timed_out: boolean;
+  status: ExecutionStatus;
+  execution_count: number | null;
+}
+
+export type Mode = 'agent' | 'chat';
+
+export type RunStatus = 'ok' | 'error' | 'interrupted';
+
+export type RunPurpose = 'code' | 'install' | 'shell' | 'probe';
+
+export type DoneReason =
+  | 'success'
+  | 'no_code'
+  | 'max_rounds'
+  | 'stopped'
+  | 'error'
+  | 'answered';
+
+export type InstallStatus =
+  | 'requested'
+  | 'installed'
+  | 'failed'
+  | 'declined'
+  | 'refused'
+  | 'disabled';
+
+export type ExecutionStatus = 'ok' | 'error' | 'timeout' | 'interrupted';

@@ -17,10 +17,11 @@ def test_the_probe_reads_memory_quickly():
     started = time.perf_counter()
     measured = bandwidth.measure_cpu_bandwidth()
     seconds = time.perf_counter() - started
-    # Any machine that runs a model reads more than 2 GB/s; the probe is well under a second
-    # on an idle machine (allow for a busy test machine).
+    # Any machine that runs a model reads more than 2 GB/s. The probe takes a fraction of a
+    # second on an idle machine; most of it is the first touch of its 256 MB, which on this
+    # VM under a load of 12 took 2.8 s (of 5 s): allow for a busy test machine.
     assert 2e9 < measured < 2e12
-    assert seconds < 3.0
+    assert seconds < 10.0
 
 
 def test_the_bandwidth_is_measured_once_per_machine(tmp_path, monkeypatch):

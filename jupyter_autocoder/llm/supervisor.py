@@ -22,13 +22,15 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 
 from ..config import AutoCoder
-from ..errors import AutoCoderError, EngineUnavailableError
+from ..errors import AutoCoderError, DownloadCancelledError, EngineUnavailableError
 from ..policy import AdminPolicy
+from .choice import AutoChoice
 from .client import ModelClient
 from .resolve import ResolvedModel, resolve_model
 from .worker import EVENT_PREFIX, WORKER_KEY_VARIABLE
@@ -91,6 +93,10 @@ class EngineSupervisor:
         self._starter: threading.Thread | None = None
         self._handled_exits: set[subprocess.Popen[str]] = set()
         self._suspect = False  # a client lost its connection: the worker may have died
+        self._choice: AutoChoice | None = None  # what `auto` chose, kept for the status
+        self._generation = 0  # one per start: a download of an earlier start stops itself
+        # Told what `auto` chose before a download starts (the server logs it, the CLI prints it).
+        self.on_choice: Callable[[AutoChoice], None] | None = None
 
     # --- what others see --------------------------------------------------------------
 
@@ -118,7 +124,8 @@ class EngineSupervisor:
         with self._lock:
             if self.remote:
                 return {"state": READY, "model": self.settings.model, "device": "remote", "base_url": self.base_url,
-                        "n_gpu_layers": None, "n_layers": None, "error": None, "progress": None, "path": None}
+                        "n_gpu_layers": None, "n_layers": None, "error": None, "progress": None, "path": None,
+                        "notice": None, "choice": None}
             resolved = self._resolved
             return {
                 "state": self._state,
@@ -135,6 +142,7 @@ class EngineSupervisor:
                 "load_seconds": self._facts.get("load_seconds"),
                 "error": self._error,
                 "notice": resolved.notice if resolved else None,
+                "choice": self._choice.to_dict() if self._choice else None,
                 "progress": self._progress,
                 "base_url": self.base_url if self._state == READY else None,
                 "pid": self._process.pid if self._process and self._state == READY else None,
@@ -162,7 +170,11 @@ class EngineSupervisor:
                 self._stopping = False
                 self._error = None
                 self._state = LOADING
-                starter = self._starter = threading.Thread(target=self._start_worker, name="autocoder-start", daemon=True)
+                self._generation += 1
+                starter = self._starter = threading.Thread(
+                    target=self._start_worker, args=(self._generation,), name="autocoder-start",
+                    daemon=True,
+                )
                 starter.start()
         if wait:
             self.wait_ready()
@@ -228,6 +240,7 @@ class EngineSupervisor:
         with self._lock:
             self.settings.model = model
             self._resolved = None
+            self._choice = None
             self._facts = {}
             self._crash_times = []
         self.start(wait=wait)
@@ -240,25 +253,55 @@ class EngineSupervisor:
                 setattr(self, f"_{name}", value)
             self._changed.notify_all()
 
-    def _on_progress(self, done: int, total: int, what: str) -> None:
+    def _cancelled(self, generation: int) -> bool:
+        return self._stopping or generation != self._generation
+
+    def _on_progress(self, generation: int, done: int, total: int, what: str) -> None:
+        if self._cancelled(generation):  # stop() during a download: the download ends here
+            raise DownloadCancelledError(f"the download of {what} was cancelled")
         self._set(state=DOWNLOADING, progress={"done": done, "total": total, "file": what})
 
-    def _start_worker(self) -> None:
+    def _on_choice(self, generation: int, choice: AutoChoice) -> None:
+        with self._changed:
+            if self._cancelled(generation):
+                raise DownloadCancelledError(f"the start that chose {choice.model} was cancelled")
+            self._choice = choice
+            if not choice.cached:  # the size is in the status before the first byte comes
+                self._state = DOWNLOADING
+                self._progress = {"done": 0, "total": choice.download_bytes, "file": choice.model}
+            self._changed.notify_all()
+        if self.on_choice is not None:
+            self.on_choice(choice)
+
+    def _start_worker(self, generation: int) -> None:
         try:
             if self._resolved is None:
                 AdminPolicy(self.settings).check_model(self.settings.model, "load")
-                self._resolved = resolve_model(
-                    self.settings.model,
-                    progress=self._on_progress,
-                    download=self.settings.allow_downloads,
-                )
+            resolved = self._resolved or resolve_model(
+                self.settings.model,
+                progress=lambda done, total, what: self._on_progress(generation, done, total, what),
+                on_choice=lambda choice: self._on_choice(generation, choice),
+                min_tokens_per_second=self.settings.min_tokens_per_second,
+                download=self.settings.allow_downloads,
+            )
+            if self._cancelled(generation):  # stopped while the model was being resolved
+                return
+            self._resolved = resolved
             self._set(state=LOADING, progress=None)
-            self._launch(self._resolved)
+            self._launch(resolved)
+        except DownloadCancelledError as error:
+            log.info("%s", error)
+            with self._changed:
+                if generation == self._generation:
+                    self._state, self._error, self._progress = STOPPED, None, None
+                    self._changed.notify_all()
         except AutoCoderError as error:
-            self._set(state=FAILED, error=str(error), progress=None)
+            if generation == self._generation:
+                self._set(state=FAILED, error=str(error), progress=None)
         except Exception as error:  # a failure to start must be reported, never swallowed
             log.exception("the model worker could not be started")
-            self._set(state=FAILED, error=f"{type(error).__name__}: {error}", progress=None)
+            if generation == self._generation:
+                self._set(state=FAILED, error=f"{type(error).__name__}: {error}", progress=None)
 
     def _command(self, resolved: ResolvedModel) -> list[str]:
         settings = self.settings
@@ -349,7 +392,11 @@ class EngineSupervisor:
                 return
             log.warning("%s; restarting it", reason)
             self._set(state=LOADING, error=None)
-            self._starter = threading.Thread(target=self._start_worker, name="autocoder-restart", daemon=True)
+            self._generation += 1
+            self._starter = threading.Thread(
+                target=self._start_worker, args=(self._generation,), name="autocoder-restart",
+                daemon=True,
+            )
             self._starter.start()
 
 

@@ -183,16 +183,19 @@ class LoadProgress:
             self._widget = None
 
 
+PHASES = ("downloading ", "assembling ")
+
+
 def describe_load(status: dict[str, Any]) -> tuple[str, float | None]:
     """A sentence for a supervisor status while it downloads or loads, and the fraction done."""
     model = status.get("model") or "the model"
     progress = status.get("progress") or {}
     if status.get("state") == "downloading" and progress.get("total"):
         done, total = progress.get("done", 0), progress["total"]
-        return (
-            f"Downloading {model}: {_size(done)} of {_size(total)} ({100 * done / total:.0f} %)",
-            done / total,
-        )
+        what = progress.get("file") or model
+        # A phase said by the resolver ("assembling qwen2.5-coder-1.5b"), or a file's name.
+        what = what[0].upper() + what[1:] if what.startswith(PHASES) else f"Downloading {what}"
+        return f"{what}: {_size(done)} of {_size(total)} ({100 * done / total:.0f} %)", done / total
     if status.get("state") == "downloading":
         return f"Downloading {model}…", None
     return f"Loading {model} into llama.cpp…", None

@@ -82,9 +82,14 @@ class KernelEngine:
         supervisor.start(wait=False)
         progress = LoadProgress(display)
         started = time.monotonic()
+        told_choice = False
         try:
             status = supervisor.status()
             while status["state"] in (DOWNLOADING, LOADING):
+                choice = status.get("choice")
+                if choice and not told_choice:  # what auto picked, and a download's size, first
+                    told_choice = True
+                    display.line(f"_{choice['headline']}._", f"{choice['headline']}.")
                 progress.update(status)
                 if time.monotonic() - started > settings.worker_start_timeout:
                     break
@@ -102,6 +107,8 @@ class KernelEngine:
         supervisor.ensure_running(timeout=1.0)  # raises with the reason when it failed
         status = supervisor.status()
         display.line(f"_{describe_local(status)}_", describe_local(status))
+        if status.get("notice"):
+            display.line(f"⚠ {status['notice']}", status["notice"])
         return supervisor
 
     def shutdown(self) -> None:
@@ -138,6 +145,8 @@ class KernelEngine:
                 "Requests go to a llama.cpp worker of this kernel; it starts on the first "
                 f"request (model {settings.model})."
             )
+            if settings.model.strip().lower() == "auto":
+                lines.extend(auto_lines(settings))
             return lines
         status = supervisor.status()
         where = f" at {status['base_url']}" if status.get("base_url") else ""
@@ -146,11 +155,35 @@ class KernelEngine:
             f"Requests go to this kernel's llama.cpp worker{where}, state {status['state']}."
         )
         lines.append(describe_local(status))
+        lines.extend(choice_lines(status.get("choice")))
+        if status.get("notice"):
+            lines.append(status["notice"])
         if status.get("path"):
             lines.append(f"File: {status['path']}")
         if status.get("error"):
             lines.append(f"Error: {status['error']}")
         return lines
+
+
+def choice_lines(choice: dict[str, Any] | None) -> list[str]:
+    """What `auto` picked and why (an `AutoChoice.to_dict()`), as status lines."""
+    if not choice:
+        return []
+    return [f"{choice['headline']}.", *choice.get("details", [])]
+
+
+def auto_lines(settings: AutoCoder) -> list[str]:
+    """What `auto` would pick on this machine now (nothing is downloaded)."""
+    from ..errors import AutoCoderError
+    from ..llm.resolve import auto_choice
+
+    try:
+        choice = auto_choice(min_tokens_per_second=settings.min_tokens_per_second)
+    except (AutoCoderError, OSError) as error:
+        return [f"What auto would pick here is not known: {error}"]
+    lines = choice_lines(choice.to_dict())
+    lines[0] = lines[0].replace("auto picks", "auto would pick", 1)
+    return lines
 
 
 def describe_local(status: dict[str, Any]) -> str:
@@ -191,6 +224,7 @@ def remote_facts(url: str, api_key: str | None, timeout: float = 3.0) -> list[st
             engine = None
         if isinstance(engine, dict):
             lines.append(describe_local(engine) + f" State: {engine.get('state')}.")
+            lines.extend(choice_lines(engine.get("choice")))
         else:
             lines.append(
                 "Its device and offloaded layers: the server's status (JupyterLab's status bar)."

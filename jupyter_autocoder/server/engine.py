@@ -35,6 +35,8 @@ STATUS_KEYS = (
     "error",
     "progress",
     "base_url",
+    "notice",
+    "choice",
 )
 
 
@@ -61,6 +63,7 @@ class EngineHost:
             from ..llm.supervisor import EngineSupervisor
 
             self.supervisor = EngineSupervisor(settings)
+            self.supervisor.on_choice = self._announce_choice
         except Exception as error:  # a broken engine must not take the Jupyter server down
             self.log.error("jupyter_autocoder: cannot create the model engine: %s", error, exc_info=True)
             self.unavailable_reason = f"Cannot create the model engine: {error}"
@@ -124,7 +127,22 @@ class EngineHost:
             "error": error,
             "progress": None,
             "base_url": self.settings.engine_url or None,
+            "notice": None,
+            "choice": None,
         }
+
+    def _announce_choice(self, choice: Any) -> None:
+        """Say in the server's log what `auto` chose, and any download's size before it starts
+        (the panel shows the same, with a Cancel button)."""
+        self.log.info("jupyter_autocoder: %s.", choice.headline())
+        if not choice.cached:
+            self.log.warning(
+                "jupyter_autocoder: downloading %s, %.2f GB from %s. Cancel it in the AutoCoder "
+                "panel, or choose a model with c.AutoCoder.model (jupyter-autocoder models lists "
+                "them).", choice.model, choice.download_bytes / 1e9, choice.download_from,
+            )
+        if choice.notice():
+            self.log.warning("jupyter_autocoder: %s", choice.notice())
 
     def start_in_background(self) -> None:
         """Start loading the model; the supervisor does it in a thread of its own, so the

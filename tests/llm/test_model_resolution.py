@@ -110,7 +110,8 @@ RESOLVE_SCRIPT = textwrap.dedent(
     """
     import json, sys
     from jupyter_autocoder.llm.resolve import resolve_model, list_models
-    resolved = resolve_model(sys.argv[1])
+    floor = {"min_tokens_per_second": float(sys.argv[2])} if len(sys.argv) > 2 else {}
+    resolved = resolve_model(sys.argv[1], **floor)
     print(json.dumps({"name": resolved.name, "path": resolved.path, "notice": resolved.notice,
                       "chat": resolved.chat.chat_format,
                       "cached": [m["name"] for m in list_models() if m["cached"]]}))
@@ -118,11 +119,12 @@ RESOLVE_SCRIPT = textwrap.dedent(
 )
 
 
-def _resolve_offline(name, hub_cache, tmp_path):
+def _resolve_offline(name, hub_cache, tmp_path, *floor):
+    # Offline from the hub and from PyPI (pip's own switch): nothing can be downloaded.
     environment = {**os.environ, "HF_HUB_CACHE": str(hub_cache), "HF_HUB_OFFLINE": "1",
-                   "AUTOCODER_CACHE_DIR": str(tmp_path / "autocoder-cache")}
-    result = subprocess.run([sys.executable, "-c", RESOLVE_SCRIPT, name], capture_output=True, text=True,
-                            env=environment, timeout=60)
+                   "PIP_NO_INDEX": "1", "AUTOCODER_CACHE_DIR": str(tmp_path / "autocoder-cache")}
+    result = subprocess.run([sys.executable, "-c", RESOLVE_SCRIPT, name, *floor], capture_output=True,
+                            text=True, env=environment, timeout=60)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
@@ -137,8 +139,9 @@ def test_a_prefilled_hub_cache_resolves_offline(tmp_path, small_model_path):
     assert "autocoder-s-6.7b" in by_name["cached"]
     by_reference = _resolve_offline(f"hf:{quant.repo_id}/{quant.filename}", hub_cache, tmp_path)
     assert by_reference["path"] == str(expected)
-    # auto prefers a cached AutoCoder that fits over the bundled model
-    by_auto = _resolve_offline("auto", hub_cache, tmp_path)
+    # auto prefers a cached AutoCoder that fits (and is fast enough: no floor here, since
+    # this machine's CPU would decode a real 6.7B below the default one) over the bundled model
+    by_auto = _resolve_offline("auto", hub_cache, tmp_path, "0")
     assert by_auto["name"] == "autocoder-s-6.7b" and by_auto["notice"] is None
 
 

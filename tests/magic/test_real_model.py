@@ -75,3 +75,32 @@ def alive(pid: int) -> bool:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
+
+
+def test_auto_says_what_it_picks_and_why_and_how_weak_the_last_resort_is(small_model, tmp_path):
+    """Nothing cached and neither the hub nor PyPI reachable: on any machine `auto` can only
+    fall to the small model, and says so before and after the first request."""
+    import socket
+
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    closed = probe.getsockname()[1]
+    probe.close()
+    env = clean_environment(
+        PYTHONPATH=python_path(), JUPYTER_DATA_DIR=str(tmp_path), PIP_NO_INDEX="1",
+        AUTOCODER_CACHE_DIR=str(tmp_path / "cache"), HF_HUB_CACHE=str(tmp_path / "hub"),
+        HF_ENDPOINT=f"http://127.0.0.1:{closed}",
+    )
+    nb = NotebookKernel(env, cwd=str(tmp_path))
+    try:
+        assert nb.execute("%load_ext jupyter_autocoder").status == "ok"
+        before = nb.execute("%autocoder status").text
+        assert "auto would pick smollm2-135m (0.10 GB, here already) here because" in before
+        assert "This machine: " in before and "Passed over qwen2.5-coder-1.5b: " in before
+        run = nb.execute("%%autocoder --rounds 1 --no-run\nPrint 1.", timeout=240)
+        assert run.status == "ok", run.text
+        assert run.text.count("Using the small bundled model smollm2-135m: its code is weak") == 1
+        after = nb.execute("%autocoder status").text
+        assert "auto picks smollm2-135m" in after and "PyPI cannot be reached" in after
+    finally:
+        nb.close()

@@ -89,6 +89,11 @@ export class EngineModel implements IEngineModel {
     await this.refresh();
   }
 
+  async unload(): Promise<void> {
+    await requestAPI('models/unload', { method: 'POST', body: '{}' });
+    await this.refresh();
+  }
+
   dispose(): void {
     this._poll.dispose();
     Signal.clearData(this);

@@ -8,6 +8,7 @@ import {
   IEngineStatus,
   IPanelSettings
 } from '../tokens';
+import { choiceLines, downloadText, formatBytes } from './describe';
 import { modelBlocked, policyNotes } from './policy';
 
 /**
@@ -15,6 +16,8 @@ import { modelBlocked, policyNotes } from './policy';
  * layers offloaded, and its state: downloading with a progress bar, loading, ready,
  * failed with the reason, or a remote engine that does not answer. What the admin's
  * policy sets is said under it, and the models it forbids are disabled in the picker.
+ * Its tooltip says what `auto` picked and why; a download says its size from the start,
+ * with a Cancel button.
  */
 export class EngineHeader extends Widget {
   constructor(
@@ -76,6 +79,26 @@ export class EngineHeader extends Widget {
     this._policy.setAttribute('role', 'note');
     this._policy.setAttribute('aria-label', trans.__('Set by the admin'));
     this.node.appendChild(this._policy);
+    // A download, said with its size before the first byte: Cancel stops it (after a
+    // cancel, Download starts it again).
+    this._download = document.createElement('div');
+    this._download.className = 'jp-AutoCoder-download';
+    this._download.setAttribute('role', 'status');
+    this._downloadText = document.createElement('span');
+    this._downloadButton = document.createElement('button');
+    this._downloadButton.type = 'button';
+    this._downloadButton.className = 'jp-AutoCoder-button';
+    this._downloadButton.addEventListener(
+      'click',
+      () => void this._onDownloadButton()
+    );
+    this._download.append(this._downloadText, this._downloadButton);
+    this.node.appendChild(this._download);
+
+    // What the user must know of the model (the last resort is weak), in plain sight.
+    this._notice = document.createElement('div');
+    this._notice.className = 'jp-AutoCoder-engineNotice';
+    this.node.appendChild(this._notice);
 
     engine.changed.connect(this._update, this);
     this._update();
@@ -101,6 +124,9 @@ export class EngineHeader extends Widget {
         ? trans.__('server unavailable')
         : trans.__('asking the server…');
       this._device.textContent = '';
+      this.node.title = '';
+      this._showDownload(null);
+      this._notice.hidden = true;
       this._showProblem(
         unreachable
           ? trans.__(
@@ -126,8 +152,11 @@ export class EngineHeader extends Widget {
             formatBytes(progress.total)
           )
         : deviceText(engine, trans);
-    this._device.title = deviceTitle(engine, trans);
+    this.node.title = deviceTitle(engine, trans);
     this._state.textContent = stateText(engine, trans);
+    this._showDownload(engine);
+    this._notice.textContent = engine.notice ?? '';
+    this._notice.hidden = !engine.notice;
     this._fillPicker(engine);
     if (engine.state === 'downloading' && engine.progress?.total) {
       this._setProgress(engine.progress.done / engine.progress.total);
@@ -282,6 +311,38 @@ export class EngineHeader extends Widget {
     this._update();
   }
 
+  private _showDownload(engine: IEngineStatus | null): void {
+    const text = engine ? downloadText(engine, this.trans) : null;
+    this._download.hidden = !text;
+    this._downloadText.textContent = text ?? '';
+    const downloading = engine?.state === 'downloading';
+    this._downloadButton.textContent = downloading
+      ? this.trans.__('Cancel')
+      : this.trans.__('Download');
+    this._downloadButton.title = downloading
+      ? this.trans.__('Stop the download (the model is not loaded)')
+      : this.trans.__('Download the model and load it');
+    this._downloadButton.disabled = this._cancelling;
+  }
+
+  private async _onDownloadButton(): Promise<void> {
+    const downloading = this.engine.status?.engine.state === 'downloading';
+    this._cancelling = true;
+    this._update();
+    try {
+      await (downloading ? this.engine.unload() : this.engine.load());
+    } catch (error) {
+      this._actionError = this.trans.__(
+        'The download could not be %1: %2',
+        downloading ? this.trans.__('cancelled') : this.trans.__('started'),
+        (error as Error).message ?? String(error)
+      );
+    } finally {
+      this._cancelling = false;
+      this._update();
+    }
+  }
+
   private _showProblem(text: string, retry: boolean): void {
     this._problemText.textContent = text;
     this._problem.hidden = !text;
@@ -317,6 +378,11 @@ export class EngineHeader extends Widget {
   private _problemText: HTMLSpanElement;
   private _retry: HTMLButtonElement;
   private _policy: HTMLDivElement;
+  private _download: HTMLDivElement;
+  private _downloadText: HTMLSpanElement;
+  private _downloadButton: HTMLButtonElement;
+  private _notice: HTMLDivElement;
+  private _cancelling = false;
   private _pickerSignature = '';
   private _switching = false;
   private _actionError = '';
@@ -366,6 +432,7 @@ function deviceTitle(engine: IEngineStatus, trans: TranslationBundle): string {
   if (engine.notice) {
     lines.push(engine.notice);
   }
+  lines.push(...choiceLines(engine.choice));
   return lines.join('\n');
 }
 
@@ -406,20 +473,6 @@ export function stateText(
     default:
       return engine.state;
   }
-}
-
-export function formatBytes(bytes: number | null | undefined): string {
-  if (!bytes || bytes <= 0) {
-    return '?';
-  }
-  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1000 && unit < units.length - 1) {
-    value /= 1000;
-    unit += 1;
-  }
-  return `${value >= 10 || unit === 0 ? Math.round(value) : value.toFixed(1)} ${units[unit]}`;
 }
 
 /** A model path shown by its file name. */

@@ -2,6 +2,7 @@ import { TranslationBundle } from '@jupyterlab/translation';
 import { Widget } from '@lumino/widgets';
 
 import { IEngineModel, IStatusReply } from '../tokens';
+import { choiceLines } from './describe';
 import { stateText } from './header';
 
 /**
@@ -65,6 +66,7 @@ export class EngineStatusItem extends Widget {
     if (engine.notice) {
       lines.push(engine.notice);
     }
+    lines.push(...choiceLines(engine.choice));
     if (engine.error) {
       lines.push(this.trans.__('Error: %1', engine.error));
     }

@@ -48,6 +48,8 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--chat-format", default=None, help="llama.cpp chat format; default: the GGUF's template")
     parser.add_argument("--draft", choices=["none", "prompt-lookup"], default="none")
     parser.add_argument("--parent-pid", type=int, default=0, help="exit when this process is gone")
+    parser.add_argument("--completion-ctx", type=int, default=0,
+                        help="context size of the inline-completion lane (llm/completion_lane.py); 0: none")
     return parser.parse_args(argv)
 
 
@@ -210,6 +212,9 @@ def load_app(arguments: argparse.Namespace, api_key: str | None) -> tuple[Any, d
         interrupt_requests=False,
     )
     app = create_app(server_settings=server_settings, model_settings=[model_settings])
+    from .completion_lane import attach
+
+    completion = attach(app, arguments.completion_ctx, api_key)
     offloaded = n_layers if n_gpu_layers < 0 else min(n_gpu_layers, n_layers)
     device = gpu.kind if (gpu is not None and offloaded > 0) else "cpu"
     return app, {
@@ -221,6 +226,7 @@ def load_app(arguments: argparse.Namespace, api_key: str | None) -> tuple[Any, d
         "n_ctx": arguments.n_ctx,
         "chat_format": arguments.chat_format or "gguf template",
         "draft": arguments.draft,
+        **completion,
     }
 
 

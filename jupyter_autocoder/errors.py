@@ -152,5 +152,10 @@ class ProtocolError(AutoCoderError, ValueError):
         self.notebook = notebook
 
 
+class QueueBusyError(AutoCoderError):
+    """A request that could not start within its budget and was dropped, not queued (an
+    inline completion: one that starts late is worthless)."""
+
+
 class PathError(AutoCoderError, ValueError):
     """A notebook path that is malformed or outside the server root."""

@@ -281,6 +281,7 @@ def command_eval_infill(arguments: argparse.Namespace) -> int:
     from .evaluation.infill import InfillOptions, evaluate_infill, pick_tasks
     from .evaluation.tasks import load_infill_set
     from .llm.catalogue import CATALOGUE
+    from .llm.client import ModelClient
     from .llm.fim import FIM, METHODS, choose_template
     from .llm.supervisor import EngineSupervisor
 
@@ -318,8 +319,17 @@ def command_eval_infill(arguments: argparse.Namespace) -> int:
             print(f"error: {status['model']} has no fill-in-the-middle tokens; "
                   "use --methods chat,prefix", file=sys.stderr)
             return 2
-        with supervisor.client() as client:
-            report = evaluate_infill(tasks, client, template, options, progress)
+        lane = None
+        if status.get("completion_ctx") and not supervisor.remote:
+            # The worker's completion lane (llm/completion_lane.py), as the inline completer uses it.
+            lane = ModelClient(supervisor.base_url[: -len("/v1")] + "/autocoder",
+                               api_key=supervisor.api_key, model=status["model"])
+        try:
+            with supervisor.client() as client:
+                report = evaluate_infill(tasks, client, template, options, progress, lane)
+        finally:
+            if lane is not None:
+                lane.close()
         report.update(model=status["model"], infill_set=arguments.infill_set,
                       subset_seed=arguments.subset_seed, device=status.get("device"))
     finally:

@@ -28,8 +28,10 @@ import asyncio
 import contextlib
 import ctypes
 import hmac
+import itertools
 import json
 import logging
+import queue
 import threading
 import time
 from collections.abc import Iterator
@@ -46,8 +48,51 @@ class CompletionCancelledError(Exception):
     """Raised inside llama.cpp's evaluation loop when the completion's client has gone."""
 
 
+class ComputeThread:
+    """Runs every llama.cpp evaluation of the worker, of both contexts, on one long-lived
+    thread, completions first.
+
+    llama.cpp's CPU build here uses OpenMP, and libgomp hung (measured: both threads of a
+    team waiting in a barrier forever) when a thread that had evaluated ended while
+    another thread's generation was still going, which is what a completion thread does
+    during a chat answer. On one thread the teams are always the same; it also keeps the
+    two contexts from computing at once (they would only share the cores).
+    """
+
+    def __init__(self) -> None:
+        self._requests: queue.PriorityQueue[Any] = queue.PriorityQueue()
+        self._order = itertools.count()
+        threading.Thread(target=self._serve, name="autocoder-compute", daemon=True).start()
+
+    def call(self, priority: int, function: Any, *args: Any) -> Any:
+        """`function(*args)` on the compute thread; a lower `priority` goes first."""
+        done = threading.Event()
+        outcome: dict[str, Any] = {}
+        self._requests.put((priority, next(self._order), function, args, outcome, done))
+        done.wait()
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome.get("result")
+
+    def route(self, llama: Any, priority: int) -> None:
+        """Send the evaluations of `llama`'s context to this thread."""
+        context = llama._ctx
+        decode = context.decode
+        context.decode = lambda batch: self.call(priority, decode, batch)
+
+    def _serve(self) -> None:
+        while True:
+            _, _, function, args, outcome, done = self._requests.get()
+            try:
+                outcome["result"] = function(*args)
+            except BaseException as error:  # handed to the caller, which raises it
+                outcome["error"] = error
+            done.set()
+
+
 class PriorityGate:
-    """Held while a completion runs; the chat context waits at it between chunks."""
+    """Held while a completion runs: the chat context waits at it between chunks of its
+    prompt and between its tokens, and goes on where it stopped afterwards."""
 
     def __init__(self) -> None:
         self._holders = 0
@@ -75,8 +120,8 @@ class PriorityGate:
 
 
 def yield_to_completions(llama: Any, gate: PriorityGate) -> None:
-    """Make `llama` (the chat context) wait at the gate between chunks of its prompt and
-    between its tokens, while a completion runs."""
+    """Make `llama` (the chat context) evaluate in chunks of its prompt, or one token, and
+    wait between them while a completion runs."""
     evaluate = llama.eval
 
     def eval(tokens: Any) -> None:  # noqa: A001 - llama.cpp's own name
@@ -174,7 +219,8 @@ class CompletionLane:
         llama.eval = eval
 
     def status(self) -> dict[str, Any]:
-        return {"busy": self.busy, "requests": self.requests, "cancelled": self.cancelled,
+        return {"busy": self.busy, "chat_waiting": self.gate.held, "requests": self.requests,
+                "cancelled": self.cancelled,
                 "generated_tokens": self.generated_tokens, "last_usage": self.last_usage,
                 "n_ctx": self.llama.n_ctx()}
 
@@ -340,6 +386,9 @@ def attach(app: Any, n_ctx: int, api_key: str | None) -> dict[str, Any]:
     if n_ctx > 0:
         gate = PriorityGate()
         lane = CompletionLane(second_context(main, n_ctx), gate)
+        compute = ComputeThread()
+        compute.route(lane.llama, priority=0)
+        compute.route(main, priority=1)
         yield_to_completions(main, gate)
         add_routes(app, lane, api_key)
         facts["completion_ctx"] = n_ctx

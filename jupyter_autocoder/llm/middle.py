@@ -82,6 +82,7 @@ class MiddleFilter:
                 self._stop("stop token")
         lines = raw.split("\n")
         partial = None if final else lines.pop()
+        first_line_done = bool(lines)
         kept: list[str] = []
         for number, line in enumerate(lines):
             verdict = self._judge(number, line, kept)
@@ -97,7 +98,7 @@ class MiddleFilter:
                 if shown:
                     kept.append(shown)
                 partial = None
-        if final and kept and self.single_line:
+        if first_line_done and kept and self.single_line:
             kept[0] = _without_overlap(kept[0], self.rest)
         return "\n".join(kept).rstrip()
 

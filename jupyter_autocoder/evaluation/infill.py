@@ -49,14 +49,17 @@ class InfillOptions:
 
 
 def pick_tasks(tasks: list[Task], limit: int | None, seed: int | None) -> list[Task]:
-    """The first `limit` tasks, or with a seed a random subset of that size (in the data's
-    order), the same for the same seed."""
-    if limit is None or limit >= len(tasks):
-        return list(tasks)
-    if seed is None:
-        return list(tasks[:limit])
-    chosen = set(random.Random(seed).sample(range(len(tasks)), limit))
-    return [task for index, task in enumerate(tasks) if index in chosen]
+    """The first `limit` tasks; with a seed, `limit` tasks drawn at random (all of them
+    without a limit), in the drawn order, the same for the same seed.
+
+    In drawn order, every first part of a run is a random sample too, and no request
+    follows one that shares most of its prompt (the lines of one problem), which would
+    flatter the way whose prompt starts with the prefix (its cache would hold it).
+    """
+    if seed is not None:
+        count = len(tasks) if limit is None else min(limit, len(tasks))
+        return [tasks[index] for index in random.Random(seed).sample(range(len(tasks)), count)]
+    return list(tasks if limit is None else tasks[:limit])
 
 
 def editor_suffix(task: Task) -> str:

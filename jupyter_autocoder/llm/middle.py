@@ -4,11 +4,13 @@ Model output is untrusted and small models ramble, so the middle is cut where th
 block ends and never repeats what is already after the cursor:
 
 - a stray Markdown fence is dropped (an opening one) or ends the text (a closing one);
-- in the middle of a line, the completion is that line only, and the end of it that the
-  line already has after the cursor (`foo(x` + `)` when `)` follows) is not repeated;
-- at the end of a line, it stops at the first line that repeats the suffix's next line,
-  at a line that leaves the cursor's block (Python: a smaller indentation; at top level, a
-  blank line after a statement), and after `max_lines` lines;
+- in the middle of a line, or after a simple statement begun on it (`x = `), the completion
+  is that line only, and the end of it that the line already has after the cursor
+  (`foo(x` + `)` when `)` follows) is not repeated;
+- on an empty line or after a line that opens a block, it stops at the first line that
+  repeats the suffix's next line, at a line that leaves the cursor's block (Python: a
+  smaller indentation; at top level, a blank line after a statement), and after
+  `max_lines` lines;
 - trailing whitespace and special tokens are never part of it.
 
 `MiddleFilter` does this while the answer streams: `feed(piece)` returns only text that no
@@ -40,7 +42,11 @@ class MiddleFilter:
         self.stop = tuple(s for s in stop if s)
         cursor_line = prefix.rsplit("\n", 1)[-1]
         self.rest = suffix.split("\n", 1)[0]  # what follows the cursor on its line
-        self.single_line = bool(self.rest.strip())
+        # In the middle of a line, or at the end of a simple statement (`x = `), the block
+        # is that one line; a line that opens a block (`def f():`, `call(`) or an empty
+        # line gets more.
+        self.single_line = bool(self.rest.strip()) or (
+            bool(cursor_line.strip()) and not _opens_block(cursor_line))
         self.next_line = next((line for line in suffix.split("\n")[1:] if line.strip()), "").strip()
         if self.single_line:
             self.next_line = ""

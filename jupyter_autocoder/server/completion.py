@@ -174,7 +174,9 @@ class CompletionService:
         method, reason = self.method()
         if method is None:
             raise ProxyError(409, f"no inline completion: {reason}", "not_supported")
-        key = f"{user}\n{request.client}"
+        # The editor's id says who supersedes whom (the browser makes a random one per
+        # editor); a token-authenticated client without a cookie is a new user every time.
+        key = f"client:{request.client}" if request.client else f"user:{user}"
         older = self._running.get(key)
         if older is not None and not older.done():
             older.cancel()  # superseded: its connection upstream closes, the worker stops

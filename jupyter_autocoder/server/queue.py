@@ -71,8 +71,7 @@ class FairQueue:
         return order.index(ticket) if ticket in order else 0
 
     def status(self) -> dict[str, int]:
-        return {"waiting": self.waiting, "active": self.active, "slots": self.slots,
-                "priority_slots": self.priority_slots, "dropped": self.dropped}
+        return {"waiting": self.waiting, "active": self.active, "slots": self.slots}
 
     def enqueue(self, lane: str) -> Ticket:
         """Take a place in `lane`; await `ticket.future` for the slot (or use `acquire`)."""

@@ -67,8 +67,10 @@ def test_the_first_line_shows_before_the_answer_ends():
 
 
 def test_it_says_when_the_rest_is_not_wanted():
-    _, middle = streamed("x + 1\n\nprint(f(1))\nmore\nmore\n", "def f(x):\n    return ", "\n\nprint(f(1))\n")
+    _, middle = streamed("return x + 1\nprint(f(1))\nmore\nmore\n", "def f(x):\n    ", "\nprint(f(1))\n")
     assert middle.stopped and middle.stop_reason == "repeats the suffix"
+    _, middle = streamed("1\ny = 2\n", "x = ", "")
+    assert middle.stopped and middle.stop_reason == "end of line"  # a simple statement
 
 
 def test_other_languages_are_not_cut_by_python_indentation():

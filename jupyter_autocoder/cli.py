@@ -6,6 +6,7 @@
     jupyter-autocoder serve [--model M]      the worker in the foreground, for several users
     jupyter-autocoder eval humaneval|bigcodebench-ds|notebook|FILE
                                              pass@1 one-shot and with the correction loop
+    jupyter-autocoder eval infill            inline completion on HumanEval-infilling
     jupyter-autocoder export OUT.jsonl       verified sessions as a training set
     jupyter-autocoder traces [--prune]       the trace folders, and pruning them
 """
@@ -108,6 +109,16 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--output", default=None, help="also write per-task results to this JSONL file")
     evaluate.add_argument("--only", default=None, help="comma-separated task ids to run (e.g. HumanEval/10,HumanEval/32)")
     evaluate.add_argument("--trace-dir", default=None, help="write each task's session as a JSONL trace here")
+    infill = evaluate.add_argument_group("eval infill (HumanEval-infilling)")
+    infill.add_argument("--infill-set", choices=["single-line", "multi-line"], default="single-line",
+                        help="the task set (1,033 single-line or 5,815 multi-line tasks)")
+    infill.add_argument("--methods", default="fim,chat",
+                        help="comma-separated: fim (this project), chat (Jupyter AI's prompt), prefix")
+    infill.add_argument("--subset-seed", type=int, default=None,
+                        help="with --limit: a random subset drawn with this seed, not the first N")
+    infill.add_argument("--max-lines", type=int, default=None,
+                        help="lines a completion may have (default: 1 for single-line, no limit otherwise)")
+    infill.add_argument("--max-tokens", type=int, default=128, help="tokens a completion may have")
     evaluate.set_defaults(handler=command_eval)
 
     export = commands.add_parser("export", help="write verified sessions as a multi-turn training set")
@@ -340,6 +351,8 @@ def command_eval(arguments: argparse.Namespace) -> int:
     from . import evaluation
     from .llm.supervisor import EngineSupervisor
 
+    if arguments.tasks == "infill":
+        return command_eval_infill(arguments)
     tasks = evaluation.load_tasks(arguments.tasks, format=arguments.format)
     if arguments.only:
         wanted = {task_id.strip() for task_id in arguments.only.split(",") if task_id.strip()}
@@ -419,6 +432,78 @@ def check_references(tasks: list[Any], timeout: float, as_json: bool) -> int:
               + (f"; failing: {', '.join(failed)}" if failed else "")
               + (f"; {len(missing)} tasks without a reference" if missing else ""))
     return 1 if failed else 0
+
+
+def command_eval_infill(arguments: argparse.Namespace) -> int:
+    """`eval infill`: each way of asking for a middle, on the same model, in one run."""
+    from .evaluation.infill import InfillOptions, evaluate_infill, pick_tasks
+    from .evaluation.tasks import load_infill_set
+    from .llm.catalogue import CATALOGUE
+    from .llm.client import ModelClient
+    from .llm.fim import FIM, METHODS, choose_template
+    from .llm.supervisor import EngineSupervisor
+
+    methods = tuple(m.strip() for m in arguments.methods.split(",") if m.strip())
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown or not methods:
+        print(f"error: unknown method {', '.join(unknown)}; valid: {', '.join(METHODS)}", file=sys.stderr)
+        return 2
+    tasks = pick_tasks(load_infill_set(arguments.infill_set), arguments.limit, arguments.subset_seed)
+    max_lines = arguments.max_lines
+    if max_lines is None:
+        max_lines = 1 if arguments.infill_set == "single-line" else 0
+    options = InfillOptions(methods=methods, max_tokens=arguments.max_tokens, max_lines=max_lines,
+                            timeout=getattr(arguments, "timeout", None) or 10.0)
+    output = open(arguments.output, "w", encoding="utf-8") if arguments.output else None
+    finished = 0
+
+    def progress(record: dict[str, Any]) -> None:
+        nonlocal finished
+        finished += 1
+        marks = ", ".join(f"{m} {'pass' if record[m]['passed'] else 'fail'} {record[m]['seconds']:.1f} s"
+                          for m in record if m != "task_id")
+        print(f"[{finished}/{len(tasks)}] {record['task_id']}: {marks}", file=sys.stderr, flush=True)
+        if output is not None:
+            output.write(json.dumps(record) + "\n")
+            output.flush()
+
+    supervisor = EngineSupervisor(settings_from(arguments))
+    try:
+        supervisor.ensure_running()
+        status = supervisor.status()
+        spec = CATALOGUE.get(str(status["model"]).lower())
+        template = choose_template(status.get("fim"), spec.fim if spec else None)
+        if template is None and FIM in methods:
+            print(f"error: {status['model']} has no fill-in-the-middle tokens; "
+                  "use --methods chat,prefix", file=sys.stderr)
+            return 2
+        lane = None
+        if status.get("completion_ctx") and not supervisor.remote:
+            # The worker's completion lane (llm/completion_lane.py), as the inline completer uses it.
+            lane = ModelClient(supervisor.base_url[: -len("/v1")] + "/autocoder",
+                               api_key=supervisor.api_key, model=status["model"])
+        try:
+            with supervisor.client() as client:
+                report = evaluate_infill(tasks, client, template, options, progress, lane)
+        finally:
+            if lane is not None:
+                lane.close()
+        report.update(model=status["model"], infill_set=arguments.infill_set,
+                      subset_seed=arguments.subset_seed, device=status.get("device"))
+    finally:
+        supervisor.stop()
+        if output is not None:
+            output.close()
+    summary = {k: v for k, v in report.items() if k != "per_task"}
+    if arguments.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        print(f"{summary['tasks']} {arguments.infill_set} tasks, {summary['model']} "
+              f"({summary['template'] or 'no FIM template'}), greedy, {summary['seconds']} s")
+        for name, figures in summary["methods"].items():
+            print(f"  {name:<11} pass@1 {figures['pass@1']:.3f}  exact {figures['exact_match']:.3f}  "
+                  f"mean {figures['mean_seconds']:.2f} s  first token {figures['mean_first_token_seconds']} s")
+    return 0
 
 
 def command_export(arguments: argparse.Namespace) -> int:

@@ -243,6 +243,26 @@ class AutoCoder(Configurable):
             raise ValueError("max_rounds_limit must be at least 1")
         return proposal["value"]
 
+    completion_n_ctx = Int(
+        2048,
+        help=(
+            "Context size in tokens of the worker's inline-completion lane: a second llama.cpp "
+            "context on the same loaded model, served ahead of chat, so that a completion does "
+            "not wait behind a streaming answer. 0: no lane (completions then take the one "
+            "context in turn, first in the queue, and are dropped when it is busy)."
+        ),
+    ).tag(config=True)
+
+    completion_fallback = CaselessStrEnum(
+        ["prefix", "chat", "none"],
+        default_value="prefix",
+        help=(
+            "Inline completion with a model that has no fill-in-the-middle tokens (SmolLM2): "
+            "'prefix' continues the text before the cursor, 'chat' asks in a chat prompt, "
+            "'none' offers no inline completion."
+        ),
+    ).tag(config=True)
+
     def __init__(self, **kwargs: Any):
         super().__init__(**kwargs)
         self.apply_environment()

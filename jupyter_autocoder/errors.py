@@ -179,5 +179,10 @@ class PolicyError(AutoCoderError, PermissionError):
         self.setting = setting
 
 
+class QueueBusyError(AutoCoderError):
+    """A request that could not start within its budget and was dropped, not queued (an
+    inline completion: one that starts late is worthless)."""
+
+
 class PathError(AutoCoderError, ValueError):
     """A notebook path that is malformed or outside the server root."""

@@ -74,3 +74,41 @@ def score(task: Task, code: str, timeout: float = 10.0) -> bool:
         except subprocess.TimeoutExpired:
             return False
     return completed.returncode == 0
+
+
+def infill_program(task: Task, middle: str) -> str:
+    """An infilling task's program: the prefix, the middle, the suffix, then the test.
+
+    The benchmark's holes are whole lines (its prefix ends a line and its middle ends with
+    one); a middle given as the text of those lines, without the last line break, gets it
+    back, as the editor's line would have it.
+    """
+    if task.prompt.endswith("\n") and middle and not middle.endswith("\n"):
+        middle += "\n"
+    program = f"{task.prompt}{middle}{task.suffix}\n\n{task.test}\n"
+    if re.search(r"^def\s+check\s*\(", task.test, re.MULTILINE) and task.entry_point:
+        program += f"\ncheck({task.entry_point})\n"
+    return program
+
+
+def score_infill(task: Task, middle: str, timeout: float = 10.0) -> bool:
+    """Whether the task's test passes on prefix + middle + suffix, in a fresh process."""
+    return run_program(infill_program(task, middle), timeout)
+
+
+def run_program(program: str, timeout: float = 10.0) -> bool:
+    """Whether `program` exits cleanly within `timeout`, run by a fresh Python process in
+    an empty folder of its own."""
+    with tempfile.TemporaryDirectory(prefix="autocoder-score-") as folder:
+        try:
+            completed = subprocess.run(
+                [sys.executable, "-c", program],
+                cwd=folder,
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                timeout=timeout,
+                check=False,  # the exit status is the verdict
+            )
+        except subprocess.TimeoutExpired:
+            return False
+    return completed.returncode == 0

@@ -57,6 +57,10 @@ class Task:
     setup: str = ""
     reference: str = ""
     libraries: list[str] = field(default_factory=list)
+    # A fill-in-the-middle task (HumanEval-infilling): `prompt` is the text before the hole,
+    # `suffix` the text after it, `middle` the benchmark's own middle (for exact match).
+    suffix: str = ""
+    middle: str = ""
 
 
 # -- the formats -------------------------------------------------------------------------
@@ -207,6 +211,50 @@ def load_notebook_tasks(path: str | Path | None = None) -> list[Task]:
     return tasks
 
 
+INFILL_DATA_DIR = DATA_DIR
+INFILL_SETS = {
+    "single-line": "HumanEval-SingleLineInfilling.jsonl.gz",
+    "multi-line": "HumanEval-MultiLineInfilling.jsonl.gz",
+}
+
+
+def load_infill(path: str | Path | None = None) -> list[Task]:
+    """HumanEval-infilling rows (`task_id`, `prompt` = the prefix, `suffix`,
+    `canonical_solution` = the middle, `test`, `entry_point`), .jsonl or .jsonl.gz; by
+    default the 1,033 single-line tasks shipped in `data/`."""
+    path = Path(path) if path is not None else INFILL_DATA_DIR / INFILL_SETS["single-line"]
+    opener = gzip.open if path.name.endswith(".gz") else open
+    tasks = []
+    with opener(path, "rt", encoding="utf-8") as file:
+        for number, line in enumerate(file, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise TaskFileError(f"{path}:{number}: not JSON ({error})") from error
+            missing = [key for key in ("prompt", "suffix", "canonical_solution", "test")
+                       if not isinstance(row.get(key) if isinstance(row, dict) else None, str)]
+            if missing:
+                raise TaskFileError(f"{path}:{number}: an infilling task needs {', '.join(missing)}")
+            tasks.append(Task(
+                task_id=str(row.get("task_id", f"infill/{number - 1}")),
+                prompt=row["prompt"],
+                test=row["test"],
+                entry_point=str(row.get("entry_point") or ""),
+                suffix=row["suffix"],
+                middle=row["canonical_solution"],
+            ))
+    return tasks
+
+
+def load_infill_set(name: str) -> list[Task]:
+    """One of the HumanEval-infilling sets shipped with the package, by name."""
+    if name not in INFILL_SETS:
+        raise UnknownTaskFormatError(
+            f"Unknown infilling set {name!r}. Valid: {', '.join(INFILL_SETS)}.", list(INFILL_SETS)
+        )
+    return load_infill(INFILL_DATA_DIR / INFILL_SETS[name])
 def prompt_code(task: Task) -> str:
     """The prompt as runnable code (its stub given a body), or "" when it is prose."""
     if task.kind != FUNCTION:
@@ -267,6 +315,13 @@ TASK_FORMATS: dict[str, TaskFormat] = {
             "%%autocoder in a real kernel; by name, the tasks shipped with the package",
             load_notebook_tasks,
             load_own=load_notebook_tasks,
+        ),
+        TaskFormat(
+            "humaneval-infill",
+            "HumanEval-infilling rows (prompt = prefix, suffix, canonical_solution, test, "
+            "entry_point), scored by `eval infill`; by name, the 1,033 single-line tasks",
+            load_infill,
+            load_own=load_infill,
         ),
     )
 }

@@ -44,6 +44,9 @@ class ModelSpec:
     sha256: str = ""
     context_length: int = 16384
     tags: tuple[str, ...] = field(default_factory=tuple)
+    # Its fill-in-the-middle template (llm/fim.py) when the GGUF does not name its FIM
+    # tokens; "" for a model trained without them.
+    fim: str = ""
 
     @property
     def default_size_bytes(self) -> int:
@@ -65,6 +68,7 @@ CATALOGUE: dict[str, ModelSpec] = {
                 Quantisation("IQ2_M", "bartowski/AutoCoder-GGUF", "AutoCoder-IQ2_M.gguf", int(11.4 * GB)),
             ),
             tags=("autocoder",),
+            fim="deepseek-coder",
         ),
         ModelSpec(
             name="autocoder-s-6.7b",
@@ -77,6 +81,7 @@ CATALOGUE: dict[str, ModelSpec] = {
                 Quantisation("Q3_K_S", "ukung/AutoCoder_S_6.7B-GGUF", "AutoCoder_S_6.7B-q3_k_s.gguf", int(2.95 * GB)),
             ),
             tags=("autocoder",),
+            fim="deepseek-coder",
         ),
         ModelSpec(
             name="autocoder-qw-7b",
@@ -88,6 +93,7 @@ CATALOGUE: dict[str, ModelSpec] = {
                 Quantisation("Q4_K_M", "mradermacher/AutoCoder_QW_7B-GGUF", "AutoCoder_QW_7B.Q4_K_M.gguf", int(4.74 * GB)),
             ),
             tags=("autocoder",),
+            fim="codeqwen",
         ),
         ModelSpec(
             name="smollm2-135m",
@@ -112,6 +118,7 @@ CATALOGUE: dict[str, ModelSpec] = {
             sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
             context_length=32768,
             tags=("offline",),
+            fim="qwen2.5-coder",
         ),
     ]
 }

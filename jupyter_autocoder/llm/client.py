@@ -33,9 +33,10 @@ class ChatStream:
     socket down rather than merely ceasing to read.
     """
 
-    def __init__(self, client: ModelClient, body: dict[str, Any]):
+    def __init__(self, client: ModelClient, body: dict[str, Any], path: str = "/chat/completions"):
         self._client = client
         self._body = body
+        self._path = path  # "/completions": a raw completion, its text in `choices[0].text`
         self._response: httpx.Response | None = None
         self._cancelled = threading.Event()
         self._started_at = 0.0
@@ -58,7 +59,7 @@ class ChatStream:
 
     def __iter__(self) -> Iterator[str]:
         self._started_at = time.perf_counter()
-        self._response = self._client._open_stream(self._body)
+        self._response = self._client._open_stream(self._body, self._path)
         try:
             for line in self._response.iter_lines():
                 if self._cancelled.is_set():
@@ -109,7 +110,10 @@ class ChatStream:
         choice = choices[0]
         if choice.get("finish_reason"):
             self.finish_reason = choice["finish_reason"]
-        content = (choice.get("delta") or {}).get("content")
+        if "text" in choice:
+            content = choice.get("text")
+        else:
+            content = (choice.get("delta") or {}).get("content")
         if not content:
             return None
         if not chunk.get("usage"):
@@ -180,6 +184,12 @@ class ModelClient:
         body = {"model": self.model, "messages": messages, "stream": True, **params}
         return ChatStream(self, body)
 
+    def stream_completion(self, prompt: str, **params: Any) -> ChatStream:
+        """A streamed raw completion of `prompt` (`/completions`: no chat template; a
+        fill-in-the-middle prompt is sent so); nothing is sent until it is iterated."""
+        body = {"model": self.model, "prompt": prompt, "stream": True, **params}
+        return ChatStream(self, body, "/completions")
+
     def chat(self, messages: list[dict[str, str]], **params: Any) -> str:
         with self.stream_chat(messages, **params) as stream:
             return "".join(stream)
@@ -210,8 +220,8 @@ class ModelClient:
         _raise_for_status(response)
         return response
 
-    def _open_stream(self, body: dict[str, Any]) -> httpx.Response:
-        request = self._http.build_request("POST", self.base_url + "/chat/completions", json=body)
+    def _open_stream(self, body: dict[str, Any], path: str = "/chat/completions") -> httpx.Response:
+        request = self._http.build_request("POST", self.base_url + path, json=body)
         try:
             response = self._http.send(request, stream=True)
         except httpx.TransportError as error:

@@ -147,6 +147,9 @@ class EngineSupervisor:
                 "base_url": self.base_url if self._state == READY else None,
                 "pid": self._process.pid if self._process and self._state == READY else None,
                 "restarts": len(self._crash_times),
+                # Inline completion: the model's FIM tokens ({}: none) and the lane's context.
+                "fim": self._facts.get("fim"),
+                "completion_ctx": self._facts.get("completion_ctx", 0),
             }
 
     def client(self, **kwargs: Any) -> ModelClient:
@@ -316,6 +319,7 @@ class EngineSupervisor:
             "--n-threads-batch", str(settings.n_threads_batch),
             "--draft", settings.draft,
             "--parent-pid", str(os.getpid()),
+            "--completion-ctx", str(settings.completion_n_ctx),
         ]
         if resolved.chat.chat_format:
             command += ["--chat-format", resolved.chat.chat_format]

@@ -52,6 +52,8 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--chat-format", default=None, help="llama.cpp chat format; default: the GGUF's template")
     parser.add_argument("--draft", choices=["none", "prompt-lookup"], default="none")
     parser.add_argument("--parent-pid", type=int, default=0, help="exit when this process is gone")
+    parser.add_argument("--completion-ctx", type=int, default=0,
+                        help="context size of the inline-completion lane (llm/completion_lane.py); 0: none")
     return parser.parse_args(argv)
 
 
@@ -250,9 +252,11 @@ def read_in_parts(llama_class: Any) -> None:
     @functools.wraps(original)
     def read(self: Any, tokens: Any) -> None:
         generation = getattr(_producing, "generation", None)
-        if generation is None or len(tokens) <= PROMPT_PART:
+        if generation is None:
             original(self, tokens)
             return
+        # Checked before every part, however short: the completion lane's wrapper hands the
+        # chat context's prompt over in parts of its own, shorter than ours.
         for start in range(0, len(tokens), PROMPT_PART):
             if generation.stopping.is_set():
                 raise GenerationStopped("the client has gone")
@@ -326,6 +330,9 @@ def load_app(arguments: argparse.Namespace, api_key: str | None) -> tuple[Any, d
         interrupt_requests=False,
     )
     app = create_app(server_settings=server_settings, model_settings=[model_settings])
+    from .completion_lane import attach
+
+    completion = attach(app, arguments.completion_ctx, api_key)
     if os.environ.get(EARLY_STOP_VARIABLE, "1") != "0":
         app.add_middleware(StopOnDisconnect)
     # What reaches the GPU: nothing on a build that cannot offload, whatever was asked.
@@ -345,6 +352,7 @@ def load_app(arguments: argparse.Namespace, api_key: str | None) -> tuple[Any, d
         "n_threads_batch": n_threads_batch,
         "chat_format": arguments.chat_format or "gguf template",
         "draft": arguments.draft,
+        **completion,
     }
 
 

@@ -109,6 +109,26 @@ class AutoCoderApp(ExtensionApp):
         ),
     ).tag(config=True)
 
+    completion_start_budget = Float(
+        0.3,
+        help=(
+            "Seconds an inline completion may wait for the model before it is dropped (answered "
+            "503): one that starts late is worthless, and the next keystroke asks again."
+        ),
+    ).tag(config=True)
+
+    completion_max_prefix_chars = Int(
+        8000, help="Most characters before the cursor an inline completion sends to the model."
+    ).tag(config=True)
+
+    completion_max_suffix_chars = Int(
+        4000, help="Most characters after the cursor an inline completion sends to the model."
+    ).tag(config=True)
+
+    completion_max_request_bytes = Int(
+        256 * 1024, help="Largest inline-completion request body accepted (413 beyond)."
+    ).tag(config=True)
+
     proxy_key = ""  # random per start; the kernels' key to the proxy
     agent_key = ""  # random per start; the agent sessions' key, never out of this process
     _saved_environment: dict[str, str | None] | None = None
@@ -118,6 +138,7 @@ class AutoCoderApp(ExtensionApp):
 
     def initialize_settings(self) -> None:
         # Imported here: they bring httpx and the agent; the package import stays light.
+        from .completion import CompletionService
         from .history import HistoryStore
         from .proxy import EngineProxy
         from .queue import FairQueue
@@ -138,6 +159,16 @@ class AutoCoderApp(ExtensionApp):
             self.queue,
             max_request_bytes=self.max_request_bytes,
             start_timeout=lambda: self.autocoder_config.worker_start_timeout,
+        )
+        self.completions = CompletionService(
+            self.engine,
+            self.queue,
+            lambda: self.proxy.http,
+            self.autocoder_config,
+            start_budget=self.completion_start_budget,
+            max_prefix_chars=self.completion_max_prefix_chars,
+            max_suffix_chars=self.completion_max_suffix_chars,
+            max_request_bytes=self.completion_max_request_bytes,
         )
         sessions_dir = Path(self.sessions_dir or default_sessions_dir())
         root_dir = self.serverapp.root_dir if self.serverapp is not None else os.getcwd()
@@ -175,6 +206,7 @@ class AutoCoderApp(ExtensionApp):
             "tokens_per_second": self.proxy.meter.tokens_per_second(),
             "sessions": self.agents.running,
             "policy": self.engine.policy.to_dict(),
+            "completion": self.completions.status(),
         }
 
     async def notebook_exists(self, path: str) -> bool:

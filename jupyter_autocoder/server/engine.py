@@ -200,6 +200,14 @@ class EngineHost:
             headers["Authorization"] = f"Bearer {key}"
         return f"{self.supervisor.base_url}/{path}", headers
 
+    def lane_upstream(self) -> tuple[str, dict[str, str]]:
+        """The local worker's inline-completion lane (llm/completion_lane.py): its URL, at
+        the worker's root rather than below /v1 (the proxy never forwards there), and the
+        headers that authenticate there."""
+        url, headers = self.upstream("completions")
+        root = url[: -len("/v1/completions")] if url.endswith("/v1/completions") else url.rsplit("/", 1)[0]
+        return f"{root}/autocoder/completions", headers
+
     # --- model actions (blocking: the handlers run them in a thread) ---------------------
 
     def _local_supervisor(self, action: str) -> Any:

@@ -33,6 +33,7 @@ from .proxy import ProxyRequest, key_matches
 
 if TYPE_CHECKING:
     from .channel import Channel
+    from .completion import CompletionService
     from .engine import EngineHost, ModelPulls
     from .proxy import EngineProxy
     from .sessions import AgentService
@@ -59,6 +60,7 @@ class ServerServices(Protocol):
     pulls: ModelPulls
     proxy: EngineProxy
     agents: AgentService
+    completions: CompletionService
 
     def status(self) -> dict[str, Any]: ...
 
@@ -341,6 +343,76 @@ class ProxyHandler(ProxyKeyHandler):
         await self.flush()
 
 
+class CompletionHandler(AutoCoderHandler):
+    """POST `complete`: an inline completion, streamed as NDJSON (see completion.py).
+
+    Jupyter's own authentication (token or session) and the `autocoder` permission to
+    execute; the kernels' proxy key does not open it (completions come from the browser).
+    """
+
+    _task: asyncio.Future[None] | None = None
+    _client_gone = False
+    _began = False
+
+    @tornado.web.authenticated
+    async def post(self) -> None:
+        from .completion import CompletionRequest
+
+        allowed = await ensure_async(
+            self.authorizer.is_authorized(self, self.current_user, "execute", AUTH_RESOURCE)
+        )
+        if not allowed:
+            raise tornado.web.HTTPError(403, f"not authorized to use the model ({AUTH_RESOURCE})")
+        service = self.autocoder.completions
+        try:
+            request = CompletionRequest.parse(self.request.body, service.max_request_bytes)
+        except ProxyError as error:
+            self.write_json(error.to_dict(), error.status)
+            return
+        user = getattr(self.current_user, "username", None) or str(self.current_user)
+        self._task = asyncio.ensure_future(service.complete(request, user, self))
+        try:
+            await self._task
+        except ProxyError as error:
+            payload = {**error.to_dict(), "reason": error.kind}
+            self.write_json(payload, error.status)
+            return
+        except StreamClosedError:
+            return
+        except asyncio.CancelledError:
+            if self._client_gone:
+                return
+            # Superseded by a newer request of the same editor: end this answer quietly.
+            if not self._began:
+                self.write_json({"message": "superseded by a newer request", "reason": "superseded"}, 409)
+                return
+            self.write(json.dumps({"done": True, "reason": "superseded"}).encode() + b"\n")
+        if not self._finished:
+            self.finish()
+
+    def on_connection_close(self) -> None:
+        # The editor went on (a newer keystroke closed this request): stop the model.
+        self._client_gone = True
+        if self._task is not None:
+            self._task.cancel()
+
+    # CompletionSink, for CompletionService
+    async def begin(self, status: int, content_type: str) -> None:
+        self._began = True
+        self.set_status(status)
+        self.set_header("Content-Type", content_type)
+        self.set_header("Cache-Control", "no-cache")
+        self.set_header("X-Accel-Buffering", "no")
+        stream = getattr(self.request.connection, "stream", None)
+        if stream is not None:
+            stream.set_nodelay(True)  # each piece of ghost text goes out as it comes
+        await self.flush()
+
+    async def send(self, data: bytes) -> None:
+        self.write(data)
+        await self.flush()
+
+
 class AgentSocketHandler(ExtensionHandlerMixin, WebSocketMixin, websocket.WebSocketHandler, JupyterHandler):
     """`agent`: the panel's WebSocket (docs/protocol.md); the work is `AgentService`'s."""
 
@@ -417,5 +489,6 @@ def default_handlers() -> list[tuple[str, type[JupyterHandler]]]:
         (api_path("models"), ModelsHandler),
         (api_path("models", "([^/]+)"), ModelActionHandler),
         (api_path("v1", "(.*)"), ProxyHandler),
+        (api_path("complete"), CompletionHandler),
         (api_path("agent"), AgentSocketHandler),
     ]

@@ -5,6 +5,13 @@ that sends many requests does not delay the others: after one of its requests is
 next lane in line goes first. A waiter that is cancelled (the client went away, the user
 pressed stop) leaves its lane at once.
 
+Inline completions are a class of their own (`acquire_priority`): they go before every lane,
+and one that cannot start within its short budget is dropped (`QueueBusyError`), never left
+waiting, since a completion that arrives after the user typed on is worthless. Where the
+engine has a lane for them (the local worker's completion context), they use
+`priority_slots` of their own and never wait for a chat answer; otherwise they take the
+next free ordinary slot, ahead of the lanes.
+
 It lives on the event loop: `acquire` and `release` are called from the loop's thread only.
 """
 
@@ -16,6 +23,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
+from ..errors import QueueBusyError
+
 
 @dataclass(eq=False)
 class Ticket:
@@ -23,27 +32,33 @@ class Ticket:
 
     lane: str
     future: asyncio.Future[None] = field(repr=False)
+    priority: bool = False
+    own_slot: bool = False  # a priority ticket for the engine's completion lane
 
 
 class FairQueue:
     """Round-robin over lanes, first come first served within a lane, `slots` at a time."""
 
-    def __init__(self, slots: int = 1):
+    def __init__(self, slots: int = 1, priority_slots: int = 1):
         if slots < 1:
             raise ValueError("a queue needs at least one slot")
         self.slots = slots
+        self.priority_slots = max(0, priority_slots)
         self._lanes: OrderedDict[str, deque[Ticket]] = OrderedDict()
         self._active: set[Ticket] = set()
+        self._priority: deque[Ticket] = deque()
+        self._active_priority: set[Ticket] = set()
+        self.dropped = 0
 
     @property
     def waiting(self) -> int:
         """Requests waiting for a slot (the queue depth)."""
-        return sum(len(lane) for lane in self._lanes.values())
+        return sum(len(lane) for lane in self._lanes.values()) + len(self._priority)
 
     @property
     def active(self) -> int:
         """Requests being served now."""
-        return len(self._active)
+        return len(self._active) + len(self._active_priority)
 
     def position(self, ticket: Ticket) -> int:
         """How many waiting requests would be served before this one (0: next)."""
@@ -75,10 +90,35 @@ class FairQueue:
             raise
         return ticket
 
+    async def acquire_priority(self, lane: str, budget: float, own_slot: bool = False) -> Ticket:
+        """A slot for an inline completion, ahead of every lane: its own (`own_slot`, the
+        engine's completion lane) or the next ordinary one. Raises QueueBusyError when none
+        is free within `budget` seconds: the request is dropped, not queued."""
+        ticket = Ticket(lane, asyncio.get_running_loop().create_future(), priority=True,
+                        own_slot=own_slot and self.priority_slots > 0)
+        self._priority.append(ticket)
+        self._dispatch()
+        try:
+            await asyncio.wait_for(asyncio.shield(ticket.future), max(0.0, budget))
+        except asyncio.TimeoutError:
+            self.release(ticket)
+            self.dropped += 1
+            raise QueueBusyError(
+                f"the model is busy: no slot within {budget:.2f} s, the completion was dropped"
+            ) from None
+        except BaseException:
+            self.release(ticket)
+            raise
+        return ticket
+
     def release(self, ticket: Ticket) -> None:
         """Give the slot back (or leave the queue, when still waiting); safe to call twice."""
         if ticket in self._active:
             self._active.discard(ticket)
+        elif ticket in self._active_priority:
+            self._active_priority.discard(ticket)
+        elif ticket in self._priority:
+            self._priority.remove(ticket)
         else:
             lane = self._lanes.get(ticket.lane)
             if lane is not None and ticket in lane:
@@ -98,6 +138,17 @@ class FairQueue:
             self.release(ticket)
 
     def _dispatch(self) -> None:
+        for ticket in list(self._priority):
+            if ticket.future.done():
+                self._priority.remove(ticket)
+            elif ticket.own_slot and len(self._active_priority) < self.priority_slots:
+                self._priority.remove(ticket)
+                self._active_priority.add(ticket)
+                ticket.future.set_result(None)
+            elif not ticket.own_slot and len(self._active) < self.slots:
+                self._priority.remove(ticket)
+                self._active.add(ticket)
+                ticket.future.set_result(None)
         while len(self._active) < self.slots and self._lanes:
             lane_name, lane = next(iter(self._lanes.items()))
             ticket = lane.popleft()

@@ -2,9 +2,10 @@
 
 It stands in only for what cannot run here: a model that writes a bug on purpose so that
 the correction loop can be tested, or a 33B model. It speaks the same protocol as the real
-worker (chat completions with server-sent events), so the code under test is the
-production path. Scriptable with `enqueue(...)`; it records what it was asked in `.history`,
-and every request line it received (method and raw path, before any check) in `.paths`.
+worker (chat completions, and raw completions for inline completion, with server-sent
+events), so the code under test is the production path. Scriptable with `enqueue(...)`; it
+records what it was asked in `.history`, and every request line it received (method and raw
+path, before any check) in `.paths`.
 """
 
 from __future__ import annotations
@@ -156,9 +157,11 @@ def _make_handler(engine: ScriptedEngine) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             if not self._authorised():
                 return
-            if self.path.rstrip("/") != "/v1/chat/completions":
+            route = self.path.rstrip("/")
+            if route not in ("/v1/chat/completions", "/v1/completions"):
                 self._send_json(404, {"error": {"message": f"no route {self.path}"}})
                 return
+            self.raw_completion = route == "/v1/completions"  # a prompt, its text in `text`
             length = int(self.headers.get("Content-Length") or 0)
             try:
                 body = json.loads(self.rfile.read(length) or b"{}")
@@ -173,6 +176,8 @@ def _make_handler(engine: ScriptedEngine) -> type[BaseHTTPRequestHandler]:
                 self._send_json(reply.status, {"error": {"message": reply.error_message}})
             elif body.get("stream"):
                 self._stream(reply, record)
+            elif self.raw_completion:
+                self._send_json(200, _text_completion(engine.model_name, reply.content))
             else:
                 self._send_json(200, _completion(engine.model_name, reply.content))
 
@@ -184,13 +189,14 @@ def _make_handler(engine: ScriptedEngine) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             completion_id = f"chatcmpl-{uuid.uuid4().hex[:12]}"
             pieces = [reply.content[i : i + reply.chunk_size] for i in range(0, len(reply.content), reply.chunk_size)]
+            chunk = _text_chunk if self.raw_completion else _chunk
             try:
                 for piece in pieces:
-                    self._event(_chunk(engine.model_name, completion_id, {"content": piece}, None))
+                    self._event(chunk(engine.model_name, completion_id, {"content": piece}, None))
                     record.chunks_sent += 1
                     if reply.delay:
                         time.sleep(reply.delay)
-                self._event(_chunk(engine.model_name, completion_id, {}, "stop"))
+                self._event(chunk(engine.model_name, completion_id, {}, "stop"))
                 self.wfile.write(b"data: [DONE]\n\n")
                 self.wfile.flush()
             except (BrokenPipeError, ConnectionResetError):
@@ -211,6 +217,27 @@ def _chunk(model: str, completion_id: str, delta: dict[str, str], finish_reason:
         "created": int(time.time()),
         "model": model,
         "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}],
+    }
+
+
+def _text_chunk(model: str, completion_id: str, delta: dict[str, str], finish_reason: str | None) -> dict[str, Any]:
+    """A chunk of a raw completion (`/v1/completions`): the text in `choices[0].text`."""
+    return {
+        "id": completion_id,
+        "object": "text_completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [{"index": 0, "text": delta.get("content", ""), "finish_reason": finish_reason}],
+    }
+
+
+def _text_completion(model: str, content: str) -> dict[str, Any]:
+    return {
+        "id": f"cmpl-{uuid.uuid4().hex[:12]}",
+        "object": "text_completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [{"index": 0, "text": content, "finish_reason": "stop"}],
     }
 
 

@@ -1,10 +1,11 @@
 /**
  * The plugins of the extension, one folder per feature (each with its plugin.ts):
  * model/ (engine status, status bar), agent/ (the WebSocket to the agent), chat/ (the
- * side panel), fix/ (Fix with AutoCoder).
+ * side panel), fix/ (Fix with AutoCoder), completion/ (inline completion, ghost text).
  */
 import { connectionPlugin } from './agent/plugin';
 import { panelPlugin } from './chat/plugin';
+import { completionPlugin } from './completion/plugin';
 import { fixPlugin } from './fix/plugin';
 import { enginePlugin, statusBarPlugin } from './model/plugin';
 
@@ -13,5 +14,6 @@ export default [
   connectionPlugin,
   statusBarPlugin,
   panelPlugin,
-  fixPlugin
+  fixPlugin,
+  completionPlugin
 ];

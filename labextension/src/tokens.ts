@@ -137,6 +137,7 @@ export namespace CommandIDs {
   export const fixCell = 'autocoder:fix-cell';
   export const stop = 'autocoder:stop';
   export const newConversation = 'autocoder:new-conversation';
+  export const acceptWord = 'autocoder:accept-completion-word';
 }
 
 // --- the agent WebSocket ------------------------------------------------------------

@@ -47,12 +47,12 @@ def test_humaneval_by_name_is_the_packaged_task_set():
 
 
 def test_an_unknown_format_or_source_names_the_valid_ones(task_file):
-    valid = "humaneval, jsonl, bigcodebench, bigcodebench-ds, notebook"
+    valid = "humaneval, jsonl, bigcodebench, bigcodebench-ds, notebook, humaneval-infill"
     with pytest.raises(UnknownTaskFormatError, match=f"Valid formats: {valid}") as raised:
         load_tasks(str(task_file), format="mbpp")
     assert raised.value.valid_names == list(TASK_FORMATS)
     with pytest.raises(
-        UnknownTaskFormatError, match="Task sets: humaneval, bigcodebench-ds, notebook; or a file"
+        UnknownTaskFormatError, match="Task sets: humaneval, bigcodebench-ds, notebook, humaneval-infill; or a file"
     ):
         load_tasks("humaneval-plus")
     with pytest.raises(UnknownTaskFormatError, match=f"formats {valid}"):

@@ -30,6 +30,7 @@ from .protocol import Hello, Refusal, parse_message
 from .proxy import ProxyRequest, key_matches
 
 if TYPE_CHECKING:
+    from ..config import AutoCoder
     from .channel import Channel
     from .engine import EngineHost, ModelPulls
     from .proxy import EngineProxy
@@ -44,6 +45,7 @@ KERNEL_USER = User(username="autocoder-kernel", name="Kernel of this server (pro
 class ServerServices(Protocol):
     """What the handlers use of the extension app (`AutoCoderApp`), which imports this module."""
 
+    autocoder_config: AutoCoder
     max_request_bytes: int
     max_message_bytes: int
     proxy_key: str
@@ -137,6 +139,21 @@ class ModelsHandler(AutoCoderHandler):
                 "pulls": app.pulls.status(),
             }
         )
+
+
+class KernelContextHandler(AutoCoderHandler):
+    """GET: the code with which the panel asks a notebook's kernel for its variables
+    (`executors/kernel_code.py`: the module's name, its load code, the call template) and
+    the characters the variables may take (half of `c.AutoCoder.context_budget`)."""
+
+    @tornado.web.authenticated
+    @authorized
+    async def get(self) -> None:
+        from ..executors import kernel_code
+
+        code = kernel_code.describe()
+        budget = self.autocoder.autocoder_config.context_budget // 2
+        self.write_json({**code, "budget": budget})
 
 
 class ModelActionHandler(AutoCoderHandler):
@@ -318,6 +335,7 @@ def default_handlers() -> list[tuple[str, type[JupyterHandler]]]:
         (api_path("status"), StatusHandler),
         (api_path("models"), ModelsHandler),
         (api_path("models", "([^/]+)"), ModelActionHandler),
+        (api_path("kernel-context"), KernelContextHandler),
         (api_path("v1", "(.*)"), ProxyHandler),
         (api_path("agent"), AgentSocketHandler),
     ]

@@ -125,8 +125,12 @@ export class AgentController implements IDisposable {
     }
     if (settings.kernelContext) {
       await this._addVariables(panel, text, context, pending);
+      if (pending.stopRequested) {
+        pending.fail('Stopped before it was sent.');
+        return;
+      }
       if (!pending.running) {
-        return; // stopped or failed while the kernel was asked
+        return; // failed while the kernel was asked
       }
     }
     // 0 (the default) leaves the limit to the server's c.AutoCoder.max_rounds.

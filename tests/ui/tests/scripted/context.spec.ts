@@ -66,8 +66,12 @@ test('@name completes a variable, attaches its summary, and the variables reach 
   expect(told).toContain('- threshold (int): 13');
 
   // The agent used the user's `wine`; the silent questions took no execution count.
-  await expect(cellOutput(page, 1)).toHaveText("{'a': 13.5, 'b': 12.3, 'c': 14.0}");
-  const prompts = page.locator('.jp-NotebookPanel:visible .jp-Cell .jp-InputPrompt');
+  await expect(cellOutput(page, 1)).toHaveText(
+    "{'a': 13.5, 'b': 12.3, 'c': 14.0}"
+  );
+  const prompts = page.locator(
+    '.jp-NotebookPanel:visible .jp-Cell .jp-InputPrompt'
+  );
   await expect(prompts.nth(0)).toHaveText('[1]:');
   await expect(prompts.nth(1)).toHaveText('[2]:');
 });

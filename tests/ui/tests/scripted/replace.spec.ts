@@ -36,8 +36,12 @@ test('a fix replaces the failed cell, the notebook reruns clean, and the failed 
   const turn = panel.lastTurn;
   const runs = turn.locator('.jp-AutoCoder-run');
   await expect(runs.nth(0)).toHaveAttribute('data-state', 'error');
-  await expect(runs.nth(0)).toContainText("NameError: name 'mean' is not defined");
-  await expect(panel.answer(turn).first()).toContainText('result = mean([1, 2, 3, 4])');
+  await expect(runs.nth(0)).toContainText(
+    "NameError: name 'mean' is not defined"
+  );
+  await expect(panel.answer(turn).first()).toContainText(
+    'result = mean([1, 2, 3, 4])'
+  );
   // ...while the notebook holds one cell: the fix, in the failed cell's place.
   expect(await cellSources(page)).toEqual(['numbers = [1, 2, 3, 4]', FIXED]);
   await expect(cellOutput(page, 1)).toHaveText('2.5');

@@ -26,7 +26,10 @@ ANSWERED = "answered"  # chat mode: one answer streamed, nothing run
 DONE_REASONS = (SUCCESS, NO_CODE, MAX_ROUNDS, STOPPED, ERROR, ANSWERED)
 
 LANGUAGES = ("python", "sh")  # of the code a CodeEvent or ExecutionEvent is about
-INSTALL_STATUSES = ("requested", "installed", "failed", "declined", "refused", "disabled")
+# "present": the package is installed already, so nothing was run (nor asked).
+INSTALL_STATUSES = (
+    "requested", "installed", "failed", "declined", "refused", "disabled", "present"
+)
 APPROVAL_STATUSES = ("pending", "approved", "declined")
 # A `done` that the server's history writes for a turn cut off by a restart has only
 # `type`, `round`, `reason`, `success` and `message`: the other fields are optional.
@@ -81,7 +84,7 @@ class CodeEvent(AgentEvent):
 @dataclass(kw_only=True)
 class InstallEvent(AgentEvent):
     """An install of missing packages, at each step: requested, then installed / failed /
-    declined / refused / disabled."""
+    declined / refused / disabled; or present, for packages installed already."""
 
     type: str = field(default="install", init=False)
     packages: list[str] = field(default_factory=list)

@@ -22,6 +22,10 @@ before your code runs. Never install packages from Python code.
 - When no code is needed, answer in plain text without code blocks.
 - Be brief: a sentence of explanation, then the code."""
 
+# Characters of one `@name` variable's summary in a request (its share of the budget).
+ATTACHED_CHARS = 2500
+
+
 @dataclass
 class CellContext:
     """One earlier cell: its source and a short text of its output."""
@@ -42,12 +46,15 @@ class VariableContext:
 
 @dataclass
 class NotebookContext:
-    """What the model is told about the notebook. `cells` are in notebook order (oldest first)."""
+    """What the model is told about the notebook. `cells` are in notebook order (oldest first);
+    `attached`: the variables the request names with `@name` in the panel, each with a fuller
+    summary (head, describe, value counts of a few columns)."""
 
     cells: list[CellContext] = field(default_factory=list)
     variables: list[VariableContext] = field(default_factory=list)
     last_error: str | None = None
     notebook_path: str | None = None
+    attached: list[VariableContext] = field(default_factory=list)
 
     @classmethod
     def from_dict(cls, payload: dict[str, Any] | None) -> NotebookContext:
@@ -59,19 +66,24 @@ class NotebookContext:
                 )
                 for cell in payload.get("cells", [])
             ],
-            variables=[
-                VariableContext(str(v.get("name", "")), str(v.get("type_name", "")), str(v.get("summary", "")))
-                for v in payload.get("variables", [])
-            ],
+            variables=_variables(payload.get("variables", [])),
             last_error=payload.get("last_error"),
             notebook_path=payload.get("notebook_path"),
+            attached=_variables(payload.get("attached", [])),
         )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     def __bool__(self) -> bool:
-        return bool(self.cells or self.variables or self.last_error)
+        return bool(self.cells or self.variables or self.last_error or self.attached)
+
+
+def _variables(items: list[dict[str, Any]]) -> list[VariableContext]:
+    return [
+        VariableContext(str(v.get("name", "")), str(v.get("type_name", "")), str(v.get("summary", "")))
+        for v in items
+    ]
 
 
 def coerce_context(context: NotebookContext | dict[str, Any] | None) -> NotebookContext | None:
@@ -99,8 +111,15 @@ def render_context(context: NotebookContext | None, budget: int = 6000) -> str:
 
     if context.last_error:
         add("Last error in the notebook:\n" + strip_ansi(context.last_error).strip())
+    for variable in context.attached:
+        label = f"{variable.name} ({variable.type_name})" if variable.type_name else variable.name
+        add(
+            f"The request names @{variable.name}, the variable {label} in the kernel:\n"
+            + cut_middle(variable.summary.strip(), ATTACHED_CHARS)
+        )
     if context.variables:
-        lines = ["Variables in the kernel:"]
+        # Told outright: a small model otherwise loads the data again over the user's `df`.
+        lines = ["Variables in the kernel: (they exist; use them, do not load or make them again)"]
         for variable in context.variables:
             line = f"- {variable.name}"
             if variable.type_name:

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import EngineError, ExecutorError
-from ..executors.base import ExecutionResult, Executor
+from ..executors.base import ErrorOutput, ExecutionResult, Executor
 from . import events as ev
 from .approval import AUTO, NEVER, ApprovalRequest, Approver, ask
 from .escapes import INSTALL, ShellEscape, find_escapes
@@ -781,9 +781,51 @@ class AgentSession:
                 f"`{install.line}` was not run: {install.reason or 'not a valid install'}. "
                 "Only plain package names, optionally with a version, can be installed."
             )
+        present, present_note = yield from self._already_installed(install, number)
+        missing = [package for package in install.packages if package not in present]
+        if not missing:
+            return present_note
         reason = f"the model asked: {install.line}"
-        _, note = yield from self._install(install.packages, number, reason)
-        return note
+        _, note = yield from self._install(missing, number, reason)
+        return "\n".join(filter(None, [present_note, note]))
+
+    def _already_installed(
+        self, install: InstallRequest, number: int
+    ) -> Generator[ev.AgentEvent, None, tuple[list[str], str]]:
+        """Those of the requested packages (plain names, no version asked for) that the
+        kernel has already, and what the model is told of them: their versions, and the
+        error this turn's last run really had. Nobody is asked to install them."""
+        plain = [package for package in install.packages if requirement_name(package) == package]
+        if not plain:
+            return [], ""
+        versions = self._timed(self.records[-1], lambda: self.executor.installed_versions(plain))
+        present = [package for package in plain if package in versions]
+        if not present:
+            return [], ""
+        listed = ", ".join(f"{package} {versions[package]}" for package in present)
+        yield ev.InstallEvent(
+            round=number,
+            packages=present,
+            command=install.line,
+            status="present",
+            message=f"installed already: {listed}",
+        )
+        self._trace("install", round=number, packages=present, status="present", versions=versions)
+        note = f"{listed} {'is' if len(present) == 1 else 'are'} installed already: nothing was run."
+        error = self._last_error_of_turn()
+        if error is not None:
+            note += f" The error to fix is {error.ename}: {error.evalue}"
+        return present, note
+
+    def _last_error_of_turn(self) -> ErrorOutput | None:
+        """The error of this turn's last failed run before the current round, if any."""
+        for record in reversed(self.records):
+            if record is not self.records[-1] and record.result is not None:
+                if record.result.error is not None:
+                    return record.result.error
+            if record.round == 1:
+                return None
+        return None
 
     def _install_missing(
         self, module: str, number: int, result: ExecutionResult

@@ -339,6 +339,17 @@ class Executor(ABC):
         (`values.describe_names`); {} where this executor cannot look into its namespace."""
         return {}
 
+    def kernel_context(self, budget: int = 3000, details: Iterable[str] = ()) -> dict[str, Any] | None:
+        """The variables of the namespace for a request's context (`values.kernel_context`:
+        `variables`, `attached` for the names in `details`, `names`, `seconds`); None where
+        this executor cannot look into its namespace."""
+        return None
+
+    def installed_versions(self, distributions: Iterable[str]) -> dict[str, str]:
+        """Those of `distributions` (names as pip knows them) that are installed where the
+        code runs, with their versions; {} where this executor cannot tell."""
+        return {}
+
     def interrupt(self) -> None:
         """Interrupt the code that is running, from another thread (no-op when idle)."""
 
@@ -356,3 +367,15 @@ def valid_identifiers(names: Iterable[str]) -> list[str]:
     """Names safe to put into generated code (identifiers only, dotted not allowed)."""
     return sorted({name for name in names if isinstance(name, str) and name.isidentifier()})
 
+
+
+def installed_versions_expression(distributions: Iterable[str]) -> str:
+    """A Python expression, for where the code runs, whose value is `{name: version}` for
+    those of `distributions` that are installed there (names are matched as pip matches
+    them: case, "-", "_" and "." alike)."""
+    names = sorted({name for name in distributions if isinstance(name, str) and name})
+    return (
+        "(lambda metadata: {name: dist.version for name in "
+        f"{names!r} for dist in list(metadata.distributions(name=name))[:1]}})"
+        "(__import__('importlib.metadata', fromlist=['metadata']))"
+    )

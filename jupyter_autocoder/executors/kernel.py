@@ -29,6 +29,7 @@ from .base import (
     ExecutionResult,
     Executor,
     OutputCollector,
+    installed_versions_expression,
     valid_identifiers,
 )
 
@@ -174,12 +175,16 @@ class KernelExecutor(Executor):
 
     # -- running -----------------------------------------------------------------
 
-    def run(self, code: str, timeout: float | None = None) -> ExecutionResult:
+    def run(self, code: str, timeout: float | None = None, *, silent: bool = False) -> ExecutionResult:
+        """`silent`: as a front end's own requests run, out of the history and without an
+        execution count (printed output still comes back)."""
         client = self._ready_client()
         collector = OutputCollector()
         started = time.perf_counter()
         deadline = started + timeout if timeout else None
-        msg_id = client.execute(code, store_history=True, allow_stdin=False, stop_on_error=False)
+        msg_id = client.execute(
+            code, silent=silent, store_history=not silent, allow_stdin=False, stop_on_error=False
+        )
         self._running_msg_id = msg_id
         timed_out = False
         interrupts = 0
@@ -337,6 +342,26 @@ class KernelExecutor(Executor):
             return set()
         expression = f"[path for path in {wanted!r} if __import__('os').path.exists(path)]"
         return set(self._evaluate(expression))
+
+    def kernel_context(self, budget: int = 3000, details: Iterable[str] = ()) -> dict[str, Any] | None:
+        """Through the code the panel sends too (`kernel_code`), run silently: it works in a
+        kernel whose environment lacks this package."""
+        from . import kernel_code
+
+        options = {"budget": budget, "details": [name for name in details if isinstance(name, str)]}
+        try:
+            return kernel_code.collect(lambda code: self.run(code, 60.0, silent=True), options)
+        except ExecutorError as error:
+            log.info("cannot describe the kernel's variables: %s", error)
+            return None
+
+    def installed_versions(self, distributions: Iterable[str]) -> dict[str, str]:
+        expression = installed_versions_expression(distributions)
+        try:
+            return {str(name): str(version) for name, version in self._evaluate(expression).items()}
+        except ExecutorError as error:
+            log.info("cannot list the kernel's installed packages: %s", error)
+            return {}
 
     # The kernel imports this package's `values` module to look; a kernel of another
     # environment may not have it, and then nothing is described.

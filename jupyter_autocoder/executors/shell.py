@@ -26,6 +26,7 @@ from .base import (
     ExecutionResult,
     Executor,
     OutputCollector,
+    installed_versions_expression,
     valid_identifiers,
 )
 
@@ -180,6 +181,16 @@ class ShellExecutor(Executor):
 
     def existing_files(self, paths: Iterable[str]) -> set[str]:
         return {str(path) for path in paths if os.path.exists(str(path))}
+
+    def kernel_context(self, budget: int = 3000, details: Iterable[str] = ()) -> dict[str, Any]:
+        from .values import kernel_context
+
+        hidden = getattr(self.shell, "user_ns_hidden", None)
+        return kernel_context(self.shell.user_ns, hidden, budget=budget, details=details)
+
+    def installed_versions(self, distributions: Iterable[str]) -> dict[str, str]:
+        # The shell is the kernel's own process: its environment is the one code runs in.
+        return eval(installed_versions_expression(distributions), {})
 
     def user_names(self) -> list[str]:
         from .values import user_names

@@ -1,22 +1,21 @@
 """What `%%autocoder` tells the model about the notebook: recent cells, the variables in the
 user's namespace, the last error; and the watch on the user's cells that remembers them.
 
-Everything here reads the live IPython shell. Nothing imports pandas or numpy: values are
-recognised by their type's module and name, so a kernel that never imported pandas never
-does because of us. The agent's own modules are imported only when a context is built (the
-extension must load fast).
+Everything here reads the live IPython shell. The variables are described by
+`executors/values.py`, the module the panel runs in its kernel too; nothing imports pandas
+or numpy: values are recognised by their type's module and name, so a kernel that never
+imported pandas never does because of us. The agent's own modules are imported only when a
+context is built (the extension must load fast).
 """
 
 from __future__ import annotations
 
-import inspect
 import linecache
 import logging
 import reprlib
 import sys
 import traceback as traceback_module
 from dataclasses import dataclass, field
-from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -28,8 +27,6 @@ MAGIC_NAME = "autocoder"
 
 # How much of the notebook is offered to the model, before the character budget cuts it.
 MAX_CELLS = 12
-MAX_VARIABLES = 40
-MAX_SUMMARY = 240
 # A failure older than this many cells is no longer "the last error" of a request's context.
 RECENT_FAILURE_CELLS = 4
 
@@ -239,119 +236,26 @@ def recent_cells(
 
 
 def describe_namespace(
-    shell: Any, *, budget: int = 3000, limit: int = MAX_VARIABLES
+    shell: Any, *, budget: int = 3000, limit: int | None = None
 ) -> list[VariableContext]:
     """The user's variables, newest first, each with its type and a short summary, within
-    `budget` characters."""
+    `budget` characters: `executors/values.py`'s summary, which the panel gets from its
+    kernel too."""
     from ..agent.prompts import VariableContext
+    from ..executors.values import MAX_VARIABLES, namespace_summary
 
-    namespace: dict[str, Any] = shell.user_ns
     hidden: dict[str, Any] = getattr(shell, "user_ns_hidden", {}) or {}
-    variables: list[VariableContext] = []
-    used = 0
-    # A dict keeps insertion order: the newest names are last.
-    for name in reversed(list(namespace)):
-        if len(variables) >= limit:
-            break
-        if name.startswith("_") or not name.isidentifier():
-            continue
-        value = namespace.get(name)
-        if name in hidden and hidden[name] is value:
-            continue  # IPython's own (In, Out, exit, get_ipython...), not rebound by the user
-        type_name, summary = describe_value(value)
-        if not type_name:
-            continue
-        size = len(name) + len(type_name) + len(summary) + 8
-        if variables and used + size > budget:
-            # Cut this one short rather than drop it, when that leaves a useful line.
-            room = budget - used - len(name) - len(type_name) - 8
-            if room < 60:
-                break
-            summary = summary[: room - 3] + "..."
-            size = budget - used
-        variables.append(VariableContext(name=name, type_name=type_name, summary=summary))
-        used += size
-    return variables
+    variables = namespace_summary(
+        shell.user_ns, hidden, budget=budget, limit=MAX_VARIABLES if limit is None else limit
+    )
+    return [VariableContext(**variable) for variable in variables]
 
 
 def describe_value(value: Any) -> tuple[str, str]:
-    """(type name, summary) of one value; ("", "") for what the model need not see.
+    """(type name, summary) of one value; ("", "") for what the model need not see."""
+    from ..executors.values import summarize
 
-    Summaries other than a DataFrame's or a Series' (whose rows are the point) are at most
-    `MAX_SUMMARY` characters."""
-    type_name, summary = _describe(value)
-    if len(summary) > MAX_SUMMARY and not type_name.startswith("pandas"):
-        summary = summary[: MAX_SUMMARY - 3] + "..."
-    return type_name, summary
-
-
-def _describe(value: Any) -> tuple[str, str]:
-    kind = type(value)
-    module = kind.__module__ or ""
-    name = kind.__qualname__
-    try:
-        if isinstance(value, ModuleType):
-            return "module", value.__name__
-        if module.startswith("pandas") and name == "DataFrame":
-            return "pandas DataFrame", _dataframe_summary(value)
-        if module.startswith("pandas") and name == "Series":
-            return "pandas Series", _series_summary(value)
-        if module.startswith("numpy") and name == "ndarray":
-            return "numpy ndarray", f"shape {tuple(value.shape)}, dtype {value.dtype}"
-        if inspect.isclass(value):
-            return "class", f"{value.__module__}.{value.__qualname__}"
-        if inspect.isroutine(value):
-            if module.startswith("IPython") or getattr(value, "__module__", "") in ("builtins",):
-                return "", ""
-            return "function", f"{getattr(value, '__name__', '')}{_signature(value)}"
-        if hasattr(value, "shape") and hasattr(value, "dtype"):  # tensors, xarray, ...
-            return (
-                f"{module.split('.')[0]} {name}",
-                f"shape {tuple(value.shape)}, dtype {value.dtype}",
-            )
-        if isinstance(value, (bool, int, float, complex)) or value is None:
-            return name, repr(value)
-        if isinstance(value, (str, bytes)):
-            return name, f"{len(value)} characters: {_short_repr.repr(value)}"
-        if isinstance(value, dict):
-            keys = ", ".join(_short_repr.repr(key) for key in list(value)[:12])
-            more = ", ..." if len(value) > 12 else ""
-            return _type_label(module, name), f"{len(value)} keys: {keys}{more}"
-        if isinstance(value, (list, tuple, set, frozenset)):
-            return _type_label(module, name), f"{len(value)} items: {_short_repr.repr(value)}"
-        return _type_label(module, name), _safe_repr(value, 160)
-    except Exception:  # a summary is a courtesy: a value whose methods fail still gets its type
-        log.debug("could not summarise a %s", name, exc_info=True)
-        return _type_label(module, name), ""
-
-
-def _type_label(module: str, name: str) -> str:
-    if module in ("builtins", "__main__", ""):
-        return name
-    return f"{module.split('.')[0]} {name}"
-
-
-def _dataframe_summary(frame: Any) -> str:
-    rows, columns = frame.shape
-    dtypes = ", ".join(f"{column} {dtype}" for column, dtype in list(frame.dtypes.items())[:20])
-    if columns > 20:
-        dtypes += f", ... ({columns - 20} more)"
-    head = frame.head(3).to_string(max_cols=10, max_colwidth=24)
-    return f"{rows} rows x {columns} columns; dtypes: {dtypes}\nfirst rows:\n{head}"
-
-
-def _series_summary(series: Any) -> str:
-    head = series.head(3).to_string(max_rows=3)
-    return (
-        f"length {len(series)}, dtype {series.dtype}, name {series.name!r}\nfirst values:\n{head}"
-    )
-
-
-def _signature(function: Any) -> str:
-    try:
-        return str(inspect.signature(function))
-    except (TypeError, ValueError):
-        return "(...)"
+    return summarize(value)
 
 
 def _safe_repr(value: Any, limit: int) -> str:

@@ -301,6 +301,10 @@ class EventView:
                 f"Not installing **{names}**: installing is turned off (--install never).",
                 f"Not installing {names}: installing is turned off (--install never).",
             ),
+            "present": (
+                f"Not installing **{names}**: {event.message}.",
+                f"Not installing {names}: {event.message}.",
+            ),
         }
         if event.status in messages:
             self.display.line(*messages[event.status])

@@ -5,6 +5,11 @@ until the browser answers `run_result` with the cell's nbformat outputs. Past th
 asks the browser to interrupt the kernel (never to restart it: the user's variables
 survive) and reports a timeout. Installs and approved shell commands are run without adding
 a cell; checks of which variables and files exist are silent probes.
+
+A turn leaves one cell: its first code goes into a new cell, and each later code of the
+same turn (a correction, or the same code again after an install) replaces it (`run_cell`'s
+`replaces`), so that the notebook holds no trail of failed attempts. `new_cell()` makes the
+next code start a cell of its own within the turn.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from ..executors.base import (
     ExecutionResult,
     Executor,
     StreamOutput,
+    installed_versions_expression,
     valid_identifiers,
 )
 from .channel import CANCELLED, REPLIED, Channel, PendingReply
@@ -55,6 +61,8 @@ class BrowserExecutor(Executor):
         self._lock = threading.Lock()
         self._current: tuple[str, PendingReply] | None = None
         self._stop_requested = False
+        # The turn (session, turn) and the id of the run whose cell the next code replaces.
+        self._cell_run: tuple[tuple[Any, Any], str] | None = None
 
     # --- the Executor interface -------------------------------------------------------
 
@@ -82,6 +90,19 @@ class BrowserExecutor(Executor):
         if not wanted:
             return set()
         return self._probe(f"[path for path in {wanted!r} if __import__('os').path.exists(path)]")
+
+    def new_cell(self) -> None:
+        """The next code of this turn goes into a new cell instead of replacing the last."""
+        self._cell_run = None
+
+    def installed_versions(self, distributions: Iterable[str]) -> dict[str, str]:
+        expression = installed_versions_expression(distributions)
+        try:
+            found = self._probe_value(expression)
+        except ExecutorError as error:
+            log.info("cannot list the kernel's installed packages: %s", error)
+            return {}
+        return {str(name): str(version) for name, version in dict(found).items()}
 
     def interrupt(self) -> None:
         """Ask the browser to interrupt the running cell (the user pressed stop)."""
@@ -115,7 +136,14 @@ class BrowserExecutor(Executor):
             self._current = (run_id, reply)
             self._stop_requested = False
         started = time.monotonic()
-        request = RunCell(id=run_id, **self.meta, code=code, timeout=timeout, purpose=purpose)
+        request = RunCell(
+            id=run_id,
+            **self.meta,
+            code=code,
+            timeout=timeout,
+            purpose=purpose,
+            replaces=self._replaced_run(run_id) if purpose == CODE else None,
+        )
         self.channel.send(request.to_dict())
         timed_out = False
         try:
@@ -147,7 +175,19 @@ class BrowserExecutor(Executor):
             result.status = INTERRUPTED
         return result
 
+    def _replaced_run(self, run_id: str) -> str | None:
+        """The earlier run of this turn whose cell the code of `run_id` replaces, if any;
+        `run_id`'s cell is then the one the next code of the turn replaces."""
+        turn = (self.meta.get("session"), self.meta.get("turn"))
+        earlier = self._cell_run
+        self._cell_run = (turn, run_id)
+        return earlier[1] if earlier is not None and earlier[0] == turn else None
+
     def _probe(self, expression: str) -> set[str]:
+        return {str(item) for item in self._probe_value(expression)}
+
+    def _probe_value(self, expression: str) -> Any:
+        """The value of `expression` in the kernel, through JSON."""
         result = self._run(f"print(__import__('json').dumps({expression}))", self.probe_timeout, PROBE)
         lines = result.stdout.strip().splitlines()
         if not result.ok or not lines:
@@ -155,7 +195,7 @@ class BrowserExecutor(Executor):
             detail = f"{error.ename}: {error.evalue}" if error else result.status
             raise ExecutorError(f"checking the kernel's state failed ({detail})")
         try:
-            return {str(item) for item in json.loads(lines[-1])}
+            return json.loads(lines[-1])
         except ValueError as error:
             raise ExecutorError(f"checking the kernel's state gave {lines[-1][:200]!r}") from error
 

@@ -32,6 +32,7 @@ from .protocol import Continue, Hello, Refusal, Start, parse_message
 from .proxy import ProxyRequest, key_matches
 
 if TYPE_CHECKING:
+    from ..config import AutoCoder
     from .channel import Channel
     from .completion import CompletionService
     from .engine import EngineHost, ModelPulls
@@ -52,6 +53,7 @@ AGENT_LANE = "agent-sessions"
 class ServerServices(Protocol):
     """What the handlers use of the extension app (`AutoCoderApp`), which imports this module."""
 
+    autocoder_config: AutoCoder
     max_request_bytes: int
     max_message_bytes: int
     proxy_key: str
@@ -191,6 +193,21 @@ class ModelsHandler(AutoCoderHandler):
                 "policy": policy.to_dict(),
             }
         )
+
+
+class KernelContextHandler(AutoCoderHandler):
+    """GET: the code with which the panel asks a notebook's kernel for its variables
+    (`executors/kernel_code.py`: the module's name, its load code, the call template) and
+    the characters the variables may take (half of `c.AutoCoder.context_budget`)."""
+
+    @tornado.web.authenticated
+    @authorized
+    async def get(self) -> None:
+        from ..executors import kernel_code
+
+        code = kernel_code.describe()
+        budget = self.autocoder.autocoder_config.context_budget // 2
+        self.write_json({**code, "budget": budget})
 
 
 class ModelActionHandler(AutoCoderHandler):
@@ -488,6 +505,7 @@ def default_handlers() -> list[tuple[str, type[JupyterHandler]]]:
         (api_path("status"), StatusHandler),
         (api_path("models"), ModelsHandler),
         (api_path("models", "([^/]+)"), ModelActionHandler),
+        (api_path("kernel-context"), KernelContextHandler),
         (api_path("v1", "(.*)"), ProxyHandler),
         (api_path("complete"), CompletionHandler),
         (api_path("agent"), AgentSocketHandler),

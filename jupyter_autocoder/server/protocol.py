@@ -220,7 +220,8 @@ class Started(_Sent):
 class RunCell(_Sent):
     """Run this code in the notebook's kernel and answer `run_result` with the same `id`.
     `purpose`: "code": insert a new code cell below the active one with `code` and run it
-    (the user sees it); "install" or "shell": an approved `pip install` / shell command,
+    (the user sees it), or, with `replaces`, put `code` into the cell of that earlier run
+    and run it there; "install" or "shell": an approved `pip install` / shell command,
     run in the kernel without adding a cell (show its output in the panel); "probe": a
     silent check of the kernel's state (which variables or files exist), run without a
     cell, not shown."""
@@ -233,6 +234,13 @@ class RunCell(_Sent):
     code: str
     timeout: float | None = field(metadata=wire(doc="seconds, or null"))
     purpose: str = field(metadata=wire(enum=RUN_PURPOSES, enum_name="RunPurpose"))
+    replaces: str | None = field(
+        default=None,
+        metadata=wire(
+            doc="the `id` of an earlier `run_cell` of this turn whose cell this code replaces "
+            "(a correction of code that ran there); null: a new cell"
+        ),
+    )
 
 
 @dataclass(kw_only=True)
@@ -391,8 +399,8 @@ def _context(payload: dict[str, Any]) -> dict[str, Any] | None:
     if context is None:
         return None
     if not isinstance(context, dict):
-        raise ProtocolError("'context' must be an object (cells, variables, last_error)")
-    for name in ("cells", "variables"):
+        raise ProtocolError("'context' must be an object (cells, variables, last_error, attached)")
+    for name in ("cells", "variables", "attached"):
         items = context.get(name, [])
         if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
             raise ProtocolError(f"'context.{name}' must be a list of objects")

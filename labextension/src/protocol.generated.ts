@@ -149,10 +149,11 @@ export type AgentEventMessage =
 /**
  * Run this code in the notebook's kernel and answer `run_result` with the same
  * `id`. `purpose`: "code": insert a new code cell below the active one with
- * `code` and run it (the user sees it); "install" or "shell": an approved `pip
- * install` / shell command, run in the kernel without adding a cell (show its
- * output in the panel); "probe": a silent check of the kernel's state (which
- * variables or files exist), run without a cell, not shown.
+ * `code` and run it (the user sees it), or, with `replaces`, put `code` into
+ * the cell of that earlier run and run it there; "install" or "shell": an
+ * approved `pip install` / shell command, run in the kernel without adding a
+ * cell (show its output in the panel); "probe": a silent check of the kernel's
+ * state (which variables or files exist), run without a cell, not shown.
  */
 export interface IRunCellMessage {
   type: 'run_cell';
@@ -164,6 +165,11 @@ export interface IRunCellMessage {
   /** seconds, or null */
   timeout: number | null;
   purpose: RunPurpose;
+  /**
+   * the `id` of an earlier `run_cell` of this turn whose cell this code
+   * replaces (a correction of code that ran there); null: a new cell
+   */
+  replaces: string | null;
 }
 
 /**
@@ -385,7 +391,8 @@ export interface ICodeEvent {
 
 /**
  * An install of missing packages, at each step: requested, then installed /
- * failed / declined / refused / disabled.
+ * failed / declined / refused / disabled; or present, for packages installed
+ * already.
  */
 export interface IInstallEvent {
   type: 'install';
@@ -454,13 +461,16 @@ export interface IDoneEvent {
 
 /**
  * What the model is told about the notebook. `cells` are in notebook order
- * (oldest first).
+ * (oldest first); `attached`: the variables the request names with `@name` in
+ * the panel, each with a fuller summary (head, describe, value counts of a few
+ * columns).
  */
 export interface INotebookContext {
   cells?: ICellContext[];
   variables?: IVariableContext[];
   last_error?: string | null;
   notebook_path?: string | null;
+  attached?: IVariableContext[];
 }
 
 /** One earlier cell: its source and a short text of its output. */
@@ -552,6 +562,7 @@ export type InstallStatus =
   | 'failed'
   | 'declined'
   | 'refused'
-  | 'disabled';
+  | 'disabled'
+  | 'present';
 
 export type ExecutionStatus = 'ok' | 'error' | 'timeout' | 'interrupted';

@@ -32,6 +32,7 @@ export function readPanelSettings(
     rounds: value<number>('rounds'),
     installPolicy: value<IPanelSettings['installPolicy']>('installPolicy'),
     askBeforeRunning: value<boolean>('askBeforeRunning'),
-    contextCells: value<number>('contextCells')
+    contextCells: value<number>('contextCells'),
+    kernelContext: value<boolean>('kernelContext')
   };
 }

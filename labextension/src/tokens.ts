@@ -202,7 +202,13 @@ export interface IAutoCoderPanel {
   /** Follow another notebook: its conversation is shown. */
   setNotebook(notebook: NotebookPanel | null): void;
   /** Send `text` as the user's request about the notebook in focus. */
-  send(text: string, mode?: Mode): void;
+  send(text: string, mode?: Mode, options?: ISendOptions): void;
+}
+
+/** How a request is sent, beyond its text and mode. */
+export interface ISendOptions {
+  /** The id of the cell the request fixes: the turn's first code replaces it. */
+  fixCell?: string;
 }
 
 export const IAutoCoderPanel = new Token<IAutoCoderPanel>(
@@ -222,6 +228,8 @@ export interface IPanelSettings {
   installPolicy: InstallPolicy;
   askBeforeRunning: boolean;
   contextCells: number;
+  /** Tell the model the kernel's variables (asked silently while the kernel is idle). */
+  kernelContext: boolean;
 }
 
 export const DEFAULT_PANEL_SETTINGS: IPanelSettings = {
@@ -229,5 +237,6 @@ export const DEFAULT_PANEL_SETTINGS: IPanelSettings = {
   rounds: 0,
   installPolicy: 'ask',
   askBeforeRunning: false,
-  contextCells: 8
+  contextCells: 8,
+  kernelContext: true
 };

@@ -20,6 +20,7 @@ ROUTES = [
     ("POST", "models/unload", {}),
     ("POST", "models/pull", {"model": "smollm2-135m"}),
     ("POST", "models/switch", {"model": "smollm2-135m"}),
+    ("GET", "kernel-context", None),
     ("GET", "v1/models", None),
     ("POST", "v1/chat/completions", {"messages": [{"role": "user", "content": "hi"}], "stream": True}),
 ]

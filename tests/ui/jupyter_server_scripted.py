@@ -14,3 +14,5 @@ engine = start_engine()
 c.AutoCoder.engine_url = engine.base_url
 c.AutoCoder.api_key = engine.api_key
 c.AutoCoder.model = "scripted"
+# What the double was asked, for the tests (GET /autocoder-test/scripted/requests).
+c.ServerApp.jpserver_extensions["scripted_history"] = True

@@ -50,5 +50,11 @@ def _reply(spec: str | dict[str, Any]) -> ScriptedReply:
     return ScriptedReply(**spec)
 
 
+# The engine of this server process (scripted_history.py reads what it was asked).
+ENGINE: ScriptedEngine | None = None
+
+
 def start_engine() -> ScriptedEngine:
-    return ScriptedEngine(responder=respond, model_name="scripted").start()
+    global ENGINE
+    ENGINE = ScriptedEngine(responder=respond, model_name="scripted").start()
+    return ENGINE

@@ -3,12 +3,13 @@ import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 
-import { Conversation } from '../chat/conversation';
+import { Conversation, TurnModel } from '../chat/conversation';
 import {
   AGENT_EVENT_TYPES,
   AgentEventMessage,
   IApprovalEventMessage,
   IErrorEventMessage,
+  INotebookContext,
   IRefusalMessage,
   IRunCellMessage,
   Mode,
@@ -16,9 +17,16 @@ import {
   ServerMessage,
   isTurnError
 } from '../protocol';
-import { ConnectionState, IAgentConnection, IPanelSettings } from '../tokens';
+import { mentionedNames } from '../chat/mentions';
+import {
+  ConnectionState,
+  IAgentConnection,
+  IPanelSettings,
+  ISendOptions
+} from '../tokens';
 import { notebookContext } from './context';
 import { NotebookExecutor } from './executor';
+import { KernelVariables } from './variables';
 
 /**
  * The panel's side of the agent protocol, apart from any view: one conversation per
@@ -48,12 +56,22 @@ export class AgentController implements IDisposable {
         message: problem.message
       });
     });
+    this.executor.cellReplaced.connect((_, replaced) => {
+      this._conversations.get(replaced.notebook)?.turn(replaced.turn)?.add({
+        type: 'cell_replaced',
+        session: replaced.session,
+        versions: replaced.versions.length
+      });
+    });
+    this.variables = options.variables ?? new KernelVariables();
     this.connection.messageReceived.connect(this._onMessage, this);
     this.connection.stateChanged.connect(this._onConnectionState, this);
   }
 
   readonly connection: IAgentConnection;
   readonly executor: NotebookExecutor;
+  /** The notebooks' kernels' variables, asked silently before each request. */
+  readonly variables: KernelVariables;
 
   /** Messages for the user that belong to no notebook. */
   get notice(): ISignal<this, string> {
@@ -75,8 +93,18 @@ export class AgentController implements IDisposable {
     return conversation;
   }
 
-  /** Send the user's request about the notebook in `panel`. */
-  send(panel: NotebookPanel, text: string, mode: Mode): void {
+  /**
+   * Send the user's request about the notebook in `panel`, with what the model is told
+   * of it: its cells, the last error, and (unless the setting is off) the kernel's
+   * variables and the `@name` details the request asks for, collected first while the
+   * kernel is idle. `options.fixCell`: the turn's first code replaces that cell.
+   */
+  async send(
+    panel: NotebookPanel,
+    text: string,
+    mode: Mode,
+    options: ISendOptions = {}
+  ): Promise<void> {
     const notebook = panel.context.path;
     const conversation = this.conversation(notebook);
     if (conversation.current) {
@@ -89,7 +117,22 @@ export class AgentController implements IDisposable {
     const context = notebookContext(panel, settings.contextCells);
     const continuing =
       !conversation.startsFresh && conversation.lastMode === mode;
-    conversation.addPending(text, mode);
+    const pending = conversation.addPending(text, mode);
+    if (options.fixCell) {
+      this._fixCells.set(notebook, options.fixCell);
+    } else {
+      this._fixCells.delete(notebook);
+    }
+    if (settings.kernelContext) {
+      await this._addVariables(panel, text, context, pending);
+      if (pending.stopRequested) {
+        pending.fail('Stopped before it was sent.');
+        return;
+      }
+      if (!pending.running) {
+        return; // failed while the kernel was asked
+      }
+    }
     // 0 (the default) leaves the limit to the server's c.AutoCoder.max_rounds.
     const max_rounds = settings.rounds > 0 ? settings.rounds : undefined;
     const sent = this.connection.send(
@@ -100,6 +143,44 @@ export class AgentController implements IDisposable {
     if (!sent) {
       conversation.pending()?.fail('The request could not be sent.');
     }
+  }
+
+  /** Put the versions the turn's code replaced back into the notebook, above its cell. */
+  restoreReplaced(notebook: string, session: string, turn: number): boolean {
+    return this.executor.restoreReplaced(notebook, session, turn);
+  }
+
+  /** The kernel's variables and the request's `@name` details into `context`. */
+  private async _addVariables(
+    panel: NotebookPanel,
+    text: string,
+    context: INotebookContext,
+    turn: TurnModel
+  ): Promise<void> {
+    const mentioned = mentionedNames(text);
+    const collected = await this.variables.collect(panel, mentioned);
+    if (typeof collected === 'string') {
+      turn.add({
+        type: 'context',
+        variables: 0,
+        attached: [],
+        unknown: mentioned,
+        problem: collected
+      });
+      return;
+    }
+    context.variables = collected.variables;
+    if (collected.attached.length) {
+      context.attached = collected.attached;
+    }
+    const attached = collected.attached.map(item => item.name);
+    turn.add({
+      type: 'context',
+      variables: collected.variables.length,
+      attached,
+      unknown: mentioned.filter(name => !attached.includes(name)),
+      problem: null
+    });
   }
 
   /** Stop the running turn of a notebook: the stream at once, a running cell by interrupt. */
@@ -178,14 +259,25 @@ export class AgentController implements IDisposable {
         }
         this._wasConnected = true;
         break;
-      case 'started':
+      case 'started': {
         this.conversation(message.notebook).started(
           message.turn,
           message.session,
           message.mode,
           message.request
         );
+        const fixCell = this._fixCells.get(message.notebook);
+        if (fixCell) {
+          this._fixCells.delete(message.notebook);
+          this.executor.fixCellOfTurn(
+            message.notebook,
+            message.session,
+            message.turn,
+            fixCell
+          );
+        }
         break;
+      }
       case 'run_cell':
         void this.executor.runCell(message);
         break;
@@ -314,6 +406,8 @@ export class AgentController implements IDisposable {
 
   private _settings: () => IPanelSettings;
   private _conversations = new Map<string, Conversation>();
+  /** Notebook -> the cell its next turn fixes (Fix with AutoCoder). */
+  private _fixCells = new Map<string, string>();
   private _runConfirmations = new Map<
     string,
     {
@@ -334,5 +428,7 @@ export namespace AgentController {
     tracker: INotebookTracker;
     /** The panel's settings now (they may change while the page is open). */
     settings: () => IPanelSettings;
+    /** Where the kernels' variables come from (a new KernelVariables by default). */
+    variables?: KernelVariables;
   }
 }

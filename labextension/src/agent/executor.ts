@@ -45,6 +45,24 @@ export interface IRunProblem {
   message: string;
 }
 
+/** A cell as it was before the agent's code replaced it. */
+export interface ICellVersion {
+  source: string;
+  outputs: nbformat.IOutput[];
+  executionCount: number | null;
+}
+
+/** A turn's code replaced a cell: a failed attempt of the turn, or the cell a fix is for. */
+export interface ICellReplaced {
+  notebook: string;
+  session: string;
+  turn: number;
+  /** The cell that now holds the turn's code. */
+  cellId: string;
+  /** Every version it replaced so far in this turn, oldest first. */
+  versions: readonly ICellVersion[];
+}
+
 interface IActiveRun {
   notebook: string;
   sessionContext: ISessionContext;
@@ -58,8 +76,11 @@ interface IActiveRun {
  * kernel and answers `run_result` with the nbformat outputs (docs/protocol.md).
  *
  * Code the user should see (`purpose: "code"`) goes into a new cell below the active
- * cell, or below the agent's previous cell of the same turn; installs, shell commands
- * and probes run in the kernel without a cell.
+ * cell, or below the agent's previous cell of the same turn; with `replaces`, into the
+ * cell of that earlier run (a correction replaces the code it corrects, so the notebook
+ * keeps no trail of failed attempts); the first code of a Fix replaces the cell it fixes.
+ * The versions replaced are kept, and `restoreReplaced` puts them back. Installs, shell
+ * commands and probes run in the kernel without a cell.
  */
 export class NotebookExecutor {
   constructor(
@@ -75,6 +96,58 @@ export class NotebookExecutor {
   /** A run that could not happen (no notebook, no kernel). */
   get runProblem(): ISignal<this, IRunProblem> {
     return this._runProblem;
+  }
+
+  /** The agent's code replaced a cell's code (its earlier versions are kept). */
+  get cellReplaced(): ISignal<this, ICellReplaced> {
+    return this._cellReplaced;
+  }
+
+  /**
+   * The first code of this turn replaces the cell `cellId` (the cell "Fix with AutoCoder"
+   * is for) instead of going into a new cell.
+   */
+  fixCellOfTurn(
+    notebook: string,
+    session: string,
+    turn: number,
+    cellId: string
+  ): void {
+    this._fixTargets.set(turnKeyOf(notebook, session, turn), cellId);
+  }
+
+  /**
+   * Put the versions a turn's code replaced back into the notebook, as cells above the
+   * turn's cell (with their outputs), as they were; false when there is nothing to put
+   * back or the cell is gone.
+   */
+  restoreReplaced(notebook: string, session: string, turn: number): boolean {
+    const key = turnKeyOf(notebook, session, turn);
+    const replaced = this._replaced.get(key);
+    const panel = this.findNotebook(notebook);
+    if (!replaced || !panel?.content.model) {
+      return false;
+    }
+    const notebookWidget = panel.content;
+    const index = notebookWidget.widgets.findIndex(
+      widget => widget.model.id === replaced.cellId
+    );
+    if (index < 0) {
+      return false;
+    }
+    notebookWidget.model!.sharedModel.transact(() => {
+      replaced.versions.forEach((version, offset) => {
+        notebookWidget.model!.sharedModel.insertCell(index + offset, {
+          cell_type: 'code',
+          source: version.source,
+          outputs: version.outputs as any,
+          execution_count: version.executionCount,
+          metadata: { trusted: true }
+        });
+      });
+    });
+    this._replaced.delete(key);
+    return true;
   }
 
   /** The notebook panel open for `path`, if any. */
@@ -116,7 +189,8 @@ export class NotebookExecutor {
       let executionCount: number | null = null;
       let status: RunStatus;
       if (message.purpose === 'code') {
-        const cell = this._insertCell(panel, message);
+        const cell =
+          this._replaceCell(panel, message) ?? this._insertCell(panel, message);
         const confirmed = await Promise.race([
           this.host.confirmRun(message, cell),
           new Promise<boolean>(resolve => {
@@ -230,12 +304,78 @@ export class NotebookExecutor {
       });
     }
     const cell = notebook.widgets[index] as CodeCell;
-    this._lastCells.set(panel.context.path, {
-      turnKey,
-      cellId: cell.model.id
-    });
+    this._rememberCell(message, panel, cell);
     this._showCell(notebook, index);
     return cell;
+  }
+
+  /**
+   * The cell this code replaces, its source set to the code: the cell of the earlier run
+   * `replaces` names, or the cell a Fix is for; null when there is none (or it was
+   * deleted meanwhile), and the code goes into a new cell.
+   */
+  private _replaceCell(
+    panel: NotebookPanel,
+    message: IRunCellMessage
+  ): CodeCell | null {
+    const key = turnKeyOf(message.notebook, message.session, message.turn);
+    const cellId = message.replaces
+      ? this._runCells.get(message.replaces)
+      : this._fixTargets.get(key);
+    this._fixTargets.delete(key);
+    const notebook = panel.content;
+    const index = cellId
+      ? notebook.widgets.findIndex(widget => widget.model.id === cellId)
+      : -1;
+    const cell = index >= 0 ? notebook.widgets[index] : null;
+    if (!(cell instanceof CodeCell)) {
+      return null;
+    }
+    const replaced = this._replaced.get(key) ?? {
+      cellId: cell.model.id,
+      versions: []
+    };
+    if (replaced.cellId !== cell.model.id) {
+      replaced.cellId = cell.model.id;
+      replaced.versions = [];
+    }
+    replaced.versions.push({
+      source: cell.model.sharedModel.getSource(),
+      outputs: cell.model.outputs.toJSON(),
+      executionCount: cell.model.executionCount ?? null
+    });
+    this._replaced.set(key, replaced);
+    cell.model.sharedModel.setSource(message.code);
+    cell.model.outputs.clear();
+    this._rememberCell(message, panel, cell);
+    this._showCell(notebook, index);
+    this._cellReplaced.emit({
+      notebook: message.notebook,
+      session: message.session,
+      turn: message.turn,
+      cellId: cell.model.id,
+      versions: [...replaced.versions]
+    });
+    return cell;
+  }
+
+  /** The cell of run `message.id` (a later code of the turn may replace it). */
+  private _rememberCell(
+    message: IRunCellMessage,
+    panel: NotebookPanel,
+    cell: CodeCell
+  ): void {
+    this._runCells.set(message.id, cell.model.id);
+    if (this._runCells.size > MAX_REMEMBERED_RUNS) {
+      const oldest = this._runCells.keys().next().value;
+      if (oldest !== undefined) {
+        this._runCells.delete(oldest);
+      }
+    }
+    this._lastCells.set(panel.context.path, {
+      turnKey: `${message.session}:${message.turn}`,
+      cellId: cell.model.id
+    });
   }
 
   private _showCell(notebook: Notebook, index: number): void {
@@ -341,12 +481,29 @@ export class NotebookExecutor {
 
   private _runs = new Map<string, IActiveRun>();
   private _lastCells = new Map<string, { turnKey: string; cellId: string }>();
+  /** Run id -> the id of the cell its code went into. */
+  private _runCells = new Map<string, string>();
+  /** Turn -> the cell the turn's first code replaces (Fix with AutoCoder). */
+  private _fixTargets = new Map<string, string>();
+  /** Turn -> its cell and the versions its code replaced there. */
+  private _replaced = new Map<
+    string,
+    { cellId: string; versions: ICellVersion[] }
+  >();
   private _runOutput = new Signal<this, IRunOutput>(this);
   private _runProblem = new Signal<this, IRunProblem>(this);
+  private _cellReplaced = new Signal<this, ICellReplaced>(this);
 }
+
+/** Runs whose cells are remembered (a turn has a few; the oldest are forgotten). */
+const MAX_REMEMBERED_RUNS = 500;
 
 function normalize(path: string): string {
   return path.replace(/^\/+/, '');
+}
+
+function turnKeyOf(notebook: string, session: string, turn: number): string {
+  return `${normalize(notebook)}\u0000${session}\u0000${turn}`;
 }
 
 function statusOf(

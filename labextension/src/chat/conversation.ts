@@ -23,7 +23,24 @@ export type LocalEvent =
     }
   | { type: 'run_output'; id: string; purpose: string; text: string }
   | { type: 'auto_answer'; request: IApprovalRequest; approved: boolean }
-  | { type: 'notice'; level: 'error' | 'info'; message: string };
+  | { type: 'notice'; level: 'error' | 'info'; message: string }
+  | {
+      /** What the model was told of the kernel's variables with the request. */
+      type: 'context';
+      variables: number;
+      /** The `@name`s whose fuller summary went with it. */
+      attached: string[];
+      /** The `@name`s the kernel does not have (or could not tell). */
+      unknown: string[];
+      /** Why no variables went with it: the kernel was busy, ... (null: they did). */
+      problem: string | null;
+    }
+  | {
+      /** The turn's code replaced a cell; `versions` earlier versions are kept. */
+      type: 'cell_replaced';
+      session: string;
+      versions: number;
+    };
 
 export type TurnEvent = AgentEvent | LocalEvent;
 

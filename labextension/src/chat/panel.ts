@@ -14,10 +14,12 @@ import {
   ConnectionState,
   IAutoCoderPanel,
   IEngineModel,
-  IPanelSettings
+  IPanelSettings,
+  ISendOptions
 } from '../tokens';
 import { cellSource, ICodeActions } from './answer';
 import { Conversation, ConversationChange } from './conversation';
+import { MentionCompleter } from './mentions';
 import { ITurnHost, TurnView } from './turn';
 
 /** How close to the end (px) counts as "at the end": new content then keeps it in view. */
@@ -142,7 +144,7 @@ export class AutoCoderPanel extends Panel implements IAutoCoderPanel {
   }
 
   /** Send `text` as the user's request (the composer's Send does this too). */
-  send(text: string, mode?: Mode): void {
+  send(text: string, mode?: Mode, options: ISendOptions = {}): void {
     const panel = this._notebook;
     if (!panel || !text.trim()) {
       return;
@@ -152,7 +154,7 @@ export class AutoCoderPanel extends Panel implements IAutoCoderPanel {
       mode ?? this._modes.get(path) ?? this.options.settings().defaultMode;
     this._modes.set(path, chosen);
     this._views.get(path)?.scrollToEnd(true);
-    this.options.controller.send(panel, text.trim(), chosen);
+    void this.options.controller.send(panel, text.trim(), chosen, options);
     this._updateComposer();
   }
 
@@ -184,7 +186,16 @@ export class AutoCoderPanel extends Panel implements IAutoCoderPanel {
     this._input.className = 'jp-AutoCoder-input';
     this._input.rows = 3;
     this._input.setAttribute('aria-label', trans.__('Request'));
+    // First: while its list is open, it takes Enter, Tab, Escape and the arrows.
+    this._mentions = new MentionCompleter(
+      this._input,
+      () => this._variableNames(),
+      trans
+    );
     this._input.addEventListener('keydown', event => {
+      if (event.defaultPrevented) {
+        return;
+      }
       if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
         event.preventDefault();
         this._sendInput();
@@ -246,8 +257,17 @@ export class AutoCoderPanel extends Panel implements IAutoCoderPanel {
     });
 
     row.append(modes, this._hint, this._sendButton);
-    composer.append(this._input, row);
+    composer.append(this._mentions.node, this._input, row);
     return new Widget({ node: composer });
+  }
+
+  /** The names `@` completes: the variables of the notebook's kernel (none when the setting is off). */
+  private _variableNames(): Promise<string[]> {
+    const panel = this._notebook;
+    if (!panel || !this.options.settings().kernelContext) {
+      return Promise.resolve([]);
+    }
+    return this.options.controller.variables.names(panel);
   }
 
   private _sendInput(): void {
@@ -256,6 +276,7 @@ export class AutoCoderPanel extends Panel implements IAutoCoderPanel {
       return;
     }
     this._input.value = '';
+    this._mentions.close();
     this.send(text);
   }
 
@@ -288,9 +309,11 @@ export class AutoCoderPanel extends Panel implements IAutoCoderPanel {
       ? trans.__('Open a notebook first')
       : mode === 'agent'
         ? trans.__(
-            'Ask for code: it is written into this notebook, run and corrected'
+            'Ask for code: it is written into this notebook, run and corrected (@name: a variable)'
           )
-        : trans.__('Ask a question about your code or data');
+        : trans.__(
+            'Ask a question about your code or data (@name: a variable)'
+          );
     this._hint.textContent = running ? trans.__('Working…') : '';
     this._newButton.disabled = !path;
     this._clearButton.disabled = !path || running;
@@ -329,7 +352,7 @@ export class AutoCoderPanel extends Panel implements IAutoCoderPanel {
   /** The view of a notebook's conversation, made the first time the notebook is shown. */
   private _addConversationView(path: string): ConversationView {
     const conversation = this.options.controller.conversation(path);
-    const view = new ConversationView(conversation, this._turnHost());
+    const view = new ConversationView(conversation, this._turnHost(path));
     this._views.set(path, view);
     this._stack.addWidget(view);
     conversation.changed.connect(() => this._updateComposer(), this);
@@ -341,14 +364,16 @@ export class AutoCoderPanel extends Panel implements IAutoCoderPanel {
     return (path && this._views.get(path)) || null;
   }
 
-  private _turnHost(): ITurnHost {
+  private _turnHost(notebook: string): ITurnHost {
     const controller = this.options.controller;
     return {
       rendermime: this.options.rendermime,
       trans: this.options.trans,
       actions: this._codeActions(),
       answerApproval: (id, approved) => controller.answerApproval(id, approved),
-      answerRun: (id, approved) => controller.answerRun(id, approved)
+      answerRun: (id, approved) => controller.answerRun(id, approved),
+      restoreReplaced: (session, turn) =>
+        controller.restoreReplaced(notebook, session, turn)
     };
   }
 
@@ -407,6 +432,7 @@ export class AutoCoderPanel extends Panel implements IAutoCoderPanel {
   private _clearButton: HTMLButtonElement;
   private _header: EngineHeader;
   private _input!: HTMLTextAreaElement;
+  private _mentions!: MentionCompleter;
   private _hint!: HTMLSpanElement;
   private _sendButton!: HTMLButtonElement;
   private _modeButtons: HTMLButtonElement[] = [];

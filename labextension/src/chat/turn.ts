@@ -26,6 +26,8 @@ export interface ITurnHost {
   trans: TranslationBundle;
   answerApproval(id: string, approved: boolean): void;
   answerRun(id: string, approved: boolean): void;
+  /** Put back the versions this turn's code replaced; false when it cannot. */
+  restoreReplaced(session: string, turn: number): boolean;
 }
 
 /**
@@ -141,6 +143,12 @@ export class TurnView extends Panel {
         break;
       case 'notice':
         this._addMessage(event.level, event.message);
+        break;
+      case 'context':
+        this._showContext(event);
+        break;
+      case 'cell_replaced':
+        this._showReplaced(event.session, event.versions);
         break;
       case 'done':
         this._finishAnswer();
@@ -288,7 +296,8 @@ export class TurnView extends Panel {
       failed: trans.__('Installing %1 failed', names),
       declined: trans.__('Not installed: %1 was declined', names),
       refused: trans.__('Refused: %1', event.message || event.command),
-      disabled: trans.__('Not installed: installing packages is turned off')
+      disabled: trans.__('Not installed: installing packages is turned off'),
+      present: trans.__('Not installed: %1', event.message || names)
     };
     card.dataset.state = event.status;
     setCardStatus(card, texts[event.status] ?? event.status);
@@ -297,6 +306,99 @@ export class TurnView extends Panel {
     if (event.status === 'failed' && event.message) {
       setCardDetail(card, event.message, true);
     }
+  }
+
+  /** One line under the request: what the model was told of the kernel's variables. */
+  private _showContext(event: Extract<TurnEvent, { type: 'context' }>): void {
+    const trans = this.host.trans;
+    const parts: string[] = [];
+    if (event.problem) {
+      const why: Record<string, string> = {
+        busy: trans.__('the kernel was busy'),
+        timeout: trans.__('the kernel did not answer in time'),
+        'no-kernel': trans.__('the notebook has no kernel'),
+        'not-python': trans.__('the kernel is not a Python kernel')
+      };
+      parts.push(
+        trans.__(
+          'Variables not included: %1.',
+          why[event.problem] ?? trans.__('the kernel could not tell them')
+        )
+      );
+    } else {
+      parts.push(
+        event.variables === 1
+          ? trans.__('1 variable of the kernel included')
+          : trans.__('%1 variables of the kernel included', event.variables)
+      );
+    }
+    if (event.attached.length) {
+      parts.push(
+        trans.__('with %1', event.attached.map(name => `@${name}`).join(', '))
+      );
+    }
+    if (event.unknown.length) {
+      parts.push(
+        trans.__(
+          'not found in the kernel: %1',
+          event.unknown.map(name => `@${name}`).join(', ')
+        )
+      );
+    }
+    const line = document.createElement('div');
+    line.className = 'jp-AutoCoder-contextLine';
+    line.dataset.attached = event.attached.join(' ');
+    line.textContent = parts.join(' · ');
+    this._body.insertWidget(0, new Widget({ node: line }));
+  }
+
+  /** The turn's code replaced a cell: say so, with the one undo that puts them back. */
+  private _showReplaced(session: string, versions: number): void {
+    const trans = this.host.trans;
+    if (!this._replacedCard) {
+      this._replacedCard = document.createElement('div');
+      this._replacedCard.className =
+        'jp-AutoCoder-card jp-AutoCoder-replacedCard';
+      const status = document.createElement('div');
+      status.className = 'jp-AutoCoder-cardStatus';
+      this._replacedCard.appendChild(status);
+      const button = document.createElement('button');
+      button.type = 'button';
+      button.className = 'jp-AutoCoder-button';
+      button.textContent = trans.__('Restore replaced versions');
+      button.title = trans.__(
+        'Put the versions this turn replaced back into the notebook, above its cell'
+      );
+      button.addEventListener('click', () => {
+        const turn = this.model.turn;
+        const restored =
+          turn !== null && this.host.restoreReplaced(session, turn);
+        button.disabled = true;
+        setCardStatus(
+          this._replacedCard!,
+          restored
+            ? trans.__('Restored above the cell.')
+            : trans.__('Nothing to restore: the cell is gone.')
+        );
+        this._replacedCard!.dataset.state = restored ? 'restored' : 'gone';
+      });
+      this._replacedCard.appendChild(button);
+    }
+    // At the end of the round that replaced: the latest replacement is where it shows.
+    if (!this._replacedWidget) {
+      this._replacedWidget = new Widget({ node: this._replacedCard });
+    }
+    this._section().addWidget(this._replacedWidget);
+    this._replacedCard.dataset.state = 'replaced';
+    setCardStatus(
+      this._replacedCard,
+      versions === 1
+        ? trans.__('The cell was replaced; its earlier version is kept.')
+        : trans.__(
+            'The cell was replaced; its %1 earlier versions are kept.',
+            versions
+          )
+    );
   }
 
   private _showApproval(event: IApprovalEvent): void {
@@ -541,6 +643,8 @@ export class TurnView extends Panel {
   private _currentAnswer: AnswerView | null = null;
   private _pendingRun: HTMLElement | null = null;
   private _lastCard: HTMLElement | null = null;
+  private _replacedCard: HTMLElement | null = null;
+  private _replacedWidget: Widget | null = null;
   private _phase: 'thinking' | 'writing' | 'running' | 'approval' | 'done' =
     'thinking';
   private _installs = new Map<string, HTMLElement>();

@@ -122,7 +122,8 @@ function addFixCommand(
         return;
       }
       const { notebook, cell } = target;
-      // The fix goes below the failing cell, and the context names its error.
+      // The fix replaces the failing cell (the panel can put it back), and the context
+      // names its error.
       notebook.content.activeCellIndex = notebook.content.widgets.indexOf(cell);
       notebook.content.deselectAll();
       if (tracker.currentWidget !== notebook) {
@@ -141,7 +142,8 @@ function addFixCommand(
       }
       panel.send(
         fixRequest(cell.model.sharedModel.getSource(), error),
-        'agent'
+        'agent',
+        { fixCell: cell.model.id }
       );
     }
   });

@@ -4,7 +4,12 @@
  */
 import { IJupyterLabPageFixture } from '@jupyterlab/galata';
 import { expect, Locator, Page } from '@playwright/test';
+import { execFileSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
+
+const path_ = path;
 
 export const NOTEBOOKS = path.resolve(__dirname, '..', 'notebooks');
 
@@ -159,4 +164,54 @@ export async function waitForKernelIdle(page: Page): Promise<void> {
   await expect(
     page.locator('.jp-NotebookPanel:visible .jp-Notebook-ExecutionIndicator')
   ).toHaveAttribute('data-status', 'idle', { timeout: 60_000 });
+}
+
+/** The path of the notebook in focus, as the contents API and the panel name it. */
+export async function currentNotebookPath(page: Page): Promise<string> {
+  return page.evaluate(() => {
+    const app = (window as any).jupyterapp;
+    return app.shell.currentWidget.context.path as string;
+  });
+}
+
+/**
+ * What the scripted model double was asked (tests/ui/scripted_history.py): the requests
+ * whose first user message contains `match`, each with its messages.
+ */
+export async function scriptedRequests(
+  page: Page,
+  match: string
+): Promise<{ messages: { role: string; content: string }[] }[]> {
+  const response = await page.request.get(
+    `/autocoder-test/scripted/requests?match=${encodeURIComponent(match)}`
+  );
+  expect(response.ok()).toBe(true);
+  return (await response.json()).requests;
+}
+
+/**
+ * "Restart kernel and run all cells", done apart from the page: the saved notebook is
+ * read through the contents API and executed by nbclient in a fresh kernel
+ * (rerun_notebook.py). Returns the code cells run and those that failed.
+ */
+export async function rerunInFreshKernel(
+  page: Page,
+  path: string
+): Promise<{ cells: number; failed: { index: number; error: string }[] }> {
+  const content = await page.evaluate(async (notebook: string) => {
+    const app = (window as any).jupyterapp;
+    const model = await app.serviceManager.contents.get(notebook, {
+      content: true
+    });
+    return JSON.stringify(model.content);
+  }, path);
+  const folder = fs.mkdtempSync(path_.join(os.tmpdir(), 'autocoder-rerun-'));
+  const file = path_.join(folder, 'notebook.ipynb');
+  fs.writeFileSync(file, content);
+  const output = execFileSync(
+    'python',
+    [path_.resolve(__dirname, '..', 'rerun_notebook.py'), file],
+    { encoding: 'utf-8', timeout: 120_000 }
+  );
+  return JSON.parse(output);
 }

@@ -1,7 +1,8 @@
 /**
  * "Fix with AutoCoder" on a real error output: the cell's real traceback goes to the
  * (scripted) model, whose script only answers when the traceback is in the request;
- * the fix is written below the failing cell and run.
+ * the fix replaces the failing cell and runs there, and the panel can put the original
+ * back.
  */
 import { expect, test } from '@jupyterlab/galata';
 
@@ -47,12 +48,25 @@ test('Fix with AutoCoder fixes a cell from its traceback', async ({
     'ok'
   );
 
-  // The fix sits right below the failing cell, with its real output.
+  // The fix is in the failing cell's place, with its real output.
+  expect(await cellSources(page)).toEqual([
+    'A cell with a typo: its NameError is for AutoCoder to fix.',
+    'values = [3, 4, 5]',
+    'print(sum(values))'
+  ]);
+  await expect(cellOutput(page, 2)).toHaveText('12');
+
+  // The user's own cell comes back, above the fix, with its error.
+  const card = panel.lastTurn.locator('.jp-AutoCoder-replacedCard');
+  await card.getByRole('button', { name: 'Restore replaced versions' }).click();
   expect(await cellSources(page)).toEqual([
     'A cell with a typo: its NameError is for AutoCoder to fix.',
     'values = [3, 4, 5]',
     'print(sum(valuez))',
     'print(sum(values))'
   ]);
+  await expect(cellOutput(page, 2)).toContainText(
+    "NameError: name 'valuez' is not defined"
+  );
   await expect(cellOutput(page, 3)).toHaveText('12');
 });

@@ -71,6 +71,16 @@ class AdminPolicy:
             Path(os.path.expanduser(folder)) for folder in self.settings.allowed_model_paths
         ]
 
+    @staticmethod
+    def packaged_files() -> set[str]:
+        """The real paths of the model files that installed PyPI packages of the catalogue
+        ship (each file itself, not its package's folder: the status reports these paths)."""
+        from .llm.catalogue import CATALOGUE
+        from .llm.resolve import packaged_path
+
+        paths = (packaged_path(spec) for spec in CATALOGUE.values() if spec.source == "pypi")
+        return {os.path.realpath(path) for path in paths if path}
+
     def loadable_path(self, name: str) -> str:
         """The real path of the model file `name`, when it lies in a model folder.
 
@@ -79,7 +89,8 @@ class AdminPolicy:
         resolved first (a link in a model folder to a file elsewhere is elsewhere)."""
         path = os.path.realpath(os.path.expanduser(name))
         folders = [os.path.realpath(folder) for folder in self.model_folders()]
-        if not any(path.startswith(folder.rstrip(os.sep) + os.sep) for folder in folders):
+        in_folder = any(path.startswith(folder.rstrip(os.sep) + os.sep) for folder in folders)
+        if not in_folder and path not in self.packaged_files():
             raise ModelFileError(
                 f"Model file not found: {name}. Only .gguf files under the model folders "
                 f"({', '.join(folders)}) can be loaded; an admin can allow more folders "

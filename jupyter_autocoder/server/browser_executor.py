@@ -83,6 +83,19 @@ class BrowserExecutor(Executor):
             return set()
         return self._probe(f"[path for path in {wanted!r} if __import__('os').path.exists(path)]")
 
+    _GUARD = "__import__('jupyter_autocoder.executors.guard', fromlist=['guard'])"
+
+    def guard(self, action: str, arguments: dict[str, Any] | None = None) -> Any:
+        """The guard of the user's variables, in the notebook's kernel, as a silent probe
+        (the kernel needs this package importable; where it is not, None)."""
+        arguments = dict(arguments or {})
+        try:
+            expression = f"{self._GUARD}.call(get_ipython(), {action!r}, {arguments!r})"
+            return self._probe_value(expression)
+        except ExecutorError as error:
+            log.info("the guard of the notebook's variables cannot run: %s", error)
+            return None
+
     def interrupt(self) -> None:
         """Ask the browser to interrupt the running cell (the user pressed stop)."""
         with self._lock:
@@ -148,6 +161,10 @@ class BrowserExecutor(Executor):
         return result
 
     def _probe(self, expression: str) -> set[str]:
+        return {str(item) for item in self._probe_value(expression)}
+
+    def _probe_value(self, expression: str) -> Any:
+        """The value of `expression` in the kernel, through JSON, run as a silent probe."""
         result = self._run(f"print(__import__('json').dumps({expression}))", self.probe_timeout, PROBE)
         lines = result.stdout.strip().splitlines()
         if not result.ok or not lines:
@@ -155,7 +172,7 @@ class BrowserExecutor(Executor):
             detail = f"{error.ename}: {error.evalue}" if error else result.status
             raise ExecutorError(f"checking the kernel's state failed ({detail})")
         try:
-            return {str(item) for item in json.loads(lines[-1])}
+            return json.loads(lines[-1])
         except ValueError as error:
             raise ExecutorError(f"checking the kernel's state gave {lines[-1][:200]!r}") from error
 

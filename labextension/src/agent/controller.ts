@@ -18,7 +18,7 @@ import {
 } from '../protocol';
 import { ConnectionState, IAgentConnection, IPanelSettings } from '../tokens';
 import { notebookContext } from './context';
-import { NotebookExecutor } from './executor';
+import { IRestoreAnswer, NotebookExecutor } from './executor';
 
 /**
  * The panel's side of the agent protocol, apart from any view: one conversation per
@@ -132,6 +132,14 @@ export class AgentController implements IDisposable {
   /** The user's answer to an install or shell command the agent asked for. */
   answerApproval(id: string, approved: boolean): void {
     this.connection.send({ type: 'approval', id, approved });
+  }
+
+  /**
+   * Put back a variable of the notebook that the agent's last turn replaced or deleted
+   * (the guard of the user's variables keeps it in the kernel until the next turn).
+   */
+  restoreVariable(notebook: string, name: string): Promise<IRestoreAnswer> {
+    return this.executor.restoreVariable(notebook, name);
   }
 
   /** The user's answer to "run this cell?" (ask before running). */

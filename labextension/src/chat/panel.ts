@@ -327,7 +327,7 @@ export class AutoCoderPanel extends Panel implements IAutoCoderPanel {
   /** The view of a notebook's conversation, made the first time the notebook is shown. */
   private _addConversationView(path: string): ConversationView {
     const conversation = this.options.controller.conversation(path);
-    const view = new ConversationView(conversation, this._turnHost());
+    const view = new ConversationView(conversation, this._turnHost(path));
     this._views.set(path, view);
     this._stack.addWidget(view);
     conversation.changed.connect(() => this._updateComposer(), this);
@@ -339,9 +339,10 @@ export class AutoCoderPanel extends Panel implements IAutoCoderPanel {
     return (path && this._views.get(path)) || null;
   }
 
-  private _turnHost(): ITurnHost {
+  private _turnHost(notebook: string): ITurnHost {
     const controller = this.options.controller;
     return {
+      restoreVariable: name => controller.restoreVariable(notebook, name),
       rendermime: this.options.rendermime,
       trans: this.options.trans,
       actions: this._codeActions(),

@@ -204,6 +204,13 @@ def test_a_fix_may_rewrite_what_the_failing_cell_assigns():
         ("Drop the rows of sales where revenue is missing.", ["sales"], []),
         ("Plot a bar chart of the mean alcohol per wine class in df.", [], ["df"]),
         ("Sort df by date in place; print the head.", ["df"], []),
+        # the change refers back to what an earlier sentence named
+        ("trips has a column start as text. Parse it into datetimes in place.", ["trips"], []),
+        ("prices has a column close. Add a column ma7 with its rolling mean.", ["prices"], []),
+        # "store" the column is no verb; a new result named in prose changes nothing
+        ("shop has columns store and revenue. Put the share per store into a Series share.",
+         [], ["shop"]),
+        ("x and y are arrays. Fit a line and store slope and intercept as floats.", [], ["x"]),
     ],
 )
 def test_which_names_a_request_asks_to_change(request_text, asked, not_asked):

@@ -151,12 +151,13 @@ class VariableGuard:
 def changes_feedback(changes: list[VariableChange], strict: bool) -> str:
     """What the model is told of the user's variables its code changed."""
     lines = [f"- your code changed `{change.name}`: {change.what}" for change in changes]
+    name = changes[0].name if changes else "data"
     text = (
         "Your code changed the user's variables, which the request did not ask to change:\n"
         + "\n".join(lines)
         + "\nLeave the user's data as it was and work on a copy under a new name "
-        "(for example `log2 = log.copy()`), and do not reload or redefine variables that "
-        "already exist."
+        f"(for example `{name}_copy = {name}.copy()`), and do not reload or redefine "
+        "variables that already exist."
     )
     restored = [f"`{change.name}`" for change in changes if change.restored]
     in_place = [f"`{change.name}`" for change in changes if change.change == "mutated"]

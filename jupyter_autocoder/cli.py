@@ -101,6 +101,12 @@ def build_parser() -> argparse.ArgumentParser:
         "against the request (c.AutoCoder.check_results; default: its setting)",
     )
     evaluate.add_argument(
+        "--variable-guard", choices=["off", "warn", "strict"], default=None,
+        help="notebook tasks: the magic's guard of the task's own variables "
+        "(c.AutoCoder.variable_guard; default: its setting, warn); the report counts the "
+        "tasks whose code changed them unasked, before and after the model was told",
+    )
+    evaluate.add_argument(
         "--check-references", action="store_true",
         help="run each task's reference solution through its hidden test instead of asking "
         "the model (checks the tasks and the installed libraries); exits 1 if one fails",
@@ -390,7 +396,7 @@ def command_eval(arguments: argparse.Namespace) -> int:
                 tasks, client, rounds=arguments.rounds, limit=arguments.limit, progress=progress,
                 trace_dir=arguments.trace_dir, retry_temperature=arguments.retry_temperature,
                 seed=arguments.seed, timeout=arguments.timeout,
-                check_results=arguments.check_results,
+                check_results=arguments.check_results, variable_guard=arguments.variable_guard,
             )
         report["model"] = supervisor.status()["model"]
     finally:

@@ -124,6 +124,18 @@ class AutoCoder(Configurable):
         "hold and ask for corrected code. Costs nothing when they agree.",
     ).tag(config=True)
 
+    variable_guard = CaselessStrEnum(
+        ["off", "warn", "strict"],
+        default_value="warn",
+        help="The user's variables that a request does not ask to change, checked around each "
+        "run of the agent's code (identity, and for DataFrames, Series and arrays their shape, "
+        "columns, dtypes and a sample of their values). 'warn': a variable the code reassigned, "
+        "deleted or changed in place is told to the model and shown to the user, and a "
+        "replaced value can be put back (%autocoder restore NAME, or the panel's button) until "
+        "the next request; 'strict': such a change also fails the round, and a replaced value "
+        "is put back at once; 'off': no check.",
+    ).tag(config=True)
+
     seed = Int(
         None,
         allow_none=True,

@@ -15,6 +15,7 @@ from typing import Any
 from ..executors.base import ExecutionResult
 from ..wire import wire
 from .approval import ApprovalRequest
+from .guard import GUARD_MODES, OFF, VariableChange
 
 # DoneEvent.reason values
 SUCCESS = "success"  # the code ran cleanly and made what was asked
@@ -50,7 +51,7 @@ class AgentEvent:
             elif hasattr(value, "to_dict"):
                 value = value.to_dict()
             elif isinstance(value, (list, tuple)):
-                value = list(value)
+                value = [item.to_dict() if hasattr(item, "to_dict") else item for item in value]
             payload[item.name] = value
         return payload
 
@@ -119,6 +120,22 @@ class ExecutionEvent(AgentEvent):
 
 
 @dataclass(kw_only=True)
+class VariablesChangedEvent(AgentEvent):
+    """The code just run changed the user's variables that the request did not ask to change
+    (`agent/guard.py`); it follows that run's `execution` event. A change whose
+    `restorable` is true can be undone until the next turn begins (`%autocoder restore
+    NAME`, or the panel's restore, which runs the guard's "restore" in the kernel); a change
+    in place cannot. `mode` "strict": the setting made the change fail the round (and put
+    back at once what was replaced)."""
+
+    type: str = field(default="variables_changed", init=False)
+    changes: list[VariableChange] = field(default_factory=list)
+    mode: str = field(
+        default="warn", metadata=wire(enum=tuple(m for m in GUARD_MODES if m != OFF))
+    )
+
+
+@dataclass(kw_only=True)
 class ErrorEvent(AgentEvent):
     """The engine or the executor failed (not the code: that is an execution event). A `done`
     with reason "error" follows."""
@@ -147,5 +164,15 @@ class DoneEvent(AgentEvent):
 
 EVENT_TYPES = {
     cls.__dataclass_fields__["type"].default: cls
-    for cls in (RoundEvent, TokenEvent, CodeEvent, InstallEvent, ApprovalEvent, ExecutionEvent, ErrorEvent, DoneEvent)
+    for cls in (
+        RoundEvent,
+        TokenEvent,
+        CodeEvent,
+        InstallEvent,
+        ApprovalEvent,
+        ExecutionEvent,
+        VariablesChangedEvent,
+        ErrorEvent,
+        DoneEvent,
+    )
 }

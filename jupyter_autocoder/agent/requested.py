@@ -23,6 +23,7 @@ A column is not a variable: "a new column ma7" names nothing to check.
 
 from __future__ import annotations
 
+import ast
 import builtins
 import keyword
 import re
@@ -301,3 +302,111 @@ def requested_forms(request: str, names: Iterable[str]) -> list[RequestedForm]:
         )
         forms.append(RequestedForm(name, type_name, indexed, order))
     return forms
+
+
+# -- the variables a request asks to change ---------------------------------------------------
+
+# Verbs by which a request asks to change data it names ("convert the when column of log",
+# "drop the empty rows of df", "add a column total to sales"), in the forms they take.
+_CHANGE_VERBS = (
+    "add adds added adding append appends appended appending assign assigns assigned cast "
+    "casts change changes changed changing clean cleans cleaned cleaning convert converts "
+    "converted converting correct corrects corrected delete deletes deleted deduplicate "
+    "deduplicated dedupe drop drops dropped dropping edit edits edited encode encodes "
+    "encoded extend extends extended fill fills filled filling filter filters filtered fix "
+    "fixes fixed impute imputes imputed insert inserts inserted load loads loaded loading "
+    "modify modifies modified mutate mutates mutated normalize normalizes normalized "
+    "normalise normalised overwrite overwrites overwritten parse parses parsed reassign "
+    "reassigns reassigned read reads reindex reload reloads reloaded remove removes removed "
+    "removing rename renames renamed reorder reordered replace replaces replaced reset "
+    "resets round rounds rounded scale scales scaled set sets setting shuffle shuffled sort "
+    "sorts standardize standardized standardise strip strips stripped transform transforms "
+    "transformed trim trims trimmed update updates updated"
+).split()
+_CHANGE_WORDS = re.compile(
+    rf"\b(?:{'|'.join(_CHANGE_VERBS)})\b|\bin[- ]?place\b|\binplace\b", re.IGNORECASE
+)
+_FENCED = re.compile(r"(```|~~~)[\w+-]*[ \t]*\n(?P<code>.*?)\1", re.DOTALL)
+_SENTENCE_END = re.compile(r"[.!?;](?:\s+|$)|\n")
+_REFERS_BACK = re.compile(r"\b(?:it|its|them|their|this|these|those|columns?)\b", re.IGNORECASE)
+
+
+def changed_names(request: str) -> list[str]:
+    """The variables `request` asks to change, which the guard of the user's variables leaves
+    alone: the words of each sentence that asks for a change ("Convert the `when` column of
+    log to datetimes" gives `log`, among ordinary words that name no variable), or of the
+    whole request where that sentence refers back ("trips has a column start. Parse it in
+    place", "prices has a column close. Add a column ma7"), and the names that the code
+    quoted in the request assigns or changes (the cell a fix rewrites). Generous on purpose:
+    a change the user asked for must not be reported as unwanted."""
+    names: list[str] = []
+    for block in _FENCED.finditer(request):
+        names.extend(assigned_names(block.group("code")))
+    prose = _FENCED.sub(" ", request)
+    for sentence in _SENTENCE_END.split(prose):
+        if not _CHANGE_WORDS.search(sentence):
+            continue
+        # "Parse it in place", "Add a column ma7": what is changed was named before.
+        scope = prose if _REFERS_BACK.search(sentence) else sentence
+        names.extend(re.findall(r"(?<![\w.])[A-Za-z_]\w*", scope))
+    return list(dict.fromkeys(names))
+
+
+def assigned_names(code: str) -> list[str]:
+    """The names `code` binds or changes: assignment targets (`df = ...`, `df['x'] = ...`,
+    `df.x = ...`, `df += ...`), `del`, loop and `with` targets, imports, and calls with
+    `inplace=True` or of methods that change their object (`df.drop(..., inplace=True)`,
+    `items.append(...)`). Code that does not parse gives the names before a `=` at line
+    starts."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        starts = re.findall(r"(?m)^\s*([A-Za-z_]\w*)\b[^=\n]*?(?<![=!<>])=(?!=)", code)
+        return list(dict.fromkeys(starts))
+    found: list[str] = []
+
+    def base(node: ast.AST) -> None:
+        while isinstance(node, (ast.Subscript, ast.Attribute, ast.Starred)):
+            node = node.value
+        if isinstance(node, ast.Name):
+            found.append(node.id)
+        elif isinstance(node, (ast.Tuple, ast.List)):
+            for item in node.elts:
+                base(item)
+
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign):
+            for target in node.targets:
+                base(target)
+        elif isinstance(node, (ast.AugAssign, ast.AnnAssign, ast.For, ast.AsyncFor)):
+            base(node.target)
+        elif isinstance(node, ast.Delete):
+            for target in node.targets:
+                base(target)
+        elif isinstance(node, (ast.With, ast.AsyncWith)):
+            for item in node.items:
+                if item.optional_vars is not None:
+                    base(item.optional_vars)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            found.extend((alias.asname or alias.name).split(".")[0] for alias in node.names)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            found.append(node.name)
+        elif isinstance(node, ast.NamedExpr):
+            base(node.target)
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            inplace = any(
+                argument.arg == "inplace"
+                and isinstance(argument.value, ast.Constant)
+                and argument.value.value is True
+                for argument in node.keywords
+            )
+            if inplace or node.func.attr in _MUTATING_METHODS:
+                base(node.func.value)
+    return list(dict.fromkeys(found))
+
+
+# Methods that change the object they are called on (lists, dicts, sets, DataFrames).
+_MUTATING_METHODS = frozenset(
+    "append extend insert pop remove clear sort reverse update setdefault popitem add discard "
+    "fit partial_fit set_params".split()
+)

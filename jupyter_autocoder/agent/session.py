@@ -45,6 +45,7 @@ from .feedback import (
     missing_results_feedback,
     repeat_feedback,
 )
+from .guard import VariableChange, VariableGuard, changes_feedback
 from .package_index import NameReview, PackageIndex, PyPIIndex, review_names
 from .packages import (
     InstallRequest,
@@ -55,6 +56,7 @@ from .packages import (
 )
 from .parse import ParsedReply, parse_reply
 from .prompts import NotebookContext, coerce_context, request_message
+from .requested import changed_names
 from .results import ResultCheck
 from .settings import SessionSettings
 from .streaming import Streamer
@@ -176,6 +178,8 @@ class AgentSession:
         # the next answer confirms it (no code, or the same code: not run again) or replaces it.
         self._rechecked: tuple[str, ExecutionResult] | None = None
         self._result_check = ResultCheck()
+        self._guard = VariableGuard(settings.variable_guard)
+        self._turn_exempt: list[str] = []  # names this turn may change: the guard leaves them
         self._turn_request = ""
         self._declined_commands: set[str] = set()  # shell commands the user said no to
         self._streamer = Streamer()  # the answer in progress, and the turn's stop
@@ -227,8 +231,10 @@ class AgentSession:
         expect_names: Iterable[str] = (),
         expect_files: Iterable[str] = (),
     ) -> Iterator[ev.AgentEvent]:
-        """Work on `request` until its code runs cleanly, or the round limit; yields events."""
-        self._add_expected(expected_results(request), expect_names, expect_files)
+        """Work on `request` until its code runs cleanly, or the round limit; yields events.
+        `expect_names` must exist afterwards; they and the names the request asks to make or
+        change are the ones the guard of the user's variables lets the code change."""
+        self._expect_for_turn(request, expect_names, expect_files)
         content = request_message(request, coerce_context(context), self.settings.context_budget)
         self._turn_request = request
         return self._turn(content)
@@ -243,7 +249,7 @@ class AgentSession:
     ) -> Iterator[ev.AgentEvent]:
         """A further turn with the user's own remark; the history (and the last result) is
         kept."""
-        self._add_expected(expected_results(remark), expect_names, expect_files)
+        self._expect_for_turn(remark, expect_names, expect_files)
         content = request_message(remark, coerce_context(context), self.settings.context_budget)
         self._turn_request = remark
         return self._turn(content)
@@ -290,6 +296,8 @@ class AgentSession:
         self._rechecked = None
         if self.settings.check_results:
             self._result_check.start(self.executor, self._turn_request)
+        self._guard = VariableGuard(self.settings.variable_guard)
+        self._guard.start(self.executor, self._turn_exempt)
 
         def done(reason: str, success: bool, message: str, code: str | None = None) -> ev.DoneEvent:
             event = ev.DoneEvent(
@@ -458,18 +466,26 @@ class AgentSession:
         repeated = self._failed_attempts.get(attempt_key(code))
         if repeated is not None:
             return (yield from self._repeated(record, repeated, last_round))
+        self._timed(record, lambda: self._guard.before(self.executor))
         result = yield from self._execute(code, number, record)
         result = yield from self._install_missing_and_rerun(code, result, record, notes)
+        changes = self._timed(record, lambda: self._guard.after(self.executor))
+        changed = self._changed_variables(number, changes)
         record.result = result
         self.last_code = code
         if result.interrupted or (self.stopped and not result.ok):
             yield ev.ExecutionEvent(round=number, result=result, ok=False)
+            yield from changed
             raise _Stop
 
-        verdict = self._verdict(code, result, number, last_round)
+        verdict = self._with_changes(self._verdict(code, result, number, last_round), changes)
         if verdict.accepted:
             yield ev.ExecutionEvent(round=number, result=result, ok=True)
-            return self._accept(code, result, number)
+            yield from changed
+            outcome = self._accept(code, result, number)
+            if changes:  # told with the user's next turn
+                self._pending_note += "\n\n" + changes_feedback(changes, strict=False)
+            return outcome
         feedback = "\n\n".join([*notes, verdict.feedback])
         if verdict.recheck:
             self._rechecked = (code, result)
@@ -481,7 +497,33 @@ class AgentSession:
             # the same.
             self._fresh_next = len(self._turn_failures) >= 2
         yield ev.ExecutionEvent(round=number, result=result, ok=False, feedback=feedback)
+        yield from changed
         return self._failed_round(record, feedback, last_round)
+
+    def _changed_variables(
+        self, number: int, changes: list[VariableChange]
+    ) -> list[ev.VariablesChangedEvent]:
+        """The event that tells the user of `changes` (none when there are none); traced."""
+        if not changes:
+            return []
+        self._trace(
+            "guard",
+            round=number,
+            mode=self._guard.mode,
+            changes=[change.to_dict() for change in changes],
+        )
+        return [ev.VariablesChangedEvent(round=number, changes=changes, mode=self._guard.mode)]
+
+    def _with_changes(self, verdict: Verdict, changes: list[VariableChange]) -> Verdict:
+        """The verdict with the user's variables the run changed: told to the model with
+        the round's feedback; in strict mode a change fails a round that was accepted."""
+        if not changes:
+            return verdict
+        strict = self._guard.strict
+        if verdict.accepted:
+            return Verdict(changes_feedback(changes, strict)) if strict else verdict
+        told = f"{verdict.feedback}\n\n{changes_feedback(changes, strict=False)}"
+        return Verdict(told, recheck=verdict.recheck and not strict)
 
     def _repeated(
         self,
@@ -961,6 +1003,14 @@ class AgentSession:
             return
         self.messages.append({"role": role, "content": content})
         self._trace("message", role=role, content=content)
+
+    def _expect_for_turn(
+        self, request: str, names: Iterable[str], files: Iterable[str]
+    ) -> None:
+        found = expected_results(request)
+        names = list(names)
+        self._add_expected(found, names, files)
+        self._turn_exempt = [*found.names, *names, *changed_names(request)]
 
     def _add_expected(
         self, found: ExpectedResults, names: Iterable[str], files: Iterable[str]

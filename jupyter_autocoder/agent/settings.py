@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .approval import ASK, check_policy
+from .guard import GUARD_MODES, WARN
 from .prompts import SYSTEM_PROMPT
 
 # The settings an `AutoCoder` config holds, by the same names.
@@ -26,6 +27,7 @@ _FROM_CONFIG = (
     "check_results",
     "trace_max_mb",
     "trace_max_age_days",
+    "variable_guard",
 )
 
 
@@ -57,6 +59,11 @@ class SessionSettings:
     """After a clean run (before the last round), compare what the code left with what the
     request's words say of it (type, index, order; not all NaN) and, where they disagree,
     tell the model, with what the requested and new variables hold."""
+    variable_guard: str = WARN
+    """The user's variables that the request does not ask to change, around each run
+    (`agent/guard.py`): "off"; "warn": a change is told to the model and the user, and the
+    replaced value can be restored; "strict": a change also fails the round, and what was
+    replaced is put back at once."""
     system_prompt: str = SYSTEM_PROMPT
     context_budget: int = 6000
     """Characters of notebook context sent with a request."""
@@ -83,12 +90,20 @@ class SessionSettings:
         object.__setattr__(self, "install_policy", check_policy(self.install_policy))
         object.__setattr__(self, "shell_policy", check_policy(self.shell_policy, "shell_policy"))
         object.__setattr__(self, "pip_options", tuple(self.pip_options))
+        guard = str(self.variable_guard).lower()
+        if guard not in GUARD_MODES:
+            choices = ", ".join(GUARD_MODES)
+            raise ValueError(
+                f"variable_guard must be one of {choices}, not {self.variable_guard!r}"
+            )
+        object.__setattr__(self, "variable_guard", guard)
 
     @classmethod
     def from_config(cls, config: Any, **overrides: Any) -> SessionSettings:
         """Settings with max_rounds, retry_temperature, exec_timeout, install_policy,
-        shell_policy, package_index_url, context_budget, check_results, the traces' retention
-        and the seed (in `chat_params`) from an `AutoCoder` config; `overrides` go over them."""
+        shell_policy, package_index_url, context_budget, check_results, variable_guard, the
+        traces' retention and the seed (in `chat_params`) from an `AutoCoder` config;
+        `overrides` go over them."""
         values: dict[str, Any] = {name: getattr(config, name) for name in _FROM_CONFIG}
         seed = getattr(config, "seed", None)
         if seed is not None:  # every request carries it: sampled answers can be drawn again

@@ -72,6 +72,8 @@ def profile_config(options: EvalOptions) -> str:
         lines.append(f"c.AutoCoder.seed = {options.seed!r}")
     if options.check_results is not None:
         lines.append(f"c.AutoCoder.check_results = {options.check_results!r}")
+    if options.variable_guard is not None:
+        lines.append(f"c.AutoCoder.variable_guard = {options.variable_guard!r}")
     return "\n".join(lines) + "\n"
 
 
@@ -197,6 +199,7 @@ def evaluate_notebook_task(task: Task, client: ModelClient, options: EvalOptions
         ),
         "rounds": turn.rounds,
         "done_reason": turn.reason,
+        "touched": touched_variables(turn),
         "examples": 0,
         "completion_tokens": turn.completion_tokens,
         "seconds": round(time.perf_counter() - started, 3),
@@ -226,6 +229,28 @@ class Turn:
     """(round, code) of each run of Python code, in order."""
     check_round: int | None = None
     """The round after whose clean run the result check was asked, if it was."""
+    changed: dict[int, list[str]] = field(default_factory=dict)
+    """Round -> the user's variables its run changed unasked (the guard's finding)."""
+
+
+def touched_variables(turn: Turn) -> dict[str, Any] | None:
+    """The task's own variables that the turn's code changed unasked, from the guard's
+    findings in the trace: per round, in the first answer's run ("first"), the round after
+    which the model was first told of a change ("told_round": a change in a round that has
+    a later one is in that round's feedback), and the names changed after it
+    ("after_feedback"). None when the code changed none."""
+    if not turn.changed:
+        return None
+    ran = {number for number, _ in turn.codes}
+    told = next((r for r in sorted(turn.changed) if any(later > r for later in ran)), None)
+    later = [names for r, names in turn.changed.items() if told is not None and r > told]
+    after = sorted({name for names in later for name in names})
+    return {
+        "rounds": {str(r): names for r, names in sorted(turn.changed.items())},
+        "first": turn.changed.get(1, []),
+        "told_round": told,
+        "after_feedback": after,
+    }
 
 
 def read_turn(data_dir: Path, task: Task, keep_in: str | None = None) -> Turn:
@@ -255,6 +280,11 @@ def read_turn(data_dir: Path, task: Task, keep_in: str | None = None) -> Turn:
         check_round=next(
             (int(r["round"]) for r in records if r.get("type") == "result_check"), None
         ),
+        changed={
+            int(r.get("round") or 0): [str(c.get("name")) for c in r.get("changes") or []]
+            for r in records
+            if r.get("type") == "guard"
+        },
     )
 
 

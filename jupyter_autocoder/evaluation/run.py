@@ -74,6 +74,7 @@ class EvalOptions:
     check_results: bool | None = None
     trace_dir: str | None = None
     executor_factory: ExecutorFactory = default_executor_factory
+    variable_guard: str | None = None
 
 
 def evaluate(
@@ -91,6 +92,7 @@ def evaluate(
     check_results: bool | None = None,
     progress: Callable[[dict[str, Any]], None] | None = None,
     trace_dir: str | None = None,
+    variable_guard: str | None = None,
 ) -> dict[str, Any]:
     """pass@1 of the first answer ("one_shot") and of the loop ("loop") over `tasks`.
 
@@ -109,6 +111,9 @@ def evaluate(
         default). With it on, each record also says whether the turn passed where it stood
         before the check ("passed_before_check"), and the report gives that pass@1 too.
     progress: called with each task's record as it finishes (for a command line to print).
+    variable_guard: for notebook tasks, the magic's `c.AutoCoder.variable_guard` (None: its
+        default, "warn"). Each notebook record says which of the task's own variables the
+        code changed unasked ("touched"), and the report counts them ("variable_guard").
 
     Returns a JSON-ready dict: "tasks", "rounds", "pass@1" {"one_shot", "loop"},
     "passed" {"one_shot", "loop"}, "loop_fixed", "loop_broke", "mean_rounds",
@@ -124,6 +129,7 @@ def evaluate(
         check_results=check_results,
         trace_dir=trace_dir,
         executor_factory=executor_factory or default_executor_factory,
+        variable_guard=variable_guard,
     )
     selected = list(tasks)[:limit] if limit is not None else list(tasks)
     started = time.perf_counter()
@@ -166,10 +172,30 @@ def evaluate(
         "loop_fixed": sum(r["passed_loop"] and not r["passed_one_shot"] for r in per_task),
         "loop_broke": sum(r["passed_one_shot"] and not r["passed_loop"] for r in per_task),
         **result_check,
+        **guard_counts(per_task),
         "mean_rounds": sum(r["rounds"] for r in per_task) / count if count else 0.0,
         "completion_tokens": sum(r["completion_tokens"] for r in per_task),
         "seconds": round(time.perf_counter() - started, 3),
         "per_task": per_task,
+    }
+
+
+def guard_counts(per_task: list[dict[str, Any]]) -> dict[str, Any]:
+    """How often the code changed the task's own variables unasked (notebook tasks, whose
+    records have "touched"): in the first answer's run, at all, how often the model was
+    told before another round, and how often it changed them again after being told."""
+    recorded = [record for record in per_task if "touched" in record]
+    if not recorded:
+        return {}
+    touched = [record["touched"] for record in recorded if record["touched"]]
+    return {
+        "variable_guard": {
+            "tasks": len(recorded),
+            "touched": len(touched),
+            "touched_first": sum(bool(found["first"]) for found in touched),
+            "told": sum(found["told_round"] is not None for found in touched),
+            "touched_after_feedback": sum(bool(found["after_feedback"]) for found in touched),
+        }
     }
 
 

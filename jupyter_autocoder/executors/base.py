@@ -350,6 +350,12 @@ class Executor(ABC):
         code runs, with their versions; {} where this executor cannot tell."""
         return {}
 
+    def guard(self, action: str, arguments: dict[str, Any] | None = None) -> Any:
+        """One action of the guard of the user's variables, run where the namespace is
+        (`executors/guard.py`: "begin_turn", "before", "after", "restore", "kept"); None
+        where this executor cannot look into its namespace."""
+        return None
+
     def interrupt(self) -> None:
         """Interrupt the code that is running, from another thread (no-op when idle)."""
 

@@ -388,6 +388,16 @@ class KernelExecutor(Executor):
             log.info("cannot describe the kernel's variables: %s", error)
             return {}
 
+    _GUARD = "__import__('jupyter_autocoder.executors.guard', fromlist=['guard'])"
+
+    def guard(self, action: str, arguments: dict[str, Any] | None = None) -> Any:
+        expression = f"{self._GUARD}.call(get_ipython(), {action!r}, {dict(arguments or {})!r})"
+        try:
+            return self._evaluate(expression)
+        except ExecutorError as error:
+            log.info("the guard of the kernel's variables cannot run: %s", error)
+            return None
+
 
 def _handle_iopub(message: dict[str, Any], collector: OutputCollector) -> bool:
     """Record one iopub message; True when the kernel went idle (the cell is over)."""

@@ -202,6 +202,11 @@ class ShellExecutor(Executor):
 
         return describe_names(self.shell.user_ns, valid_identifiers(names))
 
+    def guard(self, action: str, arguments: dict[str, Any] | None = None) -> Any:
+        from .guard import call
+
+        return call(self.shell, action, arguments)
+
 
 def _interrupt_main_thread() -> None:
     """KeyboardInterrupt in the main thread, even inside a blocking call such as time.sleep.

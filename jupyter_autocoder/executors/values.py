@@ -75,7 +75,7 @@ def facts(value: Any) -> dict[str, Any]:
     """The type name of `value`, and for pandas values: default index, unique index, all
     missing, the order of a Series' values (None where it does not apply or fails)."""
     found: dict[str, Any] = {
-        "type": _kind_of(value),
+        "type": kind_of(value),
         "default_index": None,
         "unique_index": None,
         "all_missing": None,
@@ -104,7 +104,7 @@ def facts(value: Any) -> dict[str, Any]:
     return found
 
 
-def _kind_of(value: Any) -> str:
+def kind_of(value: Any) -> str:
     """A type name as `agent/requested.py` names kinds: "pandas Series", "float", ..."""
     import numbers
 

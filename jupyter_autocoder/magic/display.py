@@ -319,6 +319,16 @@ class EventView:
             text = f"Not running `{request.command}`: {request.reason}."
             self.display.line(text, text.replace("`", ""))
 
+    def _on_variables_changed(self, event: Any) -> None:
+        """The user's variables the code changed unasked: a notice per variable, with the
+        way back where there is one, and why there is none for a change in place."""
+        for change in event.changes:
+            markdown, plain = variable_notice(change)
+            self.display.line(f"⚠ {markdown}", plain)
+        if event.mode == "strict":
+            text = "The strict setting (variable_guard) makes this a failed round."
+            self.display.line(f"_{text}_", text)
+
     def _on_error(self, event: Any) -> None:
         self.display.line(f"⚠ {event.message}", event.message)
 
@@ -340,3 +350,31 @@ class EventView:
         else:
             text, mark = f"{event.message} ({how}).", "⚠"
         self.display.line(f"{mark} **{text}**", text)
+
+
+def variable_notice(change: Any) -> tuple[str, str]:
+    """A `VariableChange` (agent/guard.py) as a notice for the user: Markdown and plain."""
+    name = change.name
+    if change.change == "mutated":
+        how = "; ".join(change.details) or "changed"
+        head = f"The code changed your variable `{name}` in place: {how}."
+        tail = (
+            "This cannot be undone: the object itself was modified, and no copy was kept "
+            "(copying every variable before every run would cost too much time and memory)."
+        )
+        return f"**{head}** {tail}", f"{head} {tail}"
+    verb = "replaced" if change.change == "reassigned" else "deleted"
+    now = f" (now: {change.now})" if change.now else ""
+    was = f" (it held: {change.was})" if change.was else ""
+    head = f"The code {verb} your variable `{name}`{now}"
+    if change.restored:
+        tail = f"It was put back as it was{was}."
+    elif change.restorable:
+        tail = (
+            f"The old value{was} is kept until your next request: `%autocoder restore {name}` "
+            "puts it back."
+        )
+    else:
+        tail = ""
+    plain = f"{head}. {tail}".strip()
+    return f"**{head}.** {tail}".strip(), plain

@@ -9,6 +9,7 @@ corrects it from the real errors, and puts the working code into a new cell belo
 
     %autocoder fix          # repair the last cell that failed, from its real error
     %autocoder status       # the model, its device and offloaded layers, where requests go
+    %autocoder restore df   # put back a variable the last request's code replaced
 
 To load it in every kernel, add it to IPython's configuration
 (`~/.ipython/profile_default/ipython_config.py`):
@@ -45,13 +46,13 @@ if TYPE_CHECKING:
     from ..llm.client import ModelClient
     from .display import CellDisplay
 
-COMMANDS = ("fix", "status", "help")
+COMMANDS = ("fix", "status", "restore", "help")
 INSTALL_POLICIES = ("ask", "auto", "never")
 ANSWER_TOKENS = 1024
 # The forms of the magic, for the usage errors (the help's own usage lists every option).
 USAGE = (
     f"%%{MAGIC_NAME} [options]  (the request in the cell body) | %{MAGIC_NAME} fix [options] "
-    f"| %{MAGIC_NAME} status"
+    f"| %{MAGIC_NAME} status | %{MAGIC_NAME} restore [NAME]"
 )
 
 
@@ -96,8 +97,15 @@ class AutoCoderMagics(Magics):
     @argument(
         "command",
         nargs="?",
-        metavar="fix|status|help",
-        help="fix: repair the last failing cell; status: where requests go; help: this text",
+        metavar="fix|status|restore|help",
+        help="fix: repair the last failing cell; status: where requests go; restore NAME: put "
+        "back a variable that the last request's code replaced or deleted; help: this text",
+    )
+    @argument(
+        "name",
+        nargs="?",
+        metavar="NAME",
+        help="with restore: the variable to put back (without it: what can be put back)",
     )
     @argument(
         "--model",
@@ -149,7 +157,13 @@ class AutoCoderMagics(Magics):
         %autocoder fix [options]     repair the last cell that failed, from its real error
         %autocoder status            the model, its device and offloaded layers, where
                                      requests go
+        %autocoder restore NAME      put back a variable that the last request's code
+                                     replaced or deleted (a change in place cannot be undone)
         %autocoder help              this text
+
+        Variables the request does not ask to change are watched around each run
+        (c.AutoCoder.variable_guard: warn, strict or off); a change is told to the model and
+        shown here.
 
         The kernel's stop button stops the answer and the run; your variables are kept.
         The defaults are c.AutoCoder settings in IPython's configuration.
@@ -162,6 +176,9 @@ class AutoCoderMagics(Magics):
             return
         if options.command == "status":
             self.show_status()
+            return
+        if options.command == "restore":
+            self.restore(options.name)
             return
         if options.command == "fix":
             failure = self.watch.last_failure
@@ -418,6 +435,31 @@ class AutoCoderMagics(Magics):
             return False
         return answer
 
+    def restore(self, name: str | None) -> None:
+        """`%autocoder restore NAME`: the object the last request's code replaced or deleted
+        under NAME, put back; without NAME, what can be put back."""
+        from ..executors.guard import guard_of
+        from .display import CellDisplay
+
+        guard = guard_of(self.shell)
+        display = CellDisplay(self.shell)
+        if name is None:
+            kept = guard.kept_values()
+            if not kept:
+                display.line(
+                    "Nothing to restore: the last request's code replaced or deleted none of "
+                    "your variables (a change in place cannot be undone)."
+                )
+                return
+            listed = [f"`{item['name']}` ({item['was']})" for item in kept]
+            text = "Can be put back: " + ", ".join(listed) + f". `%{MAGIC_NAME} restore NAME`"
+            display.line(text, text.replace("`", ""))
+            return
+        answer = guard.restore(self.shell.user_ns, name)
+        if not answer["restored"]:
+            raise UsageError(answer["message"].replace("`", ""))
+        display.line(f"↩ {answer['message']}", answer["message"].replace("`", ""))
+
     # -- settings and status ----------------------------------------------------------
 
     def settings(self) -> AutoCoder:
@@ -476,6 +518,11 @@ def parse_options(line: str) -> argparse.Namespace:
             f"unknown command {options.command!r}: use fix, status or help, and write a request "
             f"in the body of a %%{MAGIC_NAME} cell.\n\nusage: {USAGE}"
         )
+    if options.name is not None and options.command != "restore":
+        extra.insert(0, options.name)
+        options.name = None
+    if options.name is not None and not options.name.isidentifier():
+        raise usage_error(f"not a variable name: {options.name!r}")
     if extra:
         raise usage_error(f"unrecognized arguments: {' '.join(extra)}")
     return options

@@ -104,6 +104,19 @@ class BrowserExecutor(Executor):
             return {}
         return {str(name): str(version) for name, version in dict(found).items()}
 
+    _GUARD = "__import__('jupyter_autocoder.executors.guard', fromlist=['guard'])"
+
+    def guard(self, action: str, arguments: dict[str, Any] | None = None) -> Any:
+        """The guard of the user's variables, in the notebook's kernel, as a silent probe
+        (the kernel needs this package importable; where it is not, None)."""
+        arguments = dict(arguments or {})
+        try:
+            expression = f"{self._GUARD}.call(get_ipython(), {action!r}, {arguments!r})"
+            return self._probe_value(expression)
+        except ExecutorError as error:
+            log.info("the guard of the notebook's variables cannot run: %s", error)
+            return None
+
     def interrupt(self) -> None:
         """Ask the browser to interrupt the running cell (the user pressed stop)."""
         with self._lock:
@@ -187,7 +200,7 @@ class BrowserExecutor(Executor):
         return {str(item) for item in self._probe_value(expression)}
 
     def _probe_value(self, expression: str) -> Any:
-        """The value of `expression` in the kernel, through JSON."""
+        """The value of `expression` in the kernel, through JSON, run as a silent probe."""
         result = self._run(f"print(__import__('json').dumps({expression}))", self.probe_timeout, PROBE)
         lines = result.stdout.strip().splitlines()
         if not result.ok or not lines:

@@ -143,6 +143,7 @@ export type AgentEventMessage =
   | IInstallEventMessage
   | IApprovalEventMessage
   | IExecutionEventMessage
+  | IVariablesChangedEventMessage
   | IErrorEventMessage
   | IDoneEventMessage;
 
@@ -314,6 +315,22 @@ export interface IExecutionEventMessage {
 }
 
 /**
+ * The `variables_changed` event (VariablesChangedEvent) with the turn's
+ * `notebook`, `session` and `turn`.
+ */
+export interface IVariablesChangedEventMessage {
+  type: 'variables_changed';
+  round: number;
+  changes: IVariableChange[];
+  mode: 'warn' | 'strict';
+  notebook: string;
+  /** the conversation's id */
+  session: string;
+  /** the turn's number in this notebook */
+  turn: number;
+}
+
+/**
  * The `error` event (ErrorEvent) with the turn's `notebook`, `session` and
  * `turn`.
  */
@@ -360,6 +377,7 @@ export type AgentEvent =
   | IInstallEvent
   | IApprovalEvent
   | IExecutionEvent
+  | IVariablesChangedEvent
   | IErrorEvent
   | IDoneEvent;
 
@@ -427,6 +445,22 @@ export interface IExecutionEvent {
   ok: boolean;
   feedback: string;
   language: 'python' | 'sh';
+}
+
+/**
+ * The code just run changed the user's variables that the request did not ask
+ * to change (`agent/guard.py`); it follows that run's `execution` event. A
+ * change whose `restorable` is true can be undone until the next turn begins
+ * (`%autocoder restore NAME`, or the panel's restore, which runs the guard's
+ * "restore" in the kernel); a change in place cannot. `mode` "strict": the
+ * setting made the change fail the round (and put back at once what was
+ * replaced).
+ */
+export interface IVariablesChangedEvent {
+  type: 'variables_changed';
+  round: number;
+  changes: IVariableChange[];
+  mode: 'warn' | 'strict';
 }
 
 /**
@@ -542,6 +576,23 @@ export interface IExecutionResult {
   execution_count: number | null;
 }
 
+/**
+ * A user's variable that the code changed without being asked to. `change`:
+ * "reassigned" (the name holds another object), "deleted", or "mutated" (the
+ * same object, changed in place: `details` says how); `was` / `now` describe
+ * the values; `restorable`: the old object is kept and can be put back;
+ * `restored`: it was put back already (strict mode).
+ */
+export interface IVariableChange {
+  name: string;
+  change: VariableChangeKind;
+  details: string[];
+  was: string;
+  now: string;
+  restorable: boolean;
+  restored: boolean;
+}
+
 export type Mode = 'agent' | 'chat';
 
 export type RunStatus = 'ok' | 'error' | 'interrupted';
@@ -566,3 +617,5 @@ export type InstallStatus =
   | 'present';
 
 export type ExecutionStatus = 'ok' | 'error' | 'timeout' | 'interrupted';
+
+export type VariableChangeKind = 'reassigned' | 'mutated' | 'deleted';

@@ -37,6 +37,7 @@ const EVENT_TYPES: Record<AgentEvent['type'], true> = {
   install: true,
   approval: true,
   execution: true,
+  variables_changed: true,
   error: true,
   done: true
 };

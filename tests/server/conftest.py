@@ -169,6 +169,11 @@ def autocoder(jp_serverapp, jp_asyncio_loop, http_server_client):
 # --- the browser side of the agent WebSocket -------------------------------------------
 
 
+def is_guard_probe(message: dict) -> bool:
+    """A `run_cell` of the guard of the user's variables (executors/guard.py)."""
+    return message.get("purpose") == "probe" and "jupyter_autocoder.executors.guard" in message["code"]
+
+
 class ScriptedBrowser:
     """Plays the panel on one agent WebSocket: starts turns, runs the cells the server asks
     for (through `run_cell`), answers approvals, and files every message by notebook."""
@@ -188,6 +193,7 @@ class ScriptedBrowser:
         self.by_notebook: dict[str, list[dict]] = defaultdict(list)
         self.errors: list[dict] = []  # refused messages (errors without a session)
         self.run_requests: list[dict] = []
+        self.guard_requests: list[dict] = []  # the silent probes of the variable guard
         self.schema_violations: list[str] = []  # messages that do not match the protocol's schema
         self._arrived = asyncio.Event()
         self._tasks: set[asyncio.Task] = set()
@@ -207,7 +213,11 @@ class ScriptedBrowser:
                 self.errors.append(message)
             elif "notebook" in message:
                 self.by_notebook[message["notebook"]].append(message)
-            if message["type"] == "run_cell":
+            if message["type"] == "run_cell" and is_guard_probe(message):
+                # The guard of the user's variables: the panel runs these silently.
+                self.guard_requests.append(message)
+                self._spawn(self._answer_guard(message))
+            elif message["type"] == "run_cell":
                 self.run_requests.append(message)
                 if self.run_cell is not None:
                     self._spawn(self._answer_run(message))
@@ -223,6 +233,15 @@ class ScriptedBrowser:
         task = asyncio.ensure_future(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    async def _answer_guard(self, request: dict) -> None:
+        """Run a guard probe in the kernel, if this browser has a real one; else answer as a
+        kernel without the package would (the guard then stays off for the turn)."""
+        if getattr(self.run_cell, "real_kernel", False):
+            await self._answer_run(request)
+            return
+        error = {"output_type": "error", "ename": "ModuleNotFoundError", "evalue": "no kernel", "traceback": []}
+        self.send({"type": "run_result", "id": request["id"], "outputs": [error], "status": "error"})
 
     async def _answer_run(self, request: dict) -> None:
         answer = await self.run_cell(request)
@@ -309,6 +328,7 @@ def kernel_runner(kernel) -> tuple[Callable[[dict], Awaitable[dict]], Callable[[
     def on_interrupt(message: dict) -> None:
         threading.Thread(target=kernel.interrupt, daemon=True).start()
 
+    run_cell.real_kernel = True  # it can run the guard's probes too
     return run_cell, on_interrupt
 
 

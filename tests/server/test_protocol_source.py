@@ -18,6 +18,7 @@ import pytest
 from jupyter_autocoder._version import __version__
 from jupyter_autocoder.agent import events as ev
 from jupyter_autocoder.agent.approval import ApprovalRequest
+from jupyter_autocoder.agent.guard import VariableChange
 from jupyter_autocoder.errors import ProtocolError
 from jupyter_autocoder.executors.base import (
     DisplayOutput,
@@ -102,6 +103,13 @@ def _events() -> list[ev.AgentEvent]:
         ev.ApprovalEvent(round=1, request=install, status="declined"),
         ev.ExecutionEvent(round=1, result=_result(), feedback="NameError: name 'x' ..."),
         ev.ExecutionEvent(round=2, result=ExecutionResult(), ok=True, language="sh"),
+        ev.VariablesChangedEvent(
+            round=1,
+            changes=[
+                VariableChange("log", "mutated", ["column `day_of_week` added"]),
+                VariableChange("df", "reassigned", was="list of 2 items", restorable=True),
+            ],
+        ),
         ev.ErrorEvent(round=1, message="no engine", error_type="EngineUnavailableError"),
         ev.DoneEvent(round=2, success=True, code="print(1)", rounds=2, seconds=1.5, trace_path="t"),
         ev.DoneEvent(reason=ev.ANSWERED, success=True, answer="Use df.describe()."),

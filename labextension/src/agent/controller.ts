@@ -25,7 +25,7 @@ import {
   ISendOptions
 } from '../tokens';
 import { notebookContext } from './context';
-import { NotebookExecutor } from './executor';
+import { IRestoreAnswer, NotebookExecutor } from './executor';
 import { KernelVariables } from './variables';
 
 /**
@@ -213,6 +213,14 @@ export class AgentController implements IDisposable {
   /** The user's answer to an install or shell command the agent asked for. */
   answerApproval(id: string, approved: boolean): void {
     this.connection.send({ type: 'approval', id, approved });
+  }
+
+  /**
+   * Put back a variable of the notebook that the agent's last turn replaced or deleted
+   * (the guard of the user's variables keeps it in the kernel until the next turn).
+   */
+  restoreVariable(notebook: string, name: string): Promise<IRestoreAnswer> {
+    return this.executor.restoreVariable(notebook, name);
   }
 
   /** The user's answer to "run this cell?" (ask before running). */

@@ -63,6 +63,25 @@ export interface ICellReplaced {
   versions: readonly ICellVersion[];
 }
 
+/** The kernel's answer to a restore: whether the variable is back, and a sentence. */
+export interface IRestoreAnswer {
+  restored: boolean;
+  message: string;
+}
+
+/** A Python identifier (the guard in the kernel checks it again). */
+const IDENTIFIER = /^[\p{L}_][\p{L}\p{N}_]*$/u;
+
+/** The code that asks the kernel's guard (jupyter_autocoder/executors/guard.py) to restore. */
+export function restoreCode(name: string): string {
+  const guard =
+    "__import__('jupyter_autocoder.executors.guard', fromlist=['guard'])";
+  return (
+    `print(__import__('json').dumps(${guard}.call(get_ipython(), 'restore', ` +
+    `{'name': ${JSON.stringify(name)}})))`
+  );
+}
+
 interface IActiveRun {
   notebook: string;
   sessionContext: ISessionContext;
@@ -239,6 +258,71 @@ export class NotebookExecutor {
       });
     } finally {
       this._runs.delete(message.id);
+    }
+  }
+
+  /**
+   * Put back `name` in the notebook's kernel, as it was before the agent's last turn
+   * replaced or deleted it: the guard's "restore", run silently (no cell, no history).
+   */
+  async restoreVariable(
+    notebook: string,
+    name: string
+  ): Promise<IRestoreAnswer> {
+    if (!IDENTIFIER.test(name)) {
+      return { restored: false, message: `Not a variable name: ${name}` };
+    }
+    const panel = this.findNotebook(notebook);
+    if (!panel) {
+      return {
+        restored: false,
+        message: `The notebook ${notebook} is not open; open it to restore ${name}.`
+      };
+    }
+    await panel.sessionContext.ready;
+    const kernel = panel.sessionContext.session?.kernel;
+    if (!kernel) {
+      return { restored: false, message: 'The notebook has no kernel.' };
+    }
+    let printed = '';
+    let failure = '';
+    const future = kernel.requestExecute({
+      code: restoreCode(name),
+      silent: false,
+      store_history: false,
+      allow_stdin: false,
+      stop_on_error: false
+    });
+    future.onIOPub = msg => {
+      const output = toOutput(msg);
+      if (output && output !== 'clear' && output.output_type === 'stream') {
+        printed += String(output.text);
+      } else if (
+        output &&
+        output !== 'clear' &&
+        output.output_type === 'error'
+      ) {
+        failure = `${output.ename}: ${output.evalue}`;
+      }
+    };
+    await future.done;
+    if (failure) {
+      return {
+        restored: false,
+        message: `Restoring ${name} failed: ${failure}`
+      };
+    }
+    try {
+      const answer = JSON.parse(printed.trim().split('\n').pop() ?? '');
+      return {
+        restored: answer.restored === true,
+        message: String(answer.message ?? '')
+      };
+    } catch {
+      return {
+        restored: false,
+        message: `The kernel did not answer the restore of ${name}.`
+      };
     }
   }
 

@@ -367,6 +367,7 @@ export class AutoCoderPanel extends Panel implements IAutoCoderPanel {
   private _turnHost(notebook: string): ITurnHost {
     const controller = this.options.controller;
     return {
+      restoreVariable: name => controller.restoreVariable(notebook, name),
       rendermime: this.options.rendermime,
       trans: this.options.trans,
       actions: this._codeActions(),

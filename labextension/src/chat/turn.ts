@@ -9,7 +9,9 @@ import {
   IApprovalRequest,
   IDoneEvent,
   IExecutionEvent,
-  IInstallEvent
+  IInstallEvent,
+  IVariableChange,
+  IVariablesChangedEvent
 } from '../protocol';
 import { AnswerView, ICodeActions } from './answer';
 import { TurnEvent, TurnModel } from './conversation';
@@ -28,6 +30,10 @@ export interface ITurnHost {
   answerRun(id: string, approved: boolean): void;
   /** Put back the versions this turn's code replaced; false when it cannot. */
   restoreReplaced(session: string, turn: number): boolean;
+  /** Put back a variable the agent's code replaced (in the notebook's kernel). */
+  restoreVariable(
+    name: string
+  ): Promise<{ restored: boolean; message: string }>;
 }
 
 /**
@@ -123,6 +129,10 @@ export class TurnView extends Panel {
       case 'install':
         this._finishAnswer();
         this._showInstall(event);
+        break;
+      case 'variables_changed':
+        this._finishAnswer();
+        this._showChangedVariables(event);
         break;
       case 'approval':
         this._finishAnswer();
@@ -399,6 +409,37 @@ export class TurnView extends Panel {
             versions
           )
     );
+  }
+
+  /**
+   * The user's variables the code changed without being asked: one card each, with the
+   * way back (a replaced value), or why there is none (a change in place).
+   */
+  private _showChangedVariables(event: IVariablesChangedEvent): void {
+    const trans = this.host.trans;
+    for (const change of event.changes) {
+      const card = this._card('variable', '');
+      card.dataset.state = change.restored ? 'restored' : change.change;
+      card.dataset.variable = change.name;
+      setCardStatus(card, changeTitle(change, trans));
+      setCardDetail(card, changeDetail(change, event.mode, trans));
+      if (change.restorable) {
+        this._addButtons(card, [
+          {
+            label: trans.__('Restore %1', change.name),
+            kind: 'accept',
+            onClick: () => void this._restore(card, change.name)
+          }
+        ]);
+      }
+    }
+  }
+
+  private async _restore(card: HTMLElement, name: string): Promise<void> {
+    const answer = await this.host.restoreVariable(name);
+    removeButtons(card);
+    card.dataset.state = answer.restored ? 'restored' : 'failed';
+    setCardDetail(card, answer.message.replace(/`/g, ''));
   }
 
   private _showApproval(event: IApprovalEvent): void {
@@ -706,6 +747,55 @@ function setCardAnswer(card: HTMLElement, text: string): void {
 
 function removeButtons(card: HTMLElement): void {
   card.querySelector('.jp-AutoCoder-cardButtons')?.remove();
+}
+
+function changeTitle(
+  change: IVariableChange,
+  trans: TranslationBundle
+): string {
+  switch (change.change) {
+    case 'mutated':
+      return trans.__(
+        'The code changed your variable %1 in place',
+        change.name
+      );
+    case 'deleted':
+      return trans.__('The code deleted your variable %1', change.name);
+    default:
+      return trans.__('The code replaced your variable %1', change.name);
+  }
+}
+
+function changeDetail(
+  change: IVariableChange,
+  mode: IVariablesChangedEvent['mode'],
+  trans: TranslationBundle
+): string {
+  const parts: string[] = [];
+  if (change.change === 'mutated') {
+    parts.push(
+      `${change.details.join('; ').replace(/`/g, '')}.`,
+      trans.__(
+        'This cannot be undone: the object itself was modified, and no copy was kept (copying every variable before every run would cost too much time and memory).'
+      )
+    );
+  } else {
+    if (change.was) {
+      parts.push(trans.__('It held: %1.', change.was));
+    }
+    if (change.now) {
+      parts.push(trans.__('Now: %1.', change.now));
+    }
+    if (change.restored) {
+      parts.push(trans.__('It was put back as it was.'));
+    } else if (change.restorable) {
+      parts.push(trans.__('The old value is kept until your next request.'));
+    }
+  }
+  if (mode === 'strict') {
+    parts.push(trans.__('The strict setting makes this a failed round.'));
+  }
+  return parts.join(' ');
 }
 
 function formatSeconds(seconds: number): string {

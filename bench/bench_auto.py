@@ -42,8 +42,9 @@ def decode_rates(llama, max_tokens: int) -> tuple[float, float]:
         if chunk["choices"][0]["delta"].get("content"):
             stamps.append(time.perf_counter())
     whole = (len(stamps) - 1) / (stamps[-1] - stamps[0])
-    windows = [(WINDOW - 1) / (stamps[i + WINDOW - 1] - stamps[i])
-               for i in range(len(stamps) - WINDOW + 1)]
+    windows = [
+        (WINDOW - 1) / (stamps[i + WINDOW - 1] - stamps[i]) for i in range(len(stamps) - WINDOW + 1)
+    ]
     return whole, max(windows, default=whole)
 
 
@@ -59,8 +60,12 @@ def main() -> None:
     bandwidth = measure_cpu_bandwidth()
     probe_seconds = time.perf_counter() - started
     total, available = ram_bytes()
-    machine = Machine(cpu_cores=decode_threads(), ram_total=total, ram_available=available,
-                      cpu_bandwidth=bandwidth)
+    machine = Machine(
+        cpu_cores=decode_threads(),
+        ram_total=total,
+        ram_available=available,
+        cpu_bandwidth=bandwidth,
+    )
     spec = get_spec(arguments.model)
     quant = spec.quantisations[0] if spec.quantisations else None
     guess = estimate(Candidate(spec, quant), machine)
@@ -68,8 +73,9 @@ def main() -> None:
     import llama_cpp
 
     resolved = resolve_model(arguments.model, download=False)
-    llama = llama_cpp.Llama(resolved.path, n_ctx=2048, n_gpu_layers=0, n_threads=decode_threads(),
-                            verbose=False)
+    llama = llama_cpp.Llama(
+        resolved.path, n_ctx=2048, n_gpu_layers=0, n_threads=decode_threads(), verbose=False
+    )
     decode_rates(llama, 16)  # warm
     runs = [decode_rates(llama, arguments.max_tokens) for _ in range(arguments.runs)]
     rates = [whole for whole, _ in runs]
@@ -77,25 +83,30 @@ def main() -> None:
     best_window = max(best for _, best in runs)
     bandwidth_after = measure_cpu_bandwidth()
     ratio = guess.tokens_per_second / measured
-    print(json.dumps({
-        "model": resolved.name,
-        "file_bytes": resolved.size_bytes,
-        "machine": machine_fingerprint(),
-        "threads": decode_threads(),
-        "probe_gb_per_s": round(bandwidth / GB_PER_S, 1),
-        "probe_seconds": round(probe_seconds, 3),
-        "probe_after_gb_per_s": round(bandwidth_after / GB_PER_S, 1),
-        "estimate_tokens_per_s": round(guess.tokens_per_second, 1),
-        "measured_tokens_per_s": round(measured, 1),
-        "measured_runs": [round(rate, 1) for rate in rates],
-        "measured_best_window_tokens_per_s": round(best_window, 1),
-        "ratio": round(ratio, 3),
-        "ratio_to_best_window": round(guess.tokens_per_second / best_window, 3),
-        "target": "0.7-1.3",
-        "within_target": 0.7 <= ratio <= 1.3,
-        "load_average_before": [round(x, 2) for x in load_before],
-        "load_average_after": [round(x, 2) for x in os.getloadavg()],
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "model": resolved.name,
+                "file_bytes": resolved.size_bytes,
+                "machine": machine_fingerprint(),
+                "threads": decode_threads(),
+                "probe_gb_per_s": round(bandwidth / GB_PER_S, 1),
+                "probe_seconds": round(probe_seconds, 3),
+                "probe_after_gb_per_s": round(bandwidth_after / GB_PER_S, 1),
+                "estimate_tokens_per_s": round(guess.tokens_per_second, 1),
+                "measured_tokens_per_s": round(measured, 1),
+                "measured_runs": [round(rate, 1) for rate in rates],
+                "measured_best_window_tokens_per_s": round(best_window, 1),
+                "ratio": round(ratio, 3),
+                "ratio_to_best_window": round(guess.tokens_per_second / best_window, 3),
+                "target": "0.7-1.3",
+                "within_target": 0.7 <= ratio <= 1.3,
+                "load_average_before": [round(x, 2) for x in load_before],
+                "load_average_after": [round(x, 2) for x in os.getloadavg()],
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

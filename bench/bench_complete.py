@@ -61,10 +61,17 @@ def daily_means(frame, column):
     return grouped[column].mean().unstack("station")
 
 '''
-CELL_BEFORE = 'def hottest_days(frame, n=5):\n    """The n days with the highest mean temperature."""\n    '
+CELL_BEFORE = (
+    'def hottest_days(frame, n=5):\n    """The n days with the highest mean temperature."""\n    '
+)
 TYPED = "means = daily_means(frame, 'temperature').mean(axis=1)"
 SUFFIX = "\n\n\nhottest_days(frame)\n"
-AGENT_TURN = [{"role": "user", "content": "Write a long, detailed tutorial on pandas groupby with many examples."}]
+AGENT_TURN = [
+    {
+        "role": "user",
+        "content": "Write a long, detailed tutorial on pandas groupby with many examples.",
+    }
+]
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -75,9 +82,13 @@ def percentile(values: list[float], share: float) -> float:
 def summary(values: list[float]) -> dict:
     if not values:
         return {"n": 0}
-    return {"n": len(values), "median_ms": round(1000 * statistics.median(values), 1),
-            "p90_ms": round(1000 * percentile(values, 0.9), 1),
-            "min_ms": round(1000 * min(values), 1), "max_ms": round(1000 * max(values), 1)}
+    return {
+        "n": len(values),
+        "median_ms": round(1000 * statistics.median(values), 1),
+        "p90_ms": round(1000 * percentile(values, 0.9), 1),
+        "min_ms": round(1000 * min(values), 1),
+        "max_ms": round(1000 * max(values), 1),
+    }
 
 
 class Editor:
@@ -85,14 +96,21 @@ class Editor:
 
     def __init__(self, server: Server, max_tokens: int):
         self.url = f"http://127.0.0.1:{server.port}/autocoder/api/complete"
-        self.http = httpx.Client(headers={"Authorization": f"token {server.token}"}, trust_env=False,
-                                 timeout=120)
+        self.http = httpx.Client(
+            headers={"Authorization": f"token {server.token}"}, trust_env=False, timeout=120
+        )
         self.max_tokens = max_tokens
 
     def complete(self, prefix: str, suffix: str) -> dict:
         """One request, read to its end: the time to its first text, its usage, its status."""
-        payload = {"prefix": prefix, "suffix": suffix, "language": "python", "client": "bench-editor",
-                   "max_tokens": self.max_tokens, "max_lines": 4}
+        payload = {
+            "prefix": prefix,
+            "suffix": suffix,
+            "language": "python",
+            "client": "bench-editor",
+            "max_tokens": self.max_tokens,
+            "max_lines": 4,
+        }
         started = time.perf_counter()
         first = None
         done: dict = {}
@@ -100,8 +118,11 @@ class Editor:
         with self.http.stream("POST", self.url, json=payload) as response:
             if response.status_code != 200:
                 response.read()
-                return {"status": response.status_code, "seconds": time.perf_counter() - started,
-                        "reason": response.json().get("reason")}
+                return {
+                    "status": response.status_code,
+                    "seconds": time.perf_counter() - started,
+                    "reason": response.json().get("reason"),
+                }
             for line in response.iter_lines():
                 if not line.strip():
                     continue
@@ -112,8 +133,13 @@ class Editor:
                     text += event["text"]
                 if event.get("done"):
                     done = event
-        return {"status": 200, "first_text": first, "seconds": time.perf_counter() - started,
-                "usage": done.get("usage") or {}, "text": text}
+        return {
+            "status": 200,
+            "first_text": first,
+            "seconds": time.perf_counter() - started,
+            "usage": done.get("usage") or {},
+            "text": text,
+        }
 
     def close(self) -> None:
         self.http.close()
@@ -152,16 +178,23 @@ class AgentTurn:
 def keystrokes(count: int) -> list[str]:
     """The prefixes at `count` keystroke pauses along the typed line (first one warms)."""
     step = max(1, len(TYPED) // count)
-    return [EARLIER_CELLS + CELL_BEFORE + TYPED[:k] for k in range(step, len(TYPED) + 1, step)][:count]
+    return [EARLIER_CELLS + CELL_BEFORE + TYPED[:k] for k in range(step, len(TYPED) + 1, step)][
+        :count
+    ]
 
 
-def bench_server(model: str, n_ctx: int, lane_ctx: int, count: int, max_tokens: int, blocks: int,
-                 scratch: Path) -> dict:
-    server = Server(scratch / f"server-{lane_ctx}", {"model": model, "n_ctx": n_ctx, "n_gpu_layers": 0,
-                                                     "completion_n_ctx": lane_ctx})
+def bench_server(
+    model: str, n_ctx: int, lane_ctx: int, count: int, max_tokens: int, blocks: int, scratch: Path
+) -> dict:
+    server = Server(
+        scratch / f"server-{lane_ctx}",
+        {"model": model, "n_ctx": n_ctx, "n_gpu_layers": 0, "completion_n_ctx": lane_ctx},
+    )
     report: dict = {"completion_n_ctx": lane_ctx}
     try:
-        status = server.wait("/autocoder/api/status", lambda r: r["engine"]["state"] in ("ready", "failed"))
+        status = server.wait(
+            "/autocoder/api/status", lambda r: r["engine"]["state"] in ("ready", "failed")
+        )
         if status["engine"]["state"] != "ready":
             raise RuntimeError(status["engine"]["error"])
         report["completion"] = status["completion"]
@@ -171,7 +204,7 @@ def bench_server(model: str, n_ctx: int, lane_ctx: int, count: int, max_tokens: 
         editor.complete(prefixes[0], SUFFIX)  # warm: the model has seen the cell
         idle, busy, usages, dropped = [], [], [], {"idle": 0, "busy": 0}
         agent_speed_during, agent_speed_alone = [], []
-        for block in range(blocks):
+        for _block in range(blocks):
             for kind in ("idle", "busy"):
                 agent = AgentTurn(chat) if kind == "busy" else None
                 if agent is not None:
@@ -194,19 +227,27 @@ def bench_server(model: str, n_ctx: int, lane_ctx: int, count: int, max_tokens: 
         report["first_text_idle"] = summary(idle)
         report["first_text_during_agent_turn"] = summary(busy)
         if idle and busy:
-            report["ratio_busy_to_idle"] = round(statistics.median(busy) / statistics.median(idle), 2)
+            report["ratio_busy_to_idle"] = round(
+                statistics.median(busy) / statistics.median(idle), 2
+            )
         report["no_ghost_text"] = dropped
-        evaluated = [u["prompt_tokens"] - u["cached_tokens"] for u in usages if "cached_tokens" in u]
+        evaluated = [
+            u["prompt_tokens"] - u["cached_tokens"] for u in usages if "cached_tokens" in u
+        ]
         prompts = [u["prompt_tokens"] for u in usages if "prompt_tokens" in u]
         if evaluated:
             report["cache"] = {
                 "prompt_tokens_median": statistics.median(prompts),
                 "evaluated_again_median": statistics.median(evaluated),
-                "evaluated_again_share": round(statistics.median(evaluated) / statistics.median(prompts), 3),
+                "evaluated_again_share": round(
+                    statistics.median(evaluated) / statistics.median(prompts), 3
+                ),
                 "suffix_tokens": len(SUFFIX) // 3,
             }
         report["agent_turn_tokens_per_second"] = {
-            "alone": [s for s in agent_speed_alone if s], "while_completing": [s for s in agent_speed_during if s]}
+            "alone": [s for s in agent_speed_alone if s],
+            "while_completing": [s for s in agent_speed_during if s],
+        }
         worker = psutil.Process(server.get("/autocoder/api/status")["engine"]["pid"])
         report["worker_rss_mb"] = round(worker.memory_info().rss / 2**20, 1)
         editor.close()
@@ -216,14 +257,18 @@ def bench_server(model: str, n_ctx: int, lane_ctx: int, count: int, max_tokens: 
     return report
 
 
-def bench_second_process(model: str, n_ctx: int, count: int, max_tokens: int, blocks: int,
-                         scratch: Path) -> dict:
+def bench_second_process(
+    model: str, n_ctx: int, count: int, max_tokens: int, blocks: int, scratch: Path
+) -> dict:
     """Completions asked of a second worker process (same model, no lane) while the server's
     worker streams the agent turn: both processes share the cores."""
-    server = Server(scratch / "server-second", {"model": model, "n_ctx": n_ctx, "n_gpu_layers": 0,
-                                                "completion_n_ctx": 0})
-    second = EngineSupervisor(AutoCoder(model=model, n_ctx=2048, n_gpu_layers=0, engine_url="",
-                                        completion_n_ctx=0))
+    server = Server(
+        scratch / "server-second",
+        {"model": model, "n_ctx": n_ctx, "n_gpu_layers": 0, "completion_n_ctx": 0},
+    )
+    second = EngineSupervisor(
+        AutoCoder(model=model, n_ctx=2048, n_gpu_layers=0, engine_url="", completion_n_ctx=0)
+    )
     report: dict = {}
     try:
         server.wait("/autocoder/api/status", lambda r: r["engine"]["state"] in ("ready", "failed"))
@@ -235,9 +280,15 @@ def bench_second_process(model: str, n_ctx: int, count: int, max_tokens: int, bl
 
         def ask(prefix: str) -> float | None:
             prompt = template.prompt(prefix, SUFFIX) if template else prefix
-            with second.client() as client, client.stream_completion(
-                prompt, max_tokens=max_tokens, temperature=0, stop=list(template.stop) if template else []
-            ) as stream:
+            with (
+                second.client() as client,
+                client.stream_completion(
+                    prompt,
+                    max_tokens=max_tokens,
+                    temperature=0,
+                    stop=list(template.stop) if template else [],
+                ) as stream,
+            ):
                 started = time.perf_counter()
                 for piece in stream:
                     if piece.strip():
@@ -259,7 +310,9 @@ def bench_second_process(model: str, n_ctx: int, count: int, max_tokens: int, bl
         report["first_text_idle"] = summary(idle)
         report["first_text_during_agent_turn"] = summary(busy)
         if idle and busy:
-            report["ratio_busy_to_idle"] = round(statistics.median(busy) / statistics.median(idle), 2)
+            report["ratio_busy_to_idle"] = round(
+                statistics.median(busy) / statistics.median(idle), 2
+            )
         memory = psutil.Process(second.status()["pid"]).memory_full_info()
         report["second_worker_rss_mb"] = round(memory.rss / 2**20, 1)
         report["second_worker_uss_mb"] = round(memory.uss / 2**20, 1)
@@ -281,17 +334,39 @@ def main() -> None:
     arguments = parser.parse_args()
 
     resolved = resolve_model(arguments.model, download=False)
-    report: dict = {"model": resolved.name, "cpus": os.cpu_count(),
-                    "load_average_before": [round(x, 2) for x in os.getloadavg()]}
+    report: dict = {
+        "model": resolved.name,
+        "cpus": os.cpu_count(),
+        "load_average_before": [round(x, 2) for x in os.getloadavg()],
+    }
     with tempfile.TemporaryDirectory(prefix="bench-complete-") as scratch:
-        report["lane"] = bench_server(resolved.name, arguments.n_ctx, 2048, arguments.keystrokes,
-                                      arguments.max_tokens, arguments.blocks, Path(scratch))
+        report["lane"] = bench_server(
+            resolved.name,
+            arguments.n_ctx,
+            2048,
+            arguments.keystrokes,
+            arguments.max_tokens,
+            arguments.blocks,
+            Path(scratch),
+        )
         if arguments.compare:
-            report["no_lane"] = bench_server(resolved.name, arguments.n_ctx, 0, arguments.keystrokes,
-                                             arguments.max_tokens, arguments.blocks, Path(scratch))
+            report["no_lane"] = bench_server(
+                resolved.name,
+                arguments.n_ctx,
+                0,
+                arguments.keystrokes,
+                arguments.max_tokens,
+                arguments.blocks,
+                Path(scratch),
+            )
             report["second_process"] = bench_second_process(
-                resolved.name, arguments.n_ctx, arguments.keystrokes, arguments.max_tokens,
-                arguments.blocks, Path(scratch))
+                resolved.name,
+                arguments.n_ctx,
+                arguments.keystrokes,
+                arguments.max_tokens,
+                arguments.blocks,
+                Path(scratch),
+            )
     report["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
     json.dump(report, sys.stdout, indent=2)
     print()

@@ -37,18 +37,36 @@ from jupyter_autocoder.llm.hardware import decode_threads
 from jupyter_autocoder.llm.resolve import resolve_model
 from jupyter_autocoder.llm.supervisor import EngineSupervisor
 
-DECODE_PROMPT = [{"role": "user", "content": "Write a long, detailed tutorial on Python list comprehensions with many examples."}]
+DECODE_PROMPT = [
+    {
+        "role": "user",
+        "content": (
+            "Write a long, detailed tutorial on Python list comprehensions with many examples."
+        ),
+    }
+]
 
 CODE = "\n".join(
-    f"def feature_{i}(frame):\n    \"\"\"Column {i} scaled to unit range.\"\"\"\n"
-    f"    column = frame['c{i}']\n    return (column - column.min()) / (column.max() - column.min())\n"
+    f'def feature_{i}(frame):\n    """Column {i} scaled to unit range."""\n'
+    f"    column = frame['c{i}']\n    return (column - column.min()) / (column.max() - "
+    "column.min())\n"
     for i in range(24)
 )
 FIRST_TURN = [
     {"role": "system", "content": "You are a careful Python assistant."},
-    {"role": "user", "content": f"Here is my module:\n```python\n{CODE}\n```\nWhat does feature_3 return?"},
+    {
+        "role": "user",
+        "content": f"Here is my module:\n```python\n{CODE}\n```\nWhat does feature_3 return?",
+    },
 ]
-EDIT_REQUEST = [{"role": "user", "content": f"```python\n{CODE[:1500]}\n```\nRepeat this code exactly, renaming frame to df."}]
+EDIT_REQUEST = [
+    {
+        "role": "user",
+        "content": (
+            f"```python\n{CODE[:1500]}\n```\nRepeat this code exactly, renaming frame to df."
+        ),
+    }
+]
 
 
 def decode_rate(pieces_at: list[float]) -> float:
@@ -75,8 +93,9 @@ SERVER_REPEAT_PENALTY = 1.1
 def inprocess_run(llama, messages, max_tokens: int, **params) -> tuple[float, float, int]:
     started = time.perf_counter()
     stamps = []
-    for chunk in llama.create_chat_completion(messages, max_tokens=max_tokens, temperature=0,
-                                              stream=True, **params):
+    for chunk in llama.create_chat_completion(
+        messages, max_tokens=max_tokens, temperature=0, stream=True, **params
+    ):
         if chunk["choices"][0]["delta"].get("content"):
             stamps.append(time.perf_counter())
     return decode_rate(stamps), stamps[0] - started, len(stamps)
@@ -160,9 +179,13 @@ def bench_second_turn(client, runs: int) -> dict:
     ]
     warm, cold = [], []
     for _ in range(runs):
-        client.chat(FIRST_TURN, max_tokens=48, temperature=0)  # the first turn, as a user would have it
+        client.chat(
+            FIRST_TURN, max_tokens=48, temperature=0
+        )  # the first turn, as a user would have it
         warm.append(worker_run(client, second_turn, 1)[1])
-        client.chat([{"role": "user", "content": "Unrelated: say hi."}], max_tokens=1)  # evict the prefix
+        client.chat(
+            [{"role": "user", "content": "Unrelated: say hi."}], max_tokens=1
+        )  # evict the prefix
         cold.append(worker_run(client, second_turn, 1)[1])
     prompt_tokens = len(json.dumps(second_turn)) // 4
     warm_s, cold_s = statistics.median(warm), statistics.median(cold)
@@ -205,7 +228,7 @@ def bench_cancel(client, runs: int, token_s: float) -> dict:
         content = f"Run {run} at {time.time()}.\n{FIRST_TURN[1]['content']}"
         fresh = [{"role": "user", "content": content}]
         stream = client.stream_chat(fresh, max_tokens=8, temperature=0)
-        reader = threading.Thread(target=lambda: list(stream), daemon=True)
+        reader = threading.Thread(target=lambda: list(stream), daemon=True)  # noqa: B023 - joined in this iteration
         reader.start()
         time.sleep(0.3)
         cancelled_at = time.perf_counter()
@@ -234,8 +257,16 @@ def bench_cancel_without_early_stop(
     parts (llama-cpp-python's server with the prefetching stream alone)."""
     os.environ[worker_module.EARLY_STOP_VARIABLE] = "0"
     try:
-        engine = EngineSupervisor(AutoCoder(model=path, n_ctx=n_ctx, n_gpu_layers=0, engine_url="",
-                                            n_threads=threads, n_threads_batch=threads))
+        engine = EngineSupervisor(
+            AutoCoder(
+                model=path,
+                n_ctx=n_ctx,
+                n_gpu_layers=0,
+                engine_url="",
+                n_threads=threads,
+                n_threads_batch=threads,
+            )
+        )
         engine.start()
     finally:
         del os.environ[worker_module.EARLY_STOP_VARIABLE]
@@ -280,12 +311,16 @@ def bench_prompt_parts(llama, runs: int) -> dict:
 def bench_prompt_lookup(path: str, n_ctx: int, runs: int, max_tokens: int) -> dict:
     rates = {}
     for draft in ("none", "prompt-lookup"):
-        engine = EngineSupervisor(AutoCoder(model=path, n_ctx=n_ctx, n_gpu_layers=0, draft=draft, engine_url=""))
+        engine = EngineSupervisor(
+            AutoCoder(model=path, n_ctx=n_ctx, n_gpu_layers=0, draft=draft, engine_url="")
+        )
         engine.start()
         try:
             with engine.client() as client:
                 worker_run(client, EDIT_REQUEST, 8)
-                rates[draft] = statistics.median(worker_run(client, EDIT_REQUEST, max_tokens)[0] for _ in range(runs))
+                rates[draft] = statistics.median(
+                    worker_run(client, EDIT_REQUEST, max_tokens)[0] for _ in range(runs)
+                )
         finally:
             engine.stop()
     return {
@@ -303,14 +338,17 @@ def main() -> None:
     parser.add_argument("--n-ctx", type=int, default=4096)
     parser.add_argument("--skip-prompt-lookup", action="store_true")
     parser.add_argument(
-        "--group-niceness", type=int, default=None,
+        "--group-niceness",
+        type=int,
+        default=None,
         help="Linux: the autogroup niceness of the bench and its workers (see bench_threads.py)",
     )
     parser.add_argument(
         "--threads", type=int, default=0, help="decode and batch threads (default: the worker's)"
     )
     parser.add_argument(
-        "--sections", default="decode,second_turn,cancel,prompt_parts",
+        "--sections",
+        default="decode,second_turn,cancel,prompt_parts",
         help="what to measure besides prompt lookup: decode, second_turn, cancel, prompt_parts",
     )
     arguments = parser.parse_args()
@@ -320,17 +358,38 @@ def main() -> None:
 
     resolved = resolve_model(arguments.model, download=False)
     threads = arguments.threads or decode_threads()
-    engine = EngineSupervisor(AutoCoder(model=resolved.path, n_ctx=arguments.n_ctx, n_gpu_layers=0,
-                                        engine_url="", n_threads=threads, n_threads_batch=threads))
+    engine = EngineSupervisor(
+        AutoCoder(
+            model=resolved.path,
+            n_ctx=arguments.n_ctx,
+            n_gpu_layers=0,
+            engine_url="",
+            n_threads=threads,
+            n_threads_batch=threads,
+        )
+    )
     engine.start()
     set_group_niceness(os.getpid(), arguments.group_niceness)
     set_group_niceness(engine.status()["pid"], arguments.group_niceness)
-    # The same settings as the worker's defaults (hardware.decode_threads, llama-cpp-python's batch).
-    llama = llama_cpp.Llama(resolved.path, n_ctx=arguments.n_ctx, n_gpu_layers=0, n_batch=512,
-                              n_threads=threads, n_threads_batch=threads, verbose=False)
-    report = {"model": resolved.name, "path": resolved.path, "device": "cpu", "threads": threads,
-              "load_average_before": [round(x, 2) for x in os.getloadavg()],
-              "gpu_offload_supported": bool(llama_cpp.llama_supports_gpu_offload())}
+    # The same settings as the worker's defaults (hardware.decode_threads, llama-cpp-python's
+    # batch).
+    llama = llama_cpp.Llama(
+        resolved.path,
+        n_ctx=arguments.n_ctx,
+        n_gpu_layers=0,
+        n_batch=512,
+        n_threads=threads,
+        n_threads_batch=threads,
+        verbose=False,
+    )
+    report = {
+        "model": resolved.name,
+        "path": resolved.path,
+        "device": "cpu",
+        "threads": threads,
+        "load_average_before": [round(x, 2) for x in os.getloadavg()],
+        "gpu_offload_supported": bool(llama_cpp.llama_supports_gpu_offload()),
+    }
     try:
         with engine.client() as client:
             worker = psutil.Process(engine.status()["pid"])
@@ -347,14 +406,20 @@ def main() -> None:
             report["prompt_parts"] = bench_prompt_parts(llama, arguments.runs)
         if "cancel" in sections:
             report["cancel_without_early_stop"] = bench_cancel_without_early_stop(
-                resolved.path, arguments.n_ctx, threads, arguments.runs, token_s,
+                resolved.path,
+                arguments.n_ctx,
+                threads,
+                arguments.runs,
+                token_s,
                 arguments.group_niceness,
             )
     finally:
         engine.stop()
         llama.close()
     if not arguments.skip_prompt_lookup:
-        report["prompt_lookup"] = bench_prompt_lookup(resolved.path, arguments.n_ctx, arguments.runs, arguments.max_tokens)
+        report["prompt_lookup"] = bench_prompt_lookup(
+            resolved.path, arguments.n_ctx, arguments.runs, arguments.max_tokens
+        )
     report["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
     json.dump(report, sys.stdout, indent=2)
     print()

@@ -40,7 +40,9 @@ TARGET_MS = 20.0
 
 def _png(width: int, height: int) -> str:
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
 
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     body = zlib.compress(b"\0" * 4000)
@@ -48,15 +50,22 @@ def _png(width: int, height: int) -> str:
     return base64.b64encode(raw).decode()
 
 
-_TRACEBACK = ["\x1b[0;31m" + "-" * 75 + "\x1b[0m", "\x1b[0;31mKeyError\x1b[0m    Traceback (most recent call last)"] + [
-    f"File \x1b[0;32m/lib/pandas/core/frame.py:{i}\x1b[0m, in \x1b[0;36mgetitem\x1b[0m\n    return self._get({i})"
+_TRACEBACK = [
+    "\x1b[0;31m" + "-" * 75 + "\x1b[0m",
+    "\x1b[0;31mKeyError\x1b[0m    Traceback (most recent call last)",
+] + [
+    f"File \x1b[0;32m/lib/pandas/core/frame.py:{i}\x1b[0m, in \x1b[0;36mgetitem\x1b[0m\n    "
+    f"return self._get({i})"
     for i in range(40)
 ]
-_TABLE = "<table class=\"dataframe\"><thead><tr><th></th><th>a</th><th>b</th></tr></thead><tbody>" + "".join(
-    f"<tr><th>{i}</th><td>{i}</td><td>{i * 2}</td></tr>" for i in range(60)
-) + "</tbody></table>"
+_TABLE = (
+    '<table class="dataframe"><thead><tr><th></th><th>a</th><th>b</th></tr></thead><tbody>'
+    + "".join(f"<tr><th>{i}</th><td>{i}</td><td>{i * 2}</td></tr>" for i in range(60))
+    + "</tbody></table>"
+)
 _FAILED = ExecutionResult(
-    [StreamOutput("stdout", "loading...\n" * 50), ErrorOutput("KeyError", "'price'", _TRACEBACK)], status="error"
+    [StreamOutput("stdout", "loading...\n" * 50), ErrorOutput("KeyError", "'price'", _TRACEBACK)],
+    status="error",
 )
 _CLEAN = ExecutionResult(
     [
@@ -84,7 +93,8 @@ def _reply(round_number: int, rounds: int) -> str:
     body = "\n".join(f"    total_{i} = df['a'].sum() + {i}" for i in range(20))
     marker = "fail = True\n" if round_number < rounds else ""
     return (
-        f"Round {round_number}: computing the totals.\n```python\n{marker}def compute(df):\n{body}\n"
+        f"Round {round_number}: computing the totals.\n```python\n{marker}def "
+        f"compute(df):\n{body}\n"
         "    return total_0\nresult = compute(df)\nprint(result)\n```\n"
     )
 

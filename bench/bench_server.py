@@ -35,18 +35,24 @@ from pathlib import Path
 import httpx
 import psutil
 
-from jupyter_autocoder.config import AutoCoder
-from jupyter_autocoder.llm.hardware import decode_threads
-from jupyter_autocoder.llm.client import ModelClient
-from jupyter_autocoder.llm.resolve import resolve_model
-from jupyter_autocoder.llm.supervisor import EngineSupervisor
-
 # The same prompts and timing as the engine benchmark beside this file.
 from bench_engine import DECODE_PROMPT, FIRST_TURN, inprocess_run  # noqa: E402
 from bench_engine import worker_run as proxy_run  # noqa: E402
 
+from jupyter_autocoder.config import AutoCoder
+from jupyter_autocoder.llm.client import ModelClient
+from jupyter_autocoder.llm.hardware import decode_threads
+from jupyter_autocoder.llm.resolve import resolve_model
+from jupyter_autocoder.llm.supervisor import EngineSupervisor
+
 SHORT_PROMPT = [{"role": "user", "content": "Write a Python function that reverses a string."}]
-OTHER_EXTENSIONS = ("jupyterlab", "jupyter_lsp", "jupyter_server_terminals", "notebook_shim", "notebook")
+OTHER_EXTENSIONS = (
+    "jupyterlab",
+    "jupyter_lsp",
+    "jupyter_server_terminals",
+    "notebook_shim",
+    "notebook",
+)
 
 
 class Server:
@@ -66,7 +72,9 @@ class Server:
         for name in ("config", "data", "runtime", "root"):
             (base / name).mkdir(parents=True, exist_ok=True)
         (base / "config" / "jupyter_server_config.json").write_text(json.dumps(config))
-        environment = {k: v for k, v in os.environ.items() if not k.startswith(("AUTOCODER_", "JUPYTER"))}
+        environment = {
+            k: v for k, v in os.environ.items() if not k.startswith(("AUTOCODER_", "JUPYTER"))
+        }
         environment.update(
             JUPYTER_CONFIG_DIR=str(base / "config"),
             JUPYTER_DATA_DIR=str(base / "data"),
@@ -74,13 +82,28 @@ class Server:
         )
         self.log = open(base / "server.log", "wb")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "jupyter_server", "--no-browser", "--allow-root", f"--port={self.port}",
-             "--ServerApp.port_retries=0", "--ServerApp.ip=127.0.0.1", f"--ServerApp.root_dir={base / 'root'}",
-             f"--IdentityProvider.token={self.token}"],
-            env=environment, stdout=self.log, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "jupyter_server",
+                "--no-browser",
+                "--allow-root",
+                f"--port={self.port}",
+                "--ServerApp.port_retries=0",
+                "--ServerApp.ip=127.0.0.1",
+                f"--ServerApp.root_dir={base / 'root'}",
+                f"--IdentityProvider.token={self.token}",
+            ],
+            env=environment,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
         )
-        self.http = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", headers={"Authorization": f"token {self.token}"},
-                                 trust_env=False, timeout=30)
+        self.http = httpx.Client(
+            base_url=f"http://127.0.0.1:{self.port}",
+            headers={"Authorization": f"token {self.token}"},
+            trust_env=False,
+            timeout=30,
+        )
 
     def get(self, path: str) -> dict:
         return self.http.get(path).json()
@@ -89,7 +112,9 @@ class Server:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"the server exited: {(self.base / 'server.log').read_text()[-3000:]}")
+                raise RuntimeError(
+                    f"the server exited: {(self.base / 'server.log').read_text()[-3000:]}"
+                )
             try:
                 reply = self.get(path)
                 if ready(reply):
@@ -123,7 +148,9 @@ def bench_decode(client, direct, llama, runs: int, max_tokens: int) -> dict:
         proxy.append(proxy_run(client, DECODE_PROMPT, max_tokens)[0])
         worker.append(proxy_run(direct, DECODE_PROMPT, max_tokens)[0])
         inprocess.append(inprocess_run(llama, DECODE_PROMPT, max_tokens)[0])
-    proxy_rate, worker_rate, inprocess_rate = (statistics.median(x) for x in (proxy, worker, inprocess))
+    proxy_rate, worker_rate, inprocess_rate = (
+        statistics.median(x) for x in (proxy, worker, inprocess)
+    )
     # Runs are compared with their neighbours of the same round: a machine whose background
     # load drifts (shared cores) then weighs on both sides of each pair alike.
     return {
@@ -145,14 +172,23 @@ def bench_first_token(client, direct, llama, runs: int) -> dict:
         {"role": "assistant", "content": first_answer},
         {"role": "user", "content": "And feature_7?"},
     ]
-    times: dict[str, list[float]] = {"proxy_short": [], "direct_short": [], "inprocess_short": [],
-                                     "proxy_second_turn": [], "direct_second_turn": []}
+    times: dict[str, list[float]] = {
+        "proxy_short": [],
+        "direct_short": [],
+        "inprocess_short": [],
+        "proxy_second_turn": [],
+        "direct_second_turn": [],
+    }
     for _ in range(runs):
         for name, target in (("proxy", client), ("direct", direct)):
             proxy_run(target, SHORT_PROMPT, 1)
-            times[f"{name}_short"].append(proxy_run(target, SHORT_PROMPT, 1)[1])  # warm: the same request again
+            times[f"{name}_short"].append(
+                proxy_run(target, SHORT_PROMPT, 1)[1]
+            )  # warm: the same request again
             target.chat(FIRST_TURN, max_tokens=48, temperature=0)
-            times[f"{name}_second_turn"].append(proxy_run(target, second_turn, 1)[1])  # extends the turn just served
+            times[f"{name}_second_turn"].append(
+                proxy_run(target, second_turn, 1)[1]
+            )  # extends the turn just served
         inprocess_run(llama, SHORT_PROMPT, 1)
         times["inprocess_short"].append(inprocess_run(llama, SHORT_PROMPT, 1)[1])
     report = {f"{name}_s": round(statistics.median(values), 4) for name, values in times.items()}
@@ -183,27 +219,46 @@ def main() -> None:
             plain.stop()
 
         started = time.perf_counter()
-        server = Server(Path(scratch) / "autocoder", {"model": resolved.name, "n_ctx": arguments.n_ctx, "n_gpu_layers": 0})
+        server = Server(
+            Path(scratch) / "autocoder",
+            {"model": resolved.name, "n_ctx": arguments.n_ctx, "n_gpu_layers": 0},
+        )
         try:
             server.wait("/autocoder/api/status", lambda reply: True)
             report["server_answers_s"] = round(time.perf_counter() - started, 2)
-            engine = server.wait("/autocoder/api/status", lambda reply: reply["engine"]["state"] in ("ready", "failed"))
+            engine = server.wait(
+                "/autocoder/api/status",
+                lambda reply: reply["engine"]["state"] in ("ready", "failed"),
+            )
             if engine["engine"]["state"] != "ready":
                 raise RuntimeError(engine["engine"]["error"])
             report["model_ready_s"] = round(time.perf_counter() - started, 2)
             idle_rss = server.rss()
 
-            # The same settings as the worker's defaults (hardware.decode_threads, llama-cpp-python's batch).
-            llama = llama_cpp.Llama(resolved.path, n_ctx=arguments.n_ctx, n_gpu_layers=0, n_batch=512,
-                              n_threads=decode_threads(), n_threads_batch=decode_threads(),
-                              verbose=False)
+            # The same settings as the worker's defaults (hardware.decode_threads,
+            # llama-cpp-python's batch).
+            llama = llama_cpp.Llama(
+                resolved.path,
+                n_ctx=arguments.n_ctx,
+                n_gpu_layers=0,
+                n_batch=512,
+                n_threads=decode_threads(),
+                n_threads_batch=decode_threads(),
+                verbose=False,
+            )
             # A worker of this process's own, to tell the proxy's cost from the worker's.
-            worker = EngineSupervisor(AutoCoder(model=resolved.path, n_ctx=arguments.n_ctx, n_gpu_layers=0, engine_url=""))
+            worker = EngineSupervisor(
+                AutoCoder(model=resolved.path, n_ctx=arguments.n_ctx, n_gpu_layers=0, engine_url="")
+            )
             worker.start()
-            client = ModelClient(f"http://127.0.0.1:{server.port}/autocoder/api/v1", api_key=server.token)
+            client = ModelClient(
+                f"http://127.0.0.1:{server.port}/autocoder/api/v1", api_key=server.token
+            )
             direct = worker.client()
             try:
-                report["decode"] = bench_decode(client, direct, llama, arguments.runs, arguments.max_tokens)
+                report["decode"] = bench_decode(
+                    client, direct, llama, arguments.runs, arguments.max_tokens
+                )
                 report["first_token"] = bench_first_token(client, direct, llama, arguments.runs)
             finally:
                 client.close()

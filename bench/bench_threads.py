@@ -183,13 +183,23 @@ def prompt_rate(client, tag: str, limit: float) -> float:
 
 
 def measure(
-    setting: Setting, path: str, kernel: KernelExecutor, window: float, n_ctx: int,
+    setting: Setting,
+    path: str,
+    kernel: KernelExecutor,
+    window: float,
+    n_ctx: int,
     niceness: int | None,
 ) -> dict:
     with wait_policy(setting.wait):
         engine = EngineSupervisor(
-            AutoCoder(model=path, n_ctx=n_ctx, n_gpu_layers=0, engine_url="",
-                      n_threads=setting.decode, n_threads_batch=setting.batch)
+            AutoCoder(
+                model=path,
+                n_ctx=n_ctx,
+                n_gpu_layers=0,
+                engine_url="",
+                n_threads=setting.decode,
+                n_threads_batch=setting.batch,
+            )
         )
         engine.start()
     set_group_niceness(engine.status()["pid"], niceness)
@@ -284,7 +294,11 @@ def main() -> None:
             for setting in settings:
                 rows[setting.name].append(
                     measure(
-                        setting, resolved.path, kernel, arguments.window, arguments.n_ctx,
+                        setting,
+                        resolved.path,
+                        kernel,
+                        arguments.window,
+                        arguments.n_ctx,
                         arguments.group_niceness,
                     )
                 )

@@ -51,8 +51,10 @@ H200_BANDWIDTH_GBS = 4800.0  # the vendor's datasheet figure for the H200's HBM3
 GOAL_SHARE = 0.60  # decode at >= 60% of the bandwidth bound, for the 6.7B shape
 N_CTX = 4096
 PROMPT_TOKENS = 2048
-WORDS = ("def return value table index column frame model layer token stream memory device "
-         "kernel thread buffer matrix vector weight bias cache prompt decode batch").split()
+WORDS = (
+    "def return value table index column frame model layer token stream memory device "
+    "kernel thread buffer matrix vector weight bias cache prompt decode batch"
+).split()
 
 
 def short_prompt() -> list[dict[str, str]]:
@@ -86,8 +88,9 @@ class WorkerSide:
 
     def __init__(self, path: str, n_gpu_layers: int):
         self.bias = no_end_bias(path)
-        self.engine = EngineSupervisor(AutoCoder(model=path, n_ctx=N_CTX,
-                                                 n_gpu_layers=n_gpu_layers, engine_url=""))
+        self.engine = EngineSupervisor(
+            AutoCoder(model=path, n_ctx=N_CTX, n_gpu_layers=n_gpu_layers, engine_url="")
+        )
         self.engine.start()
         self.client = self.engine.client()
 
@@ -96,8 +99,9 @@ class WorkerSide:
         the time to its first text."""
         started = time.perf_counter()
         first = None
-        with (client or self.client).stream_chat(messages, max_tokens=tokens, temperature=0,
-                                                 logit_bias=self.bias) as stream:
+        with (client or self.client).stream_chat(
+            messages, max_tokens=tokens, temperature=0, logit_bias=self.bias
+        ) as stream:
             for _ in stream:
                 first = first or time.perf_counter()
         if stream.finish_reason != "length":
@@ -108,12 +112,21 @@ class WorkerSide:
     def prompt(self, messages: list) -> dict[str, float]:
         """Prompt processing: a non-streamed request for 1 token, timed, with its usage."""
         engine = self.engine
-        body = {"model": engine.model_name, "messages": messages, "max_tokens": 1,
-                "temperature": 0, "logit_bias": self.bias}
+        body = {
+            "model": engine.model_name,
+            "messages": messages,
+            "max_tokens": 1,
+            "temperature": 0,
+            "logit_bias": self.bias,
+        }
         started = time.perf_counter()
-        response = httpx.post(f"{engine.base_url}/chat/completions", json=body, timeout=600,
-                              headers={"Authorization": f"Bearer {engine.api_key}"},
-                              trust_env=False)
+        response = httpx.post(
+            f"{engine.base_url}/chat/completions",
+            json=body,
+            timeout=600,
+            headers={"Authorization": f"Bearer {engine.api_key}"},
+            trust_env=False,
+        )
         seconds = time.perf_counter() - started
         response.raise_for_status()
         tokens = response.json()["usage"]["prompt_tokens"]
@@ -151,8 +164,10 @@ class WorkerSide:
     def status(self) -> dict[str, Any]:
         status = self.engine.status()
         return {
-            "status": {key: status.get(key) for key in
-                       ("device", "n_gpu_layers", "n_layers", "load_seconds", "n_ctx")},
+            "status": {
+                key: status.get(key)
+                for key in ("device", "n_gpu_layers", "n_layers", "load_seconds", "n_ctx")
+            },
             "status_line": _status_line(status),
         }
 
@@ -170,8 +185,14 @@ class InProcessSide:
         self.bias = {int(token): value for token, value in no_end_bias(path).items()}
         started = time.perf_counter()
         # The worker's settings: a thread per physical core, llama-cpp-python's batch.
-        self.llama = llama_cpp.Llama(path, n_ctx=N_CTX, n_gpu_layers=n_gpu_layers, n_batch=512,
-                                     n_threads=decode_threads(), verbose=False)
+        self.llama = llama_cpp.Llama(
+            path,
+            n_ctx=N_CTX,
+            n_gpu_layers=n_gpu_layers,
+            n_batch=512,
+            n_threads=decode_threads(),
+            verbose=False,
+        )
         self.load_seconds = round(time.perf_counter() - started, 2)
 
     def stream(self, messages: list, tokens: int) -> dict[str, float]:
@@ -190,8 +211,9 @@ class InProcessSide:
 
     def prompt(self, messages: list) -> dict[str, float]:
         started = time.perf_counter()
-        answer = self.llama.create_chat_completion(messages, max_tokens=1, temperature=0,
-                                                   logit_bias=self.bias)
+        answer = self.llama.create_chat_completion(
+            messages, max_tokens=1, temperature=0, logit_bias=self.bias
+        )
         tokens = answer["usage"]["prompt_tokens"]
         return {"prompt_tokens": tokens, "tokens_per_s": tokens / (time.perf_counter() - started)}
 
@@ -209,8 +231,9 @@ def _status_line(status: dict) -> str | None:
     return describe_local(status)
 
 
-def _summary(ones: list[dict], manys: list[dict], prompts: list[dict],
-             tokens: int) -> dict[str, Any]:
+def _summary(
+    ones: list[dict], manys: list[dict], prompts: list[dict], tokens: int
+) -> dict[str, Any]:
     one = statistics.median(run["seconds"] for run in ones)
     many = statistics.median(run["seconds"] for run in manys)
     return {
@@ -223,8 +246,9 @@ def _summary(ones: list[dict], manys: list[dict], prompts: list[dict],
     }
 
 
-def measure(path: str, requested_layers: int, layers: int, arguments: argparse.Namespace,
-            vocab: Any) -> tuple[dict, dict]:
+def measure(
+    path: str, requested_layers: int, layers: int, arguments: argparse.Namespace, vocab: Any
+) -> tuple[dict, dict]:
     """Both sides loaded at once, their runs interleaved (a change of load on the machine
     then hits both alike); then the worker's concurrent streams."""
     worker = WorkerSide(path, requested_layers)
@@ -249,14 +273,23 @@ def measure(path: str, requested_layers: int, layers: int, arguments: argparse.N
             messages = long_prompt(vocab, arguments.prompt_tokens)
             for name, side in sides.items():
                 # the same text, less its first word, which makes it new to each side's cache
-                prompts[name].append(side.prompt(
-                    [{"role": "user", "content": f"{name} {messages[0]['content']}"}]))
-        summary = {name: _summary(ones[name], manys[name], prompts[name], arguments.max_tokens)
-                   for name in sides}
-        worker_report = {**facts, **summary["worker"],
-                         "concurrent_4": worker.concurrent(4, arguments.max_tokens)}
-        inprocess_report = {"n_gpu_layers": same_layers, "load_seconds": inprocess.load_seconds,
-                            **summary["inprocess"]}
+                prompts[name].append(
+                    side.prompt([{"role": "user", "content": f"{name} {messages[0]['content']}"}])
+                )
+        summary = {
+            name: _summary(ones[name], manys[name], prompts[name], arguments.max_tokens)
+            for name in sides
+        }
+        worker_report = {
+            **facts,
+            **summary["worker"],
+            "concurrent_4": worker.concurrent(4, arguments.max_tokens),
+        }
+        inprocess_report = {
+            "n_gpu_layers": same_layers,
+            "load_seconds": inprocess.load_seconds,
+            **summary["inprocess"],
+        }
         return worker_report, inprocess_report
     finally:
         if inprocess is not None:
@@ -286,8 +319,10 @@ def measured_bandwidth(cpu: bool) -> dict[str, Any]:
                 seconds = (time.perf_counter() - started) / 10
                 del source, target
                 torch.cuda.empty_cache()
-                return {"gbs": round(2 * 2 * 2**30 / seconds / 1e9, 1),
-                        "how": "torch device-to-device copy of 2 GiB, read + write"}
+                return {
+                    "gbs": round(2 * 2 * 2**30 / seconds / 1e9, 1),
+                    "how": "torch device-to-device copy of 2 GiB, read + write",
+                }
         except ImportError:
             pass
         return {"gbs": None, "how": "not measured: no PyTorch with CUDA"}
@@ -295,12 +330,15 @@ def measured_bandwidth(cpu: bool) -> dict[str, Any]:
 
     # One thread per physical core, each copying its own 128 MiB (NumPy lets go of the GIL).
     threads = decode_threads()
-    pairs = [(np.ones(128 * 2**20, dtype=np.uint8), np.empty(128 * 2**20, dtype=np.uint8))
-             for _ in range(threads)]
+    pairs = [
+        (np.ones(128 * 2**20, dtype=np.uint8), np.empty(128 * 2**20, dtype=np.uint8))
+        for _ in range(threads)
+    ]
 
     def copy_all() -> None:
-        workers = [threading.Thread(target=np.copyto, args=(target, source))
-                   for source, target in pairs]
+        workers = [
+            threading.Thread(target=np.copyto, args=(target, source)) for source, target in pairs
+        ]
         for worker in workers:
             worker.start()
         for worker in workers:
@@ -311,16 +349,21 @@ def measured_bandwidth(cpu: bool) -> dict[str, Any]:
     for _ in range(5):
         copy_all()
     seconds = (time.perf_counter() - started) / 5
-    return {"gbs": round(2 * threads * 128 * 2**20 / seconds / 1e9, 1),
-            "how": f"numpy copies of 128 MiB in {threads} threads, read + write"}
+    return {
+        "gbs": round(2 * threads * 128 * 2**20 / seconds / 1e9, 1),
+        "how": f"numpy copies of 128 MiB in {threads} threads, read + write",
+    }
 
 
 def bound(decode_tps: float, per_token: int, gbs: float | None) -> dict[str, Any] | None:
     if not gbs:
         return None
     ceiling = gbs * 1e9 / per_token
-    return {"bandwidth_gbs": gbs, "bound_tokens_per_s": round(ceiling, 1),
-            "share": round(decode_tps / ceiling, 3)}
+    return {
+        "bandwidth_gbs": gbs,
+        "bound_tokens_per_s": round(ceiling, 1),
+        "share": round(decode_tps / ceiling, 3),
+    }
 
 
 # --- main -------------------------------------------------------------------------------
@@ -348,14 +391,19 @@ def check_shape(name: str, arguments: argparse.Namespace, bandwidth: dict) -> di
             path.unlink()
     decode = worker["decode_tokens_per_s"]
     return {
-        "shape": name, "quant": arguments.quant, "layers": layers,
+        "shape": name,
+        "quant": arguments.quant,
+        "layers": layers,
         "file_bytes": file_bytes,
-        "write_seconds": round(write_seconds, 1), "bytes_read_per_token": per_token,
-        "worker": worker, "inprocess": inprocess,
+        "write_seconds": round(write_seconds, 1),
+        "bytes_read_per_token": per_token,
+        "worker": worker,
+        "inprocess": inprocess,
         "decode_ratio_worker_to_inprocess": round(decode / inprocess["decode_tokens_per_s"], 3),
         "bandwidth_bound": {
-            "stated": bound(decode, per_token,
-                            None if arguments.cpu_smoke else arguments.bandwidth_gbs),
+            "stated": bound(
+                decode, per_token, None if arguments.cpu_smoke else arguments.bandwidth_gbs
+            ),
             "measured": bound(decode, per_token, bandwidth.get("gbs")),
         },
     }
@@ -369,12 +417,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dir", default="/tmp/autocoder-synthetic")
     parser.add_argument("--tokenizer", default=None, help="donor GGUF; default: SmolLM2's")
     parser.add_argument("--max-tokens", type=int, default=256)
-    parser.add_argument("--prompt-tokens", type=int, default=PROMPT_TOKENS,
-                        help="the prompt-processing prompt's length")
+    parser.add_argument(
+        "--prompt-tokens",
+        type=int,
+        default=PROMPT_TOKENS,
+        help="the prompt-processing prompt's length",
+    )
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--bandwidth-gbs", type=float, default=H200_BANDWIDTH_GBS)
-    parser.add_argument("--cpu-smoke", action="store_true",
-                        help="no GPU: 0 layers offloaded, 2 layers per shape")
+    parser.add_argument(
+        "--cpu-smoke", action="store_true", help="no GPU: 0 layers offloaded, 2 layers per shape"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the synthetic files")
     parser.add_argument("--out", default=None, help="also write the JSON here")
     arguments = parser.parse_args(argv)
@@ -391,8 +444,10 @@ def main(argv: list[str] | None = None) -> int:
         "gpu": {"name": gpu.name, "total_bytes": gpu.total_bytes} if gpu else None,
         "cpu_threads": decode_threads(),
         "measured_bandwidth": bandwidth,
-        "max_tokens": arguments.max_tokens, "runs": arguments.runs,
-        "n_ctx": N_CTX, "models": [],
+        "max_tokens": arguments.max_tokens,
+        "runs": arguments.runs,
+        "n_ctx": N_CTX,
+        "models": [],
     }
     if not arguments.cpu_smoke and not report["supports_gpu_offload"]:
         report["error"] = "this llama-cpp-python cannot offload: install the CUDA build"
@@ -401,8 +456,11 @@ def main(argv: list[str] | None = None) -> int:
             report["models"].append(check_shape(name, arguments, bandwidth))
     goal = next((m for m in report["models"] if m["shape"] == "autocoder-s-6.7b"), None)
     stated = goal and goal["bandwidth_bound"]["stated"]
-    report["goal"] = {"decode_share_of_bound_at_least": GOAL_SHARE, "shape": "autocoder-s-6.7b",
-                      "met": (stated["share"] >= GOAL_SHARE) if stated else None}
+    report["goal"] = {
+        "decode_share_of_bound_at_least": GOAL_SHARE,
+        "shape": "autocoder-s-6.7b",
+        "met": (stated["share"] >= GOAL_SHARE) if stated else None,
+    }
     text = json.dumps(report, indent=2)
     print(text)
     if arguments.out:

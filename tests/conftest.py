@@ -44,8 +44,13 @@ def write_wheel(directory: Path, distribution: str, version: str, module: str, s
     dist_info = f"{distribution}-{version}.dist-info"
     files = {
         f"{module}/__init__.py": source,
-        f"{dist_info}/METADATA": f"Metadata-Version: 2.1\nName: {distribution}\nVersion: {version}\n",
-        f"{dist_info}/WHEEL": "Wheel-Version: 1.0\nGenerator: autocoder-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        f"{dist_info}/METADATA": (
+            f"Metadata-Version: 2.1\nName: {distribution}\nVersion: {version}\n"
+        ),
+        f"{dist_info}/WHEEL": (
+            "Wheel-Version: 1.0\nGenerator: autocoder-tests\nRoot-Is-Purelib: true\n"
+            "Tag: py3-none-any\n"
+        ),
     }
     record_lines = []
     for name, text in files.items():

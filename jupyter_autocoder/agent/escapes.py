@@ -77,12 +77,35 @@ _RUNNER_PREFIXES = ("os.exec", "os.spawn")
 # The members `from MODULE import *` brings in that run programs.
 _STAR_MEMBERS = {
     "os": (
-        "system", "popen", "posix_spawn", "posix_spawnp", "execl", "execle", "execlp", "execlpe",
-        "execv", "execve", "execvp", "execvpe", "spawnl", "spawnle", "spawnlp", "spawnlpe",
-        "spawnv", "spawnve", "spawnvp", "spawnvpe",
+        "system",
+        "popen",
+        "posix_spawn",
+        "posix_spawnp",
+        "execl",
+        "execle",
+        "execlp",
+        "execlpe",
+        "execv",
+        "execve",
+        "execvp",
+        "execvpe",
+        "spawnl",
+        "spawnle",
+        "spawnlp",
+        "spawnlpe",
+        "spawnv",
+        "spawnve",
+        "spawnvp",
+        "spawnvpe",
     ),
     "subprocess": (
-        "run", "call", "check_call", "check_output", "Popen", "getoutput", "getstatusoutput",
+        "run",
+        "call",
+        "check_call",
+        "check_output",
+        "Popen",
+        "getoutput",
+        "getstatusoutput",
     ),
     "pty": ("spawn",),
 }
@@ -442,8 +465,9 @@ class _Walker:
     def _nested(self, cell: str, node: ast.AST) -> None:
         """A cell that a magic or IPython's run_cell runs (with IPython's transformation)."""
         if self.depth >= _MAX_DEPTH:
-            self._add(SHELL, self._source(node), "cells nested too deep to read", node,
-                      computed=True)
+            self._add(
+                SHELL, self._source(node), "cells nested too deep to read", node, computed=True
+            )
             return
         self.found.extend(self.finder.cell(cell, self._line_of(node), self.depth + 1))
 

@@ -29,7 +29,13 @@ DONE_REASONS = (SUCCESS, NO_CODE, MAX_ROUNDS, STOPPED, ERROR, ANSWERED)
 LANGUAGES = ("python", "sh")  # of the code a CodeEvent or ExecutionEvent is about
 # "present": the package is installed already, so nothing was run (nor asked).
 INSTALL_STATUSES = (
-    "requested", "installed", "failed", "declined", "refused", "disabled", "present"
+    "requested",
+    "installed",
+    "failed",
+    "declined",
+    "refused",
+    "disabled",
+    "present",
 )
 APPROVAL_STATUSES = ("pending", "approved", "declined")
 # A `done` that the server's history writes for a turn cut off by a restart has only
@@ -130,9 +136,7 @@ class VariablesChangedEvent(AgentEvent):
 
     type: str = field(default="variables_changed", init=False)
     changes: list[VariableChange] = field(default_factory=list)
-    mode: str = field(
-        default="warn", metadata=wire(enum=tuple(m for m in GUARD_MODES if m != OFF))
-    )
+    mode: str = field(default="warn", metadata=wire(enum=tuple(m for m in GUARD_MODES if m != OFF)))
 
 
 @dataclass(kw_only=True)

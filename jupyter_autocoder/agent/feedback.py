@@ -137,7 +137,9 @@ def describe_display(output: DisplayOutput, text_limit: int = 800) -> str:
     html_text = "".join(html_text) if isinstance(html_text, list) else str(html_text)
     if 'class="dataframe' in html_text or "dataframe" in html_text[:300]:
         shape = dataframe_shape(html_text, plain)
-        head = "\n".join(strip_ansi(plain).splitlines()[:6]) if plain else _html_table_head(html_text)
+        head = (
+            "\n".join(strip_ansi(plain).splitlines()[:6]) if plain else _html_table_head(html_text)
+        )
         label = f"[DataFrame {shape[0]} rows x {shape[1]} columns]" if shape else "[DataFrame]"
         return f"{label}\n{head}".rstrip()
     if "image/svg+xml" in data:
@@ -147,7 +149,9 @@ def describe_display(output: DisplayOutput, text_limit: int = 800) -> str:
     if plain:
         return cut_middle(strip_ansi(plain), text_limit)
     if html_text:
-        return f"[text/html, {len(html_text)} characters] " + cut_middle(_html_text(html_text), text_limit // 2)
+        return f"[text/html, {len(html_text)} characters] " + cut_middle(
+            _html_text(html_text), text_limit // 2
+        )
     mimes = ", ".join(sorted(data)) or "empty output"
     return f"[{mimes}]"
 
@@ -159,7 +163,9 @@ def _html_text(text: str) -> str:
 def _html_table_head(text: str, rows: int = 5) -> str:
     lines = []
     for row in re.findall(r"<tr[^>]*>(.*?)</tr>", text, re.DOTALL)[: rows + 1]:
-        cells = [_html_text(cell) for cell in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.DOTALL)]
+        cells = [
+            _html_text(cell) for cell in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.DOTALL)
+        ]
         lines.append("  ".join(cells))
     return "\n".join(lines)
 
@@ -193,7 +199,9 @@ def describe_outputs(result: ExecutionResult, limit: int = 2000) -> str:
     return cut_middle("\n".join(parts), limit)
 
 
-def execution_feedback(result: ExecutionResult, timeout: float | None = None, limit: int = 4000) -> str:
+def execution_feedback(
+    result: ExecutionResult, timeout: float | None = None, limit: int = 4000
+) -> str:
     """The user turn that tells the model what its code did."""
     lines: list[str] = []
     if result.timed_out:

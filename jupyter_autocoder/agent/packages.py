@@ -95,18 +95,32 @@ _NAME = r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?"
 _EXTRAS = rf"\[\s*{_NAME}(?:\s*,\s*{_NAME})*\s*\]"
 _VERSION = r"[A-Za-z0-9.*+!_-]+"
 _SPECIFIER = rf"(?:===|==|!=|<=|>=|~=|<|>)\s*{_VERSION}"
-_REQUIREMENT = re.compile(rf"^(?P<name>{_NAME})(?P<extras>{_EXTRAS})?(?:\s*{_SPECIFIER}(?:\s*,\s*{_SPECIFIER})*)?$")
+_REQUIREMENT = re.compile(
+    rf"^(?P<name>{_NAME})(?P<extras>{_EXTRAS})?(?:\s*{_SPECIFIER}(?:\s*,\s*{_SPECIFIER})*)?$"
+)
 
 # Flags a model often adds that change nothing we care about; they are dropped, not passed on.
-HARMLESS_FLAGS = frozenset({"-q", "-qq", "-qqq", "--quiet", "-U", "--upgrade", "--no-cache-dir", "-v", "--verbose"})
+HARMLESS_FLAGS = frozenset(
+    {"-q", "-qq", "-qqq", "--quiet", "-U", "--upgrade", "--no-cache-dir", "-v", "--verbose"}
+)
 
 PIP_PROGRAMS = ("pip", "pip3")
 PYTHON_PROGRAMS = re.compile(r"^python(?:3(?:\.\d+)?)?$")
 
 # pip installs an argument with one of these endings as a local file, whatever its name.
 ARCHIVE_SUFFIXES = (
-    ".whl", ".zip", ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz", ".tar.xz", ".txz",
-    ".tar.lz", ".tlz", ".egg",
+    ".whl",
+    ".zip",
+    ".tar",
+    ".tar.gz",
+    ".tgz",
+    ".tar.bz2",
+    ".tbz",
+    ".tar.xz",
+    ".txz",
+    ".tar.lz",
+    ".tlz",
+    ".egg",
 )
 _VCS_PREFIXES = ("git+", "hg+", "svn+", "bzr+", "git@")
 _SHELL_CHARACTERS = re.compile(r"[&|$`(){}\n'\"]")
@@ -235,7 +249,8 @@ def missing_module(ename: str, evalue: str) -> str | None:
         return None
     module = match.group(1)
     if "." in module:
-        # `import a.b` failing on `a.b` means `a` is there: a newer version or a typo, not an install.
+        # `import a.b` failing on `a.b` means `a` is there: a newer version or a typo, not an
+        # install.
         return None
     if module.startswith("_") or module in sys.stdlib_module_names:
         return None

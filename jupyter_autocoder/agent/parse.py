@@ -22,7 +22,17 @@ TAG_START = "<API_RUN_START>"
 TAG_STOP = "<API_RUN_STOP>"
 
 _FENCE = re.compile(r"^[ \t]*(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>[^\n`]*)$", re.MULTILINE)
-_SHELL_MAGIC_PREFIXES = ("!", "%pip", "%conda", "%system", "%sx", "%%bash", "%%sh", "%%script", "%%system")
+_SHELL_MAGIC_PREFIXES = (
+    "!",
+    "%pip",
+    "%conda",
+    "%system",
+    "%sx",
+    "%%bash",
+    "%%sh",
+    "%%script",
+    "%%system",
+)
 
 
 @dataclass
@@ -33,7 +43,9 @@ class ParsedReply:
     installs: list[InstallRequest] = field(default_factory=list)
     shell_commands: list[str] = field(default_factory=list)  # need the user's approval
     prose: str = ""  # the answer without its code blocks
-    problems: list[str] = field(default_factory=list)  # malformed parts, said so the model can fix them
+    problems: list[str] = field(
+        default_factory=list
+    )  # malformed parts, said so the model can fix them
 
     @property
     def has_actions(self) -> bool:
@@ -112,7 +124,9 @@ def _classify(info: str, body: str, closed: bool) -> _Block | None:
     if language:
         return None  # json, text, output...: shown, not run
     # An unlabelled fence: pip lines are installs, Python is code, anything else is shown only.
-    lines = [line for line in body.splitlines() if line.strip() and not line.strip().startswith("#")]
+    lines = [
+        line for line in body.splitlines() if line.strip() and not line.strip().startswith("#")
+    ]
     if lines and all(is_pip_install(line) for line in lines):
         return _Block("sh", body, closed)
     if _looks_like_python(body):
@@ -145,7 +159,9 @@ def _tagged_blocks(text: str, reply: ParsedReply) -> list[_Block]:
             elif _looks_like_python(inner):
                 blocks.append(_Block("python", inner))
             else:
-                reply.problems.append(f"The text between {TAG_START} and {TAG_STOP} is not Python code.")
+                reply.problems.append(
+                    f"The text between {TAG_START} and {TAG_STOP} is not Python code."
+                )
     reply.prose = "".join(prose_parts).replace(TAG_STOP, "").strip()
     return blocks
 

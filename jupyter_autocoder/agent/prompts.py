@@ -62,7 +62,9 @@ class NotebookContext:
         return cls(
             cells=[
                 CellContext(
-                    str(cell.get("source", "")), str(cell.get("output", "")), cell.get("execution_count")
+                    str(cell.get("source", "")),
+                    str(cell.get("output", "")),
+                    cell.get("execution_count"),
                 )
                 for cell in payload.get("cells", [])
             ],
@@ -81,7 +83,9 @@ class NotebookContext:
 
 def _variables(items: list[dict[str, Any]]) -> list[VariableContext]:
     return [
-        VariableContext(str(v.get("name", "")), str(v.get("type_name", "")), str(v.get("summary", "")))
+        VariableContext(
+            str(v.get("name", "")), str(v.get("type_name", "")), str(v.get("summary", ""))
+        )
         for v in items
     ]
 
@@ -93,7 +97,8 @@ def coerce_context(context: NotebookContext | dict[str, Any] | None) -> Notebook
 
 
 def render_context(context: NotebookContext | None, budget: int = 6000) -> str:
-    """The context as text of at most `budget` characters: last error, variables, cells newest first."""
+    """The context as text of at most `budget` characters: last error, variables, cells newest
+    first."""
     if not context or budget <= 0:
         return ""
     sections: list[str] = []
@@ -140,7 +145,9 @@ def render_context(context: NotebookContext | None, budget: int = 6000) -> str:
     return "\n\n".join(sections)
 
 
-def request_message(request: str, context: NotebookContext | None = None, budget: int = 6000) -> str:
+def request_message(
+    request: str, context: NotebookContext | None = None, budget: int = 6000
+) -> str:
     """The user turn for a request: the notebook context (if any), then the request."""
     rendered = render_context(context, budget)
     if not rendered:

@@ -252,8 +252,9 @@ _FORM_OF_KIND = {
     "ndarray": "numpy ndarray",
     "figure": "matplotlib Figure",
 }
-_TYPE_KINDS = "|".join(sorted((kind.replace(" ", r"\s+") for kind in _FORM_OF_KIND), key=len,
-                              reverse=True))
+_TYPE_KINDS = "|".join(
+    sorted((kind.replace(" ", r"\s+") for kind in _FORM_OF_KIND), key=len, reverse=True)
+)
 _DESCENDING = re.compile(
     r"\b(?:largest|highest|biggest|most\s+\w+)\s+first\b|\bin\s+descending\s+order\b", re.I
 )

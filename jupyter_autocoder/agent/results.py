@@ -101,11 +101,9 @@ class ResultCheck:
         if not notes:
             return ""
         shown = [
-            f"- `{name}`{' (new)' if name in new and name not in requested else ''}: "
-            f"{fact['text']}"
+            f"- `{name}`{' (new)' if name in new and name not in requested else ''}: {fact['text']}"
             for name, fact in facts.items()
         ]
         return MISMATCH_FEEDBACK.format(
             notes="\n".join(f"- {note}" for note in notes), shown="\n".join(shown)
         )
-

@@ -137,7 +137,7 @@ class AgentSession:
         self,
         client: ModelClient,
         executor: Executor,
-        settings: SessionSettings = SessionSettings(),
+        settings: SessionSettings = SessionSettings(),  # noqa: B008 - frozen
         *,
         approver: Approver | None = None,
         verifier: Verifier | None = None,
@@ -853,7 +853,9 @@ class AgentSession:
             message=f"installed already: {listed}",
         )
         self._trace("install", round=number, packages=present, status="present", versions=versions)
-        note = f"{listed} {'is' if len(present) == 1 else 'are'} installed already: nothing was run."
+        note = (
+            f"{listed} {'is' if len(present) == 1 else 'are'} installed already: nothing was run."
+        )
         error = self._last_error_of_turn()
         if error is not None:
             note += f" The error to fix is {error.ename}: {error.evalue}"
@@ -1004,9 +1006,7 @@ class AgentSession:
         self.messages.append({"role": role, "content": content})
         self._trace("message", role=role, content=content)
 
-    def _expect_for_turn(
-        self, request: str, names: Iterable[str], files: Iterable[str]
-    ) -> None:
+    def _expect_for_turn(self, request: str, names: Iterable[str], files: Iterable[str]) -> None:
         found = expected_results(request)
         names = list(names)
         self._add_expected(found, names, files)

@@ -1,8 +1,8 @@
 """How an agent session works: rounds, timeouts, installs, the prompt, sampling, traces.
 
-    settings = SessionSettings(max_rounds=5, install_policy="never")
-    settings = SessionSettings.from_config(config, max_tokens=512)   # an `AutoCoder` config
-    settings = dataclasses.replace(settings, max_rounds=2)           # a changed copy
+settings = SessionSettings(max_rounds=5, install_policy="never")
+settings = SessionSettings.from_config(config, max_tokens=512)   # an `AutoCoder` config
+settings = dataclasses.replace(settings, max_rounds=2)           # a changed copy
 """
 
 from __future__ import annotations

@@ -215,8 +215,11 @@ def iter_traces(trace_dir: str | os.PathLike[str]) -> Iterator[Path]:
     return iter(sorted(directory.glob(f"*{TRACE_SUFFIX}")))
 
 
-def verified_dialogue(records: list[dict[str, Any]], include_system: bool = False) -> list[dict[str, str]] | None:
-    """The dialogue up to the last answer whose code ran cleanly, when the trace's last turn succeeded."""
+def verified_dialogue(
+    records: list[dict[str, Any]], include_system: bool = False
+) -> list[dict[str, str]] | None:
+    """The dialogue up to the last answer whose code ran cleanly, when the trace's last turn
+    succeeded."""
     messages: list[dict[str, str]] = []
     verified_length = 0
     last_done: dict[str, Any] | None = None

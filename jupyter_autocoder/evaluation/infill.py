@@ -68,13 +68,16 @@ def editor_suffix(task: Task) -> str:
     return "\n" + task.suffix if task.prompt.endswith("\n") else task.suffix
 
 
-def complete_fim(task: Task, client: ModelClient, template: FimTemplate,
-                 options: InfillOptions) -> dict[str, Any]:
+def complete_fim(
+    task: Task, client: ModelClient, template: FimTemplate, options: InfillOptions
+) -> dict[str, Any]:
     prompt = template.prompt(task.prompt, task.suffix)
-    middle = MiddleFilter(task.prompt, editor_suffix(task), options.max_lines,
-                          options.language, template.stop)
-    stream = client.stream_completion(prompt, max_tokens=options.max_tokens, temperature=0.0,
-                                      stop=list(template.stop))
+    middle = MiddleFilter(
+        task.prompt, editor_suffix(task), options.max_lines, options.language, template.stop
+    )
+    stream = client.stream_completion(
+        prompt, max_tokens=options.max_tokens, temperature=0.0, stop=list(template.stop)
+    )
     return _run(stream, middle)
 
 
@@ -87,8 +90,9 @@ def complete_prefix(task: Task, client: ModelClient, options: InfillOptions) -> 
 def complete_chat(task: Task, client: ModelClient, options: InfillOptions) -> dict[str, Any]:
     messages = chat_messages(task.prompt, task.suffix, options.language)
     started = time.perf_counter()
-    with client.stream_chat(messages, max_tokens=options.max_tokens, temperature=0.0,
-                            stop=["\n```"]) as stream:
+    with client.stream_chat(
+        messages, max_tokens=options.max_tokens, temperature=0.0, stop=["\n```"]
+    ) as stream:
         raw = "".join(stream)
     return {
         "middle": strip_chat_fences(raw, task.prompt, options.language),
@@ -163,8 +167,9 @@ def evaluate_infill(
             _judge(task, result, options.timeout)
             record[method] = result
             if method == CHAT:
-                cleaned = MiddleFilter(task.prompt, editor_suffix(task), options.max_lines,
-                                       options.language)
+                cleaned = MiddleFilter(
+                    task.prompt, editor_suffix(task), options.max_lines, options.language
+                )
                 text = cleaned.feed(result["raw"]) + cleaned.finish()
                 derived = {**result, "middle": text}
                 _judge(task, derived, options.timeout)

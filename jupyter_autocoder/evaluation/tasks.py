@@ -233,18 +233,25 @@ def load_infill(path: str | Path | None = None) -> list[Task]:
                 row = json.loads(line)
             except json.JSONDecodeError as error:
                 raise TaskFileError(f"{path}:{number}: not JSON ({error})") from error
-            missing = [key for key in ("prompt", "suffix", "canonical_solution", "test")
-                       if not isinstance(row.get(key) if isinstance(row, dict) else None, str)]
+            missing = [
+                key
+                for key in ("prompt", "suffix", "canonical_solution", "test")
+                if not isinstance(row.get(key) if isinstance(row, dict) else None, str)
+            ]
             if missing:
-                raise TaskFileError(f"{path}:{number}: an infilling task needs {', '.join(missing)}")
-            tasks.append(Task(
-                task_id=str(row.get("task_id", f"infill/{number - 1}")),
-                prompt=row["prompt"],
-                test=row["test"],
-                entry_point=str(row.get("entry_point") or ""),
-                suffix=row["suffix"],
-                middle=row["canonical_solution"],
-            ))
+                raise TaskFileError(
+                    f"{path}:{number}: an infilling task needs {', '.join(missing)}"
+                )
+            tasks.append(
+                Task(
+                    task_id=str(row.get("task_id", f"infill/{number - 1}")),
+                    prompt=row["prompt"],
+                    test=row["test"],
+                    entry_point=str(row.get("entry_point") or ""),
+                    suffix=row["suffix"],
+                    middle=row["canonical_solution"],
+                )
+            )
     return tasks
 
 
@@ -255,6 +262,8 @@ def load_infill_set(name: str) -> list[Task]:
             f"Unknown infilling set {name!r}. Valid: {', '.join(INFILL_SETS)}.", list(INFILL_SETS)
         )
     return load_infill(INFILL_DATA_DIR / INFILL_SETS[name])
+
+
 def prompt_code(task: Task) -> str:
     """The prompt as runnable code (its stub given a body), or "" when it is prose."""
     if task.kind != FUNCTION:

@@ -20,9 +20,6 @@ MAX_STREAM_CHARS = 200_000
 DISPLAY_TYPES = ("display_data", "execute_result")
 
 
-
-
-
 @dataclass
 class StreamOutput:
     """Text written to stdout or stderr."""
@@ -47,7 +44,11 @@ class DisplayOutput:
         data = self.data
         if not include_binary:
             data = {
-                mime: (value if _is_textual(mime) else f"<{len(str(value))} characters of {mime} left out>")
+                mime: (
+                    value
+                    if _is_textual(mime)
+                    else f"<{len(str(value))} characters of {mime} left out>"
+                )
                 for mime, value in data.items()
             }
         return {"output_type": self.output_type, "data": data, "metadata": self.metadata}
@@ -80,9 +81,13 @@ def output_from_dict(payload: dict[str, Any]) -> Output:
         return StreamOutput(payload.get("name", "stdout"), payload.get("text", ""))
     if kind in ("display_data", "execute_result", "update_display_data"):
         output_type = "execute_result" if kind == "execute_result" else "display_data"
-        return DisplayOutput(dict(payload.get("data", {})), dict(payload.get("metadata", {})), output_type)
+        return DisplayOutput(
+            dict(payload.get("data", {})), dict(payload.get("metadata", {})), output_type
+        )
     if kind == "error":
-        return ErrorOutput(payload.get("ename", ""), payload.get("evalue", ""), list(payload.get("traceback", [])))
+        return ErrorOutput(
+            payload.get("ename", ""), payload.get("evalue", ""), list(payload.get("traceback", []))
+        )
     raise ValueError(f"unknown output type {kind!r}")
 
 
@@ -189,12 +194,19 @@ class OutputCollector:
         self._buffer.add(text)
         last.text = self._buffer.render()
 
-    def display(self, data: dict[str, Any], metadata: dict[str, Any] | None = None, execute_result: bool = False) -> None:
+    def display(
+        self,
+        data: dict[str, Any],
+        metadata: dict[str, Any] | None = None,
+        execute_result: bool = False,
+    ) -> None:
         self._before_output()
         self._buffer = None
         bundle = {mime: _json_ready(value) for mime, value in data.items()}
         self.outputs.append(
-            DisplayOutput(bundle, dict(metadata or {}), "execute_result" if execute_result else "display_data")
+            DisplayOutput(
+                bundle, dict(metadata or {}), "execute_result" if execute_result else "display_data"
+            )
         )
 
     def error(self, ename: str, evalue: str, traceback: Sequence[str]) -> None:
@@ -211,7 +223,8 @@ class OutputCollector:
 
 
 class _StreamBuffer:
-    """Stream text bounded to its head and its tail: the start says what ran, the end how it ended."""
+    """Stream text bounded to its head and its tail: the start says what ran, the end how it
+    ended."""
 
     def __init__(self, limit: int):
         self.half = max(limit // 2, 1)
@@ -275,7 +288,7 @@ def shell_command_code(command: str) -> str:
     )
 
 
-_SUBPROCESS_HELPER = '''\
+_SUBPROCESS_HELPER = """\
 def __autocoder_subprocess(command, what, shell=False):
     import importlib, subprocess
     process = subprocess.Popen(command, shell=shell, stdout=subprocess.PIPE,
@@ -290,7 +303,7 @@ def __autocoder_subprocess(command, what, shell=False):
     importlib.invalidate_caches()
     if status:
         raise RuntimeError(f"{what} failed with exit status {status}")
-'''
+"""
 
 
 class Executor(ABC):
@@ -339,7 +352,9 @@ class Executor(ABC):
         (`values.describe_names`); {} where this executor cannot look into its namespace."""
         return {}
 
-    def kernel_context(self, budget: int = 3000, details: Iterable[str] = ()) -> dict[str, Any] | None:
+    def kernel_context(
+        self, budget: int = 3000, details: Iterable[str] = ()
+    ) -> dict[str, Any] | None:
         """The variables of the namespace for a request's context (`values.kernel_context`:
         `variables`, `attached` for the names in `details`, `names`, `seconds`); None where
         this executor cannot look into its namespace."""
@@ -356,10 +371,10 @@ class Executor(ABC):
         where this executor cannot look into its namespace."""
         return None
 
-    def interrupt(self) -> None:
+    def interrupt(self) -> None:  # noqa: B027 - optional
         """Interrupt the code that is running, from another thread (no-op when idle)."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional
         """Release what the executor holds."""
 
     def __enter__(self) -> Executor:
@@ -372,7 +387,6 @@ class Executor(ABC):
 def valid_identifiers(names: Iterable[str]) -> list[str]:
     """Names safe to put into generated code (identifiers only, dotted not allowed)."""
     return sorted({name for name in names if isinstance(name, str) and name.isidentifier()})
-
 
 
 def installed_versions_expression(distributions: Iterable[str]) -> str:

@@ -240,9 +240,9 @@ def _frame_differences(before: dict[str, Any], frame: Any) -> list[str]:
             changed = [
                 sample.columns[old_at]
                 for column, (old_at, _) in enumerate(kept)
-                if not then.iloc[:, column].reset_index(drop=True).equals(
-                    now.iloc[:, column].reset_index(drop=True)
-                )
+                if not then.iloc[:, column]
+                .reset_index(drop=True)
+                .equals(now.iloc[:, column].reset_index(drop=True))
             ]
             if changed:
                 notes.append(_named(changed, "values of column", "changed"))
@@ -377,9 +377,7 @@ def _dict_differences(before: dict[str, Any], mapping: dict[Any, Any]) -> list[s
     elif len(mapping) != before["length"]:
         notes.append(f"items: {before['length']} → {len(mapping)}")
     changed = [
-        key
-        for key, identity in before["items"]
-        if key in mapping and id(mapping[key]) != identity
+        key for key, identity in before["items"] if key in mapping and id(mapping[key]) != identity
     ]
     if changed:
         notes.append(_named(changed, "value of key", "replaced"))

@@ -130,7 +130,9 @@ class KernelExecutor(Executor):
     def restart(self) -> None:
         """Start a fresh kernel in place of this one (all variables are lost)."""
         if not self.owns_kernel:
-            raise ExecutorError("cannot restart a kernel this executor attached to; restart it where it was started")
+            raise ExecutorError(
+                "cannot restart a kernel this executor attached to; restart it where it was started"
+            )
         if self.client is not None:
             self.client.stop_channels()
             self.client = None
@@ -175,7 +177,9 @@ class KernelExecutor(Executor):
 
     # -- running -----------------------------------------------------------------
 
-    def run(self, code: str, timeout: float | None = None, *, silent: bool = False) -> ExecutionResult:
+    def run(
+        self, code: str, timeout: float | None = None, *, silent: bool = False
+    ) -> ExecutionResult:
         """`silent`: as a front end's own requests run, out of the history and without an
         execution count (printed output still comes back)."""
         client = self._ready_client()
@@ -199,7 +203,8 @@ class KernelExecutor(Executor):
                 if next_interrupt_at is not None and now >= next_interrupt_at:
                     if interrupts >= 3:
                         raise KernelUnresponsiveError(
-                            f"the kernel ignored {interrupts} interrupts after the {timeout} s timeout; "
+                            f"the kernel ignored {interrupts} interrupts after the {timeout} s "
+                            "timeout; "
                             "restart it (its variables will be lost)"
                         )
                     self._interrupt_kernel()
@@ -243,7 +248,11 @@ class KernelExecutor(Executor):
         else:
             status = OK
         if failed and error is None:
-            collector.error(ename or "Error", (reply or {}).get("evalue", ""), (reply or {}).get("traceback", []))
+            collector.error(
+                ename or "Error",
+                (reply or {}).get("evalue", ""),
+                (reply or {}).get("traceback", []),
+            )
         return ExecutionResult(
             outputs=collector.outputs,
             duration=duration,
@@ -260,7 +269,9 @@ class KernelExecutor(Executor):
                 message = self.client.get_iopub_msg(timeout=_POLL_SECONDS)
             except queue.Empty:
                 continue
-            if message.get("parent_header", {}).get("msg_id") == msg_id and _handle_iopub(message, OutputCollector()):
+            if message.get("parent_header", {}).get("msg_id") == msg_id and _handle_iopub(
+                message, OutputCollector()
+            ):
                 return
 
     def interrupt(self) -> None:
@@ -299,8 +310,12 @@ class KernelExecutor(Executor):
             process = getattr(self.manager.provisioner, "process", None)
             exit_code = process.poll() if process is not None else None
         suffix = f" (exit status {exit_code})" if exit_code is not None else ""
-        self._dead_message = f"The kernel died while running the code{suffix}; its variables are lost."
-        raise KernelDiedError(self._dead_message + " Call restart() to start a new kernel.", exit_code)
+        self._dead_message = (
+            f"The kernel died while running the code{suffix}; its variables are lost."
+        )
+        raise KernelDiedError(
+            self._dead_message + " Call restart() to start a new kernel.", exit_code
+        )
 
     def _shell_reply(self, msg_id: str) -> dict[str, Any] | None:
         assert self.client is not None
@@ -320,13 +335,17 @@ class KernelExecutor(Executor):
     def _evaluate(self, expression: str) -> Any:
         """The value of a Python literal expression evaluated in the kernel's namespace."""
         client = self._ready_client()
-        msg_id = client.execute("", silent=True, store_history=False, user_expressions={"value": expression})
+        msg_id = client.execute(
+            "", silent=True, store_history=False, user_expressions={"value": expression}
+        )
         reply = self._shell_reply(msg_id)
         if not reply:
             raise ExecutorError("the kernel did not answer a user-expression request")
         value = reply.get("user_expressions", {}).get("value", {})
         if value.get("status") != "ok":
-            raise ExecutorError(f"evaluating in the kernel failed: {value.get('ename')}: {value.get('evalue')}")
+            raise ExecutorError(
+                f"evaluating in the kernel failed: {value.get('ename')}: {value.get('evalue')}"
+            )
         return ast.literal_eval(value["data"]["text/plain"])
 
     def defined_names(self, names: Iterable[str]) -> set[str]:
@@ -343,7 +362,9 @@ class KernelExecutor(Executor):
         expression = f"[path for path in {wanted!r} if __import__('os').path.exists(path)]"
         return set(self._evaluate(expression))
 
-    def kernel_context(self, budget: int = 3000, details: Iterable[str] = ()) -> dict[str, Any] | None:
+    def kernel_context(
+        self, budget: int = 3000, details: Iterable[str] = ()
+    ) -> dict[str, Any] | None:
         """Through the code the panel sends too (`kernel_code`), run silently: it works in a
         kernel whose environment lacks this package."""
         from . import kernel_code
@@ -412,7 +433,9 @@ def _handle_iopub(message: dict[str, Any], collector: OutputCollector) -> bool:
     elif kind == "execute_result":
         collector.display(content.get("data", {}), content.get("metadata", {}), execute_result=True)
     elif kind == "error":
-        collector.error(content.get("ename", ""), content.get("evalue", ""), content.get("traceback", []))
+        collector.error(
+            content.get("ename", ""), content.get("evalue", ""), content.get("traceback", [])
+        )
     elif kind == "clear_output":
         collector.clear(wait=bool(content.get("wait")))
     return False

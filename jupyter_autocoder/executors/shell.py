@@ -51,7 +51,9 @@ class ShellExecutor(Executor):
 
             shell = get_ipython()
             if shell is None:
-                raise ExecutorError("ShellExecutor needs a running IPython shell (a kernel or the IPython terminal)")
+                raise ExecutorError(
+                    "ShellExecutor needs a running IPython shell (a kernel or the IPython terminal)"
+                )
         self.shell = shell
         self.store_history = store_history
         self.interrupt_grace = interrupt_grace
@@ -78,7 +80,9 @@ class ShellExecutor(Executor):
         held = _HeldTracebacks(self).install() if self.hold_errors else None
         # The C-level default handler raises KeyboardInterrupt without a frame of ours in
         # the user's traceback (ipykernel sets the same one while a cell runs).
-        previous_handler = signal.signal(signal.SIGINT, signal.default_int_handler) if on_main_thread else None
+        previous_handler = (
+            signal.signal(signal.SIGINT, signal.default_int_handler) if on_main_thread else None
+        )
         timer = None
         if timeout and on_main_thread:
             timer = threading.Thread(target=self._watch, args=(timeout, stop_timer), daemon=True)
@@ -116,7 +120,9 @@ class ShellExecutor(Executor):
         if timer is not None:
             timer.join()
 
-    def _result(self, outcome: Any, collector: OutputCollector, duration: float, escaped_interrupt: bool) -> ExecutionResult:
+    def _result(
+        self, outcome: Any, collector: OutputCollector, duration: float, escaped_interrupt: bool
+    ) -> ExecutionResult:
         timed_out = self._timer_fired
         error = None
         if outcome is not None:
@@ -138,13 +144,19 @@ class ShellExecutor(Executor):
         else:
             status = OK
         execution_count = getattr(self.shell, "execution_count", None)
-        return ExecutionResult(collector.outputs, duration, timed_out and interrupted, status, execution_count)
+        return ExecutionResult(
+            collector.outputs, duration, timed_out and interrupted, status, execution_count
+        )
 
     def _traceback(self, error: BaseException) -> list[str]:
         if isinstance(error, SyntaxError):
             return traceback_module.format_exception_only(type(error), error)
         try:
-            return list(self.shell.InteractiveTB.structured_traceback(type(error), error, error.__traceback__))
+            return list(
+                self.shell.InteractiveTB.structured_traceback(
+                    type(error), error, error.__traceback__
+                )
+            )
         except Exception:  # a traceback formatter failing must not hide the error itself
             return traceback_module.format_exception(type(error), error, error.__traceback__)
 

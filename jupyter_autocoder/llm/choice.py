@@ -89,8 +89,8 @@ class Machine:
         if not self.gpu_offload:
             return (
                 f"{text}; GPU {self.gpu.name} unused: llama-cpp-python was built without "
-                f"{self.gpu.kind.upper()} (reinstall it with CMAKE_ARGS=\"-DGGML_"
-                f"{self.gpu.kind.upper()}=on\" pip install --no-cache-dir llama-cpp-python)"
+                f'{self.gpu.kind.upper()} (reinstall it with CMAKE_ARGS="-DGGML_'
+                f'{self.gpu.kind.upper()}=on" pip install --no-cache-dir llama-cpp-python)'
             )
         return f"{text}; GPU {gpu}"
 
@@ -333,10 +333,15 @@ def choose_model(
     def pick(row: tuple[Candidate, Estimate, bool], reason: str, **extra: Any) -> AutoChoice:
         candidate, guess, here = row
         return AutoChoice(
-            candidate=candidate, estimate=guess, cached=here,
-            download_from=None if here else candidate.origin, reason=reason,
-            machine=machine.describe(), min_tokens_per_second=floor,
-            passed_over=passed, **extra,
+            candidate=candidate,
+            estimate=guess,
+            cached=here,
+            download_from=None if here else candidate.origin,
+            reason=reason,
+            machine=machine.describe(),
+            min_tokens_per_second=floor,
+            passed_over=passed,
+            **extra,
         )
 
     *autocoders, fallback, last = rows
@@ -345,8 +350,13 @@ def choose_model(
         if not guess.fits:
             passed.append((candidate.name, _too_big(guess, machine)))
         elif guess.tokens_per_second < floor:
-            passed.append((candidate.name, f"about {guess.tokens_per_second:.1f} tokens/s here, "
-                                           f"below the floor of {floor:g}"))
+            passed.append(
+                (
+                    candidate.name,
+                    f"about {guess.tokens_per_second:.1f} tokens/s here, "
+                    f"below the floor of {floor:g}",
+                )
+            )
         else:
             eligible.append((candidate, guess, here))
     for row in eligible:
@@ -356,11 +366,17 @@ def choose_model(
     _, fallback_guess, fallback_here = fallback
     if fallback_here and fallback_guess.fits and fallback_guess.tokens_per_second >= floor:
         for candidate, guess, _ in eligible:
-            passed.append((candidate.name, (
-                f"would decode at about {guess.tokens_per_second:.0f} tokens/s, but it is not "
-                f"downloaded (`jupyter-autocoder pull {candidate.spec.name}`, "
-                f"{_gb(candidate.size_bytes)})"
-            )))
+            passed.append(
+                (
+                    candidate.name,
+                    (
+                        f"would decode at about {guess.tokens_per_second:.0f} tokens/s, but it is "
+                        "not "
+                        f"downloaded (`jupyter-autocoder pull {candidate.spec.name}`, "
+                        f"{_gb(candidate.size_bytes)})"
+                    ),
+                )
+            )
         reason = _fallback_reason(fallback_guess, floor, eligible, over_download=bool(eligible))
         return pick(fallback, reason)
 
@@ -371,10 +387,16 @@ def choose_model(
         blocked = "downloads are off" if not download else "the Hugging Face hub cannot be reached"
         autocoder_why = f"the AutoCoders that would meet the floor are not here, and {blocked}"
         for candidate, guess, _ in eligible:
-            passed.append((candidate.name, (
-                f"would decode at about {guess.tokens_per_second:.0f} tokens/s, but it is not on "
-                f"this machine and {blocked}"
-            )))
+            passed.append(
+                (
+                    candidate.name,
+                    (
+                        f"would decode at about {guess.tokens_per_second:.0f} tokens/s, but it is "
+                        "not on "
+                        f"this machine and {blocked}"
+                    ),
+                )
+            )
 
     if not fallback_guess.fits:
         fallback_why = _too_big(fallback_guess, machine)

@@ -96,7 +96,9 @@ class ChatStream:
         try:
             chunk = json.loads(payload)
         except json.JSONDecodeError as error:
-            raise EngineStreamBrokenError(f"the engine sent a malformed event: {payload[:200]!r}") from error
+            raise EngineStreamBrokenError(
+                f"the engine sent a malformed event: {payload[:200]!r}"
+            ) from error
         if "error" in chunk:
             error = chunk["error"]
             message = error.get("message", str(error)) if isinstance(error, dict) else str(error)
@@ -216,7 +218,9 @@ class ModelClient:
             response = self._http.request(method, self.base_url + path, **kwargs)
         except httpx.TransportError as error:
             self._connection_lost()
-            raise EngineUnavailableError(f"cannot reach the engine at {self.base_url}: {error}") from error
+            raise EngineUnavailableError(
+                f"cannot reach the engine at {self.base_url}: {error}"
+            ) from error
         _raise_for_status(response)
         return response
 
@@ -226,7 +230,9 @@ class ModelClient:
             response = self._http.send(request, stream=True)
         except httpx.TransportError as error:
             self._connection_lost()
-            raise EngineUnavailableError(f"cannot reach the engine at {self.base_url}: {error}") from error
+            raise EngineUnavailableError(
+                f"cannot reach the engine at {self.base_url}: {error}"
+            ) from error
         if response.status_code >= 400:
             response.read()
             response.close()

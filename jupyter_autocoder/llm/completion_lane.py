@@ -128,7 +128,7 @@ def yield_to_completions(llama: Any, gate: PriorityGate) -> None:
         tokens = list(tokens)
         for start in range(0, len(tokens), EVAL_CHUNK):
             gate.wait()
-            evaluate(tokens[start:start + EVAL_CHUNK])
+            evaluate(tokens[start : start + EVAL_CHUNK])
 
     llama.eval = eval
 
@@ -141,9 +141,12 @@ def fim_tokens(llama: Any) -> dict[str, str]:
     vocab = llama_cpp.llama_model_get_vocab(llama.model)
     found = {}
     for name, function in (
-        ("prefix", llama_cpp.llama_vocab_fim_pre), ("suffix", llama_cpp.llama_vocab_fim_suf),
-        ("middle", llama_cpp.llama_vocab_fim_mid), ("pad", llama_cpp.llama_vocab_fim_pad),
-        ("sep", llama_cpp.llama_vocab_fim_sep), ("repo", llama_cpp.llama_vocab_fim_rep),
+        ("prefix", llama_cpp.llama_vocab_fim_pre),
+        ("suffix", llama_cpp.llama_vocab_fim_suf),
+        ("middle", llama_cpp.llama_vocab_fim_mid),
+        ("pad", llama_cpp.llama_vocab_fim_pad),
+        ("sep", llama_cpp.llama_vocab_fim_sep),
+        ("repo", llama_cpp.llama_vocab_fim_rep),
     ):
         token = function(vocab)
         if token >= 0:
@@ -172,10 +175,14 @@ def second_context(main: Any, n_ctx: int) -> Any:
     params = type(main.context_params).from_buffer_copy(main.context_params)
     params.n_ctx = n_ctx
     lane.context_params = params
-    lane._ctx = lane._stack.enter_context(contextlib.closing(
-        internals.LlamaContext(model=main._model, params=params, verbose=False)))
-    lane._batch = lane._stack.enter_context(contextlib.closing(
-        internals.LlamaBatch(n_tokens=main.n_batch, embd=0, n_seq_max=n_ctx, verbose=False)))
+    lane._ctx = lane._stack.enter_context(
+        contextlib.closing(internals.LlamaContext(model=main._model, params=params, verbose=False))
+    )
+    lane._batch = lane._stack.enter_context(
+        contextlib.closing(
+            internals.LlamaBatch(n_tokens=main.n_batch, embd=0, n_seq_max=n_ctx, verbose=False)
+        )
+    )
     lane._n_ctx = lane.n_ctx()
     lane._candidates = internals.LlamaTokenDataArray(n_vocab=lane._n_vocab)
     lane.n_tokens = 0
@@ -214,15 +221,20 @@ class CompletionLane:
             for start in range(0, len(tokens), EVAL_CHUNK):
                 if self._stop is not None and self._stop.is_set():
                     raise CompletionCancelledError
-                evaluate(tokens[start:start + EVAL_CHUNK])
+                evaluate(tokens[start : start + EVAL_CHUNK])
 
         llama.eval = eval
 
     def status(self) -> dict[str, Any]:
-        return {"busy": self.busy, "chat_waiting": self.gate.held, "requests": self.requests,
-                "cancelled": self.cancelled,
-                "generated_tokens": self.generated_tokens, "last_usage": self.last_usage,
-                "n_ctx": self.llama.n_ctx()}
+        return {
+            "busy": self.busy,
+            "chat_waiting": self.gate.held,
+            "requests": self.requests,
+            "cancelled": self.cancelled,
+            "generated_tokens": self.generated_tokens,
+            "last_usage": self.last_usage,
+            "n_ctx": self.llama.n_ctx(),
+        }
 
     def cached_prefix(self, tokens: list[int]) -> int:
         """How many leading `tokens` the lane's context already holds."""
@@ -247,8 +259,12 @@ class CompletionLane:
             produced = 0
             try:
                 with self.gate.hold():
-                    params = {"max_tokens": body["max_tokens"], "temperature": body["temperature"],
-                              "stop": body["stop"], "stream": True}
+                    params = {
+                        "max_tokens": body["max_tokens"],
+                        "temperature": body["temperature"],
+                        "stop": body["stop"],
+                        "stream": True,
+                    }
                     if "messages" in body:
                         # The class's own method, not the worker's prefetching wrapper,
                         # which would queue this behind the chat context's model lock.
@@ -258,7 +274,10 @@ class CompletionLane:
                     else:
                         prompt = body["prompt"]
                         tokens = self.llama.tokenize(prompt.encode("utf-8"), special=True)
-                        usage = {"prompt_tokens": len(tokens), "cached_tokens": self.cached_prefix(tokens)}
+                        usage = {
+                            "prompt_tokens": len(tokens),
+                            "cached_tokens": self.cached_prefix(tokens),
+                        }
                         chunks = self.llama.create_completion(prompt=prompt, **params)
                     try:
                         for chunk in chunks:
@@ -274,9 +293,12 @@ class CompletionLane:
                 if stop.is_set():
                     self.cancelled += 1
                 self.generated_tokens += produced
-                self.last_usage = {**usage, "completion_tokens": produced,
-                                   "seconds": round(time.perf_counter() - started, 3),
-                                   "cancelled": stop.is_set()}
+                self.last_usage = {
+                    **usage,
+                    "completion_tokens": produced,
+                    "seconds": round(time.perf_counter() - started, 3),
+                    "cancelled": stop.is_set(),
+                }
                 self._stop = None
                 self.busy = False
         yield {"choices": [], "usage": dict(self.last_usage)}
@@ -289,8 +311,12 @@ def checked_body(payload: Any) -> dict[str, Any]:
     body: dict[str, Any] = {}
     if isinstance(payload.get("messages"), list):
         messages = payload["messages"]
-        if not all(isinstance(m, dict) and isinstance(m.get("role"), str)
-                   and isinstance(m.get("content"), str) for m in messages):
+        if not all(
+            isinstance(m, dict)
+            and isinstance(m.get("role"), str)
+            and isinstance(m.get("content"), str)
+            for m in messages
+        ):
             raise ValueError("'messages' must be chat messages with a role and a content")
         body["messages"] = [{"role": m["role"], "content": m["content"]} for m in messages]
     elif isinstance(payload.get("prompt"), str):
@@ -319,7 +345,9 @@ def add_routes(app: Any, lane: CompletionLane, api_key: str | None) -> None:
         if not api_key:
             return True
         scheme, _, value = request.headers.get("authorization", "").partition(" ")
-        return scheme.lower() == "bearer" and hmac.compare_digest(value.strip().encode(), api_key.encode())
+        return scheme.lower() == "bearer" and hmac.compare_digest(
+            value.strip().encode(), api_key.encode()
+        )
 
     async def lane_status(request):  # type: ignore[no-untyped-def]
         if not authorized(request):

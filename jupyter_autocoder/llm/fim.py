@@ -40,8 +40,13 @@ class FimTemplate:
         return f"{self.prefix}{prefix}{self.suffix}{suffix}{self.middle}"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "prefix": self.prefix, "suffix": self.suffix,
-                "middle": self.middle, "stop": list(self.stop)}
+        return {
+            "name": self.name,
+            "prefix": self.prefix,
+            "suffix": self.suffix,
+            "middle": self.middle,
+            "stop": list(self.stop),
+        }
 
 
 FIM_TEMPLATES: dict[str, FimTemplate] = {
@@ -59,16 +64,31 @@ FIM_TEMPLATES: dict[str, FimTemplate] = {
             "<|fim_prefix|>",
             "<|fim_suffix|>",
             "<|fim_middle|>",
-            ("<|endoftext|>", "<|fim_pad|>", "<|file_sep|>", "<|repo_name|>", "<|im_end|>",
-             "<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>"),
+            (
+                "<|endoftext|>",
+                "<|fim_pad|>",
+                "<|file_sep|>",
+                "<|repo_name|>",
+                "<|im_end|>",
+                "<|fim_prefix|>",
+                "<|fim_suffix|>",
+                "<|fim_middle|>",
+            ),
         ),
         FimTemplate(
             "codeqwen",
             "<fim_prefix>",
             "<fim_suffix>",
             "<fim_middle>",
-            ("<|endoftext|>", "<fim_pad>", "<file_sep>", "<reponame>", "<fim_prefix>",
-             "<fim_suffix>", "<fim_middle>"),
+            (
+                "<|endoftext|>",
+                "<fim_pad>",
+                "<file_sep>",
+                "<reponame>",
+                "<fim_prefix>",
+                "<fim_suffix>",
+                "<fim_middle>",
+            ),
         ),
     )
 }
@@ -87,21 +107,43 @@ def get_fim_template(name: str) -> FimTemplate:
 def template_from_tokens(tokens: dict[str, Any] | None) -> FimTemplate | None:
     """The template of the FIM tokens the worker found in the GGUF (llama.cpp's vocabulary:
     `prefix`, `suffix`, `middle`, and optionally `pad`, `sep`, `repo`, `eos`), or None."""
-    if not tokens or not all(isinstance(tokens.get(key), str) and tokens[key]
-                             for key in ("prefix", "suffix", "middle")):
+    if not tokens or not all(
+        isinstance(tokens.get(key), str) and tokens[key] for key in ("prefix", "suffix", "middle")
+    ):
         return None
-    known = next((t for t in FIM_TEMPLATES.values()
-                  if (t.prefix, t.suffix, t.middle)
-                  == (tokens["prefix"], tokens["suffix"], tokens["middle"])), None)
-    extra = tuple(str(tokens[key]) for key in ("pad", "sep", "repo", "eos")
-                  if isinstance(tokens.get(key), str) and tokens[key])
-    stop = tuple(dict.fromkeys((*(known.stop if known else ()), *extra,
-                                tokens["prefix"], tokens["suffix"], tokens["middle"])))
-    return FimTemplate(known.name if known else "gguf", tokens["prefix"], tokens["suffix"],
-                       tokens["middle"], stop)
+    known = next(
+        (
+            t
+            for t in FIM_TEMPLATES.values()
+            if (t.prefix, t.suffix, t.middle)
+            == (tokens["prefix"], tokens["suffix"], tokens["middle"])
+        ),
+        None,
+    )
+    extra = tuple(
+        str(tokens[key])
+        for key in ("pad", "sep", "repo", "eos")
+        if isinstance(tokens.get(key), str) and tokens[key]
+    )
+    stop = tuple(
+        dict.fromkeys(
+            (
+                *(known.stop if known else ()),
+                *extra,
+                tokens["prefix"],
+                tokens["suffix"],
+                tokens["middle"],
+            )
+        )
+    )
+    return FimTemplate(
+        known.name if known else "gguf", tokens["prefix"], tokens["suffix"], tokens["middle"], stop
+    )
 
 
-def choose_template(reported: dict[str, Any] | None, catalogue_fim: str | None) -> FimTemplate | None:
+def choose_template(
+    reported: dict[str, Any] | None, catalogue_fim: str | None
+) -> FimTemplate | None:
     """The GGUF's own tokens first, then the catalogue's template; None: the model has none."""
     template = template_from_tokens(reported)
     if template is not None:
@@ -123,7 +165,7 @@ def cut_prefix(text: str, limit: int) -> str:
         return text
     kept = text[-limit:]
     newline = kept.find("\n")
-    return kept[newline + 1:] if 0 <= newline < len(kept) - 1 else kept
+    return kept[newline + 1 :] if 0 <= newline < len(kept) - 1 else kept
 
 
 def cut_suffix(text: str, limit: int) -> str:
@@ -155,16 +197,21 @@ CHAT_SYSTEM_PROMPT = (
 CHAT_STOP = ("\n```",)
 
 
-def chat_messages(prefix: str, suffix: str, language: str = "python",
-                  filename: str = "untitled") -> list[dict[str, str]]:
+def chat_messages(
+    prefix: str, suffix: str, language: str = "python", filename: str = "untitled"
+) -> list[dict[str, str]]:
     """The chat request of the `CHAT` method: what comes after the cursor, then the code to
     continue, left inside an open fence."""
     parts = [f"The document is `{filename}`, written in {language}.\n"]
     if suffix.strip():
-        parts.append(f"This code comes after the place to complete:\n\n```\n{suffix.strip()}\n```\n")
+        parts.append(
+            f"This code comes after the place to complete:\n\n```\n{suffix.strip()}\n```\n"
+        )
     parts.append(f"Continue the following code:\n\n```\n{prefix}")
-    return [{"role": "system", "content": CHAT_SYSTEM_PROMPT},
-            {"role": "user", "content": "\n".join(parts)}]
+    return [
+        {"role": "system", "content": CHAT_SYSTEM_PROMPT},
+        {"role": "user", "content": "\n".join(parts)},
+    ]
 
 
 def strip_chat_fences(text: str, prefix: str, language: str = "python") -> str:
@@ -173,9 +220,9 @@ def strip_chat_fences(text: str, prefix: str, language: str = "python") -> str:
     names = {"python": ("python", "py"), "ipython": ("ipython", "python", "py")}
     for opening in [f"```{name}" for name in names.get(language, (language,))] + ["```"]:
         if text.lstrip().startswith(opening):
-            text = text.lstrip()[len(opening):].lstrip()
+            text = text.lstrip()[len(opening) :].lstrip()
             if prefix and text.startswith(prefix):
-                text = text[len(prefix):]
+                text = text[len(prefix) :]
             break
     if text.rstrip().endswith("```"):
         text = text.rstrip()[:-3].rstrip()

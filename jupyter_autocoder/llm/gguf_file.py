@@ -17,7 +17,19 @@ from ..errors import ModelFileError
 GGUF_MAGIC = b"GGUF"
 
 # value type -> struct format of a scalar
-_SCALARS = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?", 10: "<Q", 11: "<q", 12: "<d"}
+_SCALARS = {
+    0: "<B",
+    1: "<b",
+    2: "<H",
+    3: "<h",
+    4: "<I",
+    5: "<i",
+    6: "<f",
+    7: "<?",
+    10: "<Q",
+    11: "<q",
+    12: "<d",
+}
 _STRING, _ARRAY = 8, 9
 
 
@@ -75,7 +87,8 @@ def read_header(path: str | os.PathLike[str]) -> GGUFHeader:
         raise ModelFileError(
             f"{path} is truncated ({size} bytes, but its tensors reach past "
             f"{header.data_offset + header.last_tensor_offset}). "
-            "An interrupted download? Delete it and download it again (jupyter-autocoder pull NAME)."
+            "An interrupted download? Delete it and download it again (jupyter-autocoder pull "
+            "NAME)."
         )
     return header
 
@@ -85,10 +98,14 @@ def _read(handle: BinaryIO, path: str) -> GGUFHeader:
         raise ModelFileError(f"{path} is not a GGUF model file (wrong magic bytes)")
     (version,) = _unpack(handle, "<I")
     if version not in (2, 3):
-        raise ModelFileError(f"{path} is GGUF version {version}; only versions 2 and 3 are supported")
+        raise ModelFileError(
+            f"{path} is GGUF version {version}; only versions 2 and 3 are supported"
+        )
     tensor_count, kv_count = _unpack(handle, "<QQ")
     if kv_count > 1_000_000 or tensor_count > 10_000_000:
-        raise ModelFileError(f"{path} has an implausible header ({kv_count} keys, {tensor_count} tensors)")
+        raise ModelFileError(
+            f"{path} has an implausible header ({kv_count} keys, {tensor_count} tensors)"
+        )
     header = GGUFHeader(path=path, version=version, tensor_count=tensor_count)
     for _ in range(kv_count):
         key = _read_string(handle)

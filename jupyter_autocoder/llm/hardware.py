@@ -31,14 +31,23 @@ def detect_gpu() -> GPU | None:
     if platform.system() == "Darwin" and platform.machine() == "arm64":
         total = psutil.virtual_memory().total
         # Metal may use about three quarters of unified memory by default.
-        return GPU("metal", "Apple GPU", int(total * 0.75), int(psutil.virtual_memory().available * 0.75))
+        return GPU(
+            "metal", "Apple GPU", int(total * 0.75), int(psutil.virtual_memory().available * 0.75)
+        )
     nvidia_smi = shutil.which("nvidia-smi")
     if not nvidia_smi:
         return None
     try:
         output = subprocess.run(
-            [nvidia_smi, "--query-gpu=name,memory.total,memory.free", "--format=csv,noheader,nounits"],
-            capture_output=True, text=True, timeout=10, check=True,
+            [
+                nvidia_smi,
+                "--query-gpu=name,memory.total,memory.free",
+                "--format=csv,noheader,nounits",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
         ).stdout
     except (OSError, subprocess.SubprocessError):
         return None
@@ -86,7 +95,9 @@ def memory_budget(gpu: GPU | None = None) -> tuple[int, str]:
     return max(available, int(total * 0.6)), "RAM"
 
 
-def plan_gpu_layers(requested: int, model_bytes: int, n_layers: int, gpu: GPU | None, supports_offload: bool) -> int:
+def plan_gpu_layers(
+    requested: int, model_bytes: int, n_layers: int, gpu: GPU | None, supports_offload: bool
+) -> int:
     """Layers to offload: all when the model fits the GPU's free memory, a share otherwise.
 
     `requested` is the setting: -2 decides here, -1 means all, n >= 0 is taken as given.

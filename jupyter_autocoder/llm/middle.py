@@ -25,8 +25,14 @@ _WORD = re.compile(r"\w")
 _PYTHON_LIKE = {"", "python", "ipython", "python3", "sage"}
 
 
-def clean_middle(text: str, prefix: str, suffix: str, max_lines: int = 0,
-                 language: str = "python", stop: tuple[str, ...] = ()) -> str:
+def clean_middle(
+    text: str,
+    prefix: str,
+    suffix: str,
+    max_lines: int = 0,
+    language: str = "python",
+    stop: tuple[str, ...] = (),
+) -> str:
     """The whole answer, cleaned (what `MiddleFilter` gives in the end)."""
     middle = MiddleFilter(prefix, suffix, max_lines, language, stop)
     return middle.feed(text) + middle.finish()
@@ -35,8 +41,14 @@ def clean_middle(text: str, prefix: str, suffix: str, max_lines: int = 0,
 class MiddleFilter:
     """Cleans a streamed middle; `stopped` turns true once the rest can be thrown away."""
 
-    def __init__(self, prefix: str, suffix: str, max_lines: int = 0,
-                 language: str = "python", stop: tuple[str, ...] = ()):
+    def __init__(
+        self,
+        prefix: str,
+        suffix: str,
+        max_lines: int = 0,
+        language: str = "python",
+        stop: tuple[str, ...] = (),
+    ):
         self.max_lines = max(0, int(max_lines))
         self.python = language.lower() in _PYTHON_LIKE
         self.stop = tuple(s for s in stop if s)
@@ -46,7 +58,8 @@ class MiddleFilter:
         # is that one line; a line that opens a block (`def f():`, `call(`) or an empty
         # line gets more.
         self.single_line = bool(self.rest.strip()) or (
-            bool(cursor_line.strip()) and not _opens_block(cursor_line))
+            bool(cursor_line.strip()) and not _opens_block(cursor_line)
+        )
         self.next_line = next((line for line in suffix.split("\n")[1:] if line.strip()), "").strip()
         if self.single_line:
             self.next_line = ""
@@ -76,7 +89,7 @@ class MiddleFilter:
         # Given-out text is never taken back; a cleaning that would is ignored.
         if not safe.startswith(self._emitted):
             return ""
-        new, self._emitted = safe[len(self._emitted):], safe
+        new, self._emitted = safe[len(self._emitted) :], safe
         return new
 
     def _clean(self, final: bool) -> str:
@@ -140,7 +153,9 @@ class MiddleFilter:
             partial = partial[: _held_from(partial, self.stop)]  # may begin a stop token
         if number == 0:
             if self.single_line:
-                return partial[: len(partial) - _overlap_length(partial, self.rest, partial_ok=True)]
+                return partial[
+                    : len(partial) - _overlap_length(partial, self.rest, partial_ok=True)
+                ]
             return partial
         if kept and self.single_line:
             return ""

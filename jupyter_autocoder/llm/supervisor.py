@@ -37,7 +37,13 @@ from .worker import EVENT_PREFIX, WORKER_KEY_VARIABLE
 
 log = logging.getLogger(__name__)
 
-STOPPED, DOWNLOADING, LOADING, READY, FAILED = "stopped", "downloading", "loading", "ready", "failed"
+STOPPED, DOWNLOADING, LOADING, READY, FAILED = (
+    "stopped",
+    "downloading",
+    "loading",
+    "ready",
+    "failed",
+)
 
 # A worker that crashes more often than this within the window is left failed, not restarted.
 MAX_RESTARTS, RESTART_WINDOW_SECONDS = 3, 300.0
@@ -45,16 +51,61 @@ MAX_RESTARTS, RESTART_WINDOW_SECONDS = 3, 300.0
 # What the worker's environment keeps of this process's: the names, and the prefixes, that
 # Python, llama.cpp, its BLAS and GPU back ends and the C library read. Nothing else: the
 # server's environment holds the kernels' proxy key and whatever the admin started it with.
-WORKER_ENVIRONMENT_NAMES = frozenset({
-    "PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "TZ", "TERM",
-    "TMPDIR", "TEMP", "TMP", "PYTHONPATH", "PYTHONHOME", "PYTHONUTF8", "PYTHONIOENCODING",
-    "PYTHONDONTWRITEBYTECODE", "VIRTUAL_ENV", "CONDA_PREFIX", "LD_LIBRARY_PATH", "LD_PRELOAD",
-    "SYSTEMROOT", "WINDIR", "COMSPEC", "PATHEXT", "APPDATA", "LOCALAPPDATA", "USERPROFILE",
-    "NUMBER_OF_PROCESSORS", "XDG_CACHE_HOME", "XDG_RUNTIME_DIR",
-})
+WORKER_ENVIRONMENT_NAMES = frozenset(
+    {
+        "PATH",
+        "HOME",
+        "USER",
+        "LOGNAME",
+        "SHELL",
+        "LANG",
+        "LANGUAGE",
+        "TZ",
+        "TERM",
+        "TMPDIR",
+        "TEMP",
+        "TMP",
+        "PYTHONPATH",
+        "PYTHONHOME",
+        "PYTHONUTF8",
+        "PYTHONIOENCODING",
+        "PYTHONDONTWRITEBYTECODE",
+        "VIRTUAL_ENV",
+        "CONDA_PREFIX",
+        "LD_LIBRARY_PATH",
+        "LD_PRELOAD",
+        "SYSTEMROOT",
+        "WINDIR",
+        "COMSPEC",
+        "PATHEXT",
+        "APPDATA",
+        "LOCALAPPDATA",
+        "USERPROFILE",
+        "NUMBER_OF_PROCESSORS",
+        "XDG_CACHE_HOME",
+        "XDG_RUNTIME_DIR",
+    }
+)
 WORKER_ENVIRONMENT_PREFIXES = (
-    "LC_", "DYLD_", "CUDA_", "NVIDIA_", "HIP_", "ROCR_", "HSA_", "ROCM_", "GGML_", "LLAMA_",
-    "OMP_", "KMP_", "GOMP_", "OPENBLAS_", "MKL_", "VK_", "MTL_", "METAL_", "AUTOCODER_WORKER_",
+    "LC_",
+    "DYLD_",
+    "CUDA_",
+    "NVIDIA_",
+    "HIP_",
+    "ROCR_",
+    "HSA_",
+    "ROCM_",
+    "GGML_",
+    "LLAMA_",
+    "OMP_",
+    "KMP_",
+    "GOMP_",
+    "OPENBLAS_",
+    "MKL_",
+    "VK_",
+    "MTL_",
+    "METAL_",
+    "AUTOCODER_WORKER_",
 )
 
 
@@ -123,9 +174,19 @@ class EngineSupervisor:
     def status(self) -> dict[str, Any]:
         with self._lock:
             if self.remote:
-                return {"state": READY, "model": self.settings.model, "device": "remote", "base_url": self.base_url,
-                        "n_gpu_layers": None, "n_layers": None, "error": None, "progress": None, "path": None,
-                        "notice": None, "choice": None}
+                return {
+                    "state": READY,
+                    "model": self.settings.model,
+                    "device": "remote",
+                    "base_url": self.base_url,
+                    "n_gpu_layers": None,
+                    "n_layers": None,
+                    "error": None,
+                    "progress": None,
+                    "path": None,
+                    "notice": None,
+                    "choice": None,
+                }
             resolved = self._resolved
             return {
                 "state": self._state,
@@ -155,15 +216,25 @@ class EngineSupervisor:
     def client(self, **kwargs: Any) -> ModelClient:
         """A client for the engine (call `ensure_running()` first for a local worker)."""
         if self.remote:
-            return ModelClient(self.base_url, api_key=self.settings.api_key or None, model=self.settings.model, **kwargs)
+            return ModelClient(
+                self.base_url,
+                api_key=self.settings.api_key or None,
+                model=self.settings.model,
+                **kwargs,
+            )
         return ModelClient(
-            self.base_url, api_key=self.api_key, model=self.model_name, on_connection_lost=self._note_connection_lost, **kwargs
+            self.base_url,
+            api_key=self.api_key,
+            model=self.model_name,
+            on_connection_lost=self._note_connection_lost,
+            **kwargs,
         )
 
     # --- lifecycle --------------------------------------------------------------------
 
     def start(self, wait: bool = True) -> None:
-        """Resolve the model and start the worker; with wait=False this happens in the background."""
+        """Resolve the model and start the worker; with wait=False this happens in the
+        background."""
         if self.remote:
             return
         with self._lock:
@@ -175,7 +246,9 @@ class EngineSupervisor:
                 self._state = LOADING
                 self._generation += 1
                 starter = self._starter = threading.Thread(
-                    target=self._start_worker, args=(self._generation,), name="autocoder-start",
+                    target=self._start_worker,
+                    args=(self._generation,),
+                    name="autocoder-start",
                     daemon=True,
                 )
                 starter.start()
@@ -217,7 +290,9 @@ class EngineSupervisor:
             while self._state in (DOWNLOADING, LOADING):
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    raise EngineUnavailableError(f"the model worker was not ready after {timeout:.0f} s")
+                    raise EngineUnavailableError(
+                        f"the model worker was not ready after {timeout:.0f} s"
+                    )
                 self._changed.wait(remaining)
             if self._state == FAILED:
                 raise EngineUnavailableError(f"the model worker failed: {self._error}")
@@ -309,17 +384,29 @@ class EngineSupervisor:
     def _command(self, resolved: ResolvedModel) -> list[str]:
         settings = self.settings
         command = [
-            sys.executable, "-m", "jupyter_autocoder.llm.worker",
-            "--model", resolved.path,
-            "--model-alias", resolved.name,
-            "--port", str(self._port),
-            "--n-gpu-layers", str(settings.n_gpu_layers),
-            "--n-ctx", str(settings.n_ctx),
-            "--n-threads", str(settings.n_threads),
-            "--n-threads-batch", str(settings.n_threads_batch),
-            "--draft", settings.draft,
-            "--parent-pid", str(os.getpid()),
-            "--completion-ctx", str(settings.completion_n_ctx),
+            sys.executable,
+            "-m",
+            "jupyter_autocoder.llm.worker",
+            "--model",
+            resolved.path,
+            "--model-alias",
+            resolved.name,
+            "--port",
+            str(self._port),
+            "--n-gpu-layers",
+            str(settings.n_gpu_layers),
+            "--n-ctx",
+            str(settings.n_ctx),
+            "--n-threads",
+            str(settings.n_threads),
+            "--n-threads-batch",
+            str(settings.n_threads_batch),
+            "--draft",
+            settings.draft,
+            "--parent-pid",
+            str(os.getpid()),
+            "--completion-ctx",
+            str(settings.completion_n_ctx),
         ]
         if resolved.chat.chat_format:
             command += ["--chat-format", resolved.chat.chat_format]
@@ -343,7 +430,7 @@ class EngineSupervisor:
         for line in process.stdout:  # type: ignore[union-attr]
             if not line.startswith(EVENT_PREFIX):
                 continue
-            event = json.loads(line[len(EVENT_PREFIX):])
+            event = json.loads(line[len(EVENT_PREFIX) :])
             if event["event"] == "listening":
                 self._port = event["port"]
             elif event["event"] == "error":
@@ -359,9 +446,16 @@ class EngineSupervisor:
         headers = {"Authorization": f"Bearer {self.api_key}"}
         while time.monotonic() < deadline and process.poll() is None:
             try:
-                if httpx.get(f"{self.base_url}/models", headers=headers, timeout=2, trust_env=False).status_code == 200:
+                if (
+                    httpx.get(
+                        f"{self.base_url}/models", headers=headers, timeout=2, trust_env=False
+                    ).status_code
+                    == 200
+                ):
                     self._set(state=READY, error=None)
-                    log.info("model worker ready: %s on %s", self.model_name, self._facts.get("device"))
+                    log.info(
+                        "model worker ready: %s on %s", self.model_name, self._facts.get("device")
+                    )
                     return
             except httpx.TransportError:
                 pass
@@ -385,20 +479,29 @@ class EngineSupervisor:
                 return
             self._handled_exits.add(process)
             detail = "; ".join(line for line in list(self._stderr_tail)[-3:] if line)
-            reason = f"the model worker exited with code {code}" + (f" ({detail})" if detail else "")
+            reason = f"the model worker exited with code {code}" + (
+                f" ({detail})" if detail else ""
+            )
             if self._state != READY:
                 self._set(state=FAILED, error=self._error or reason)
                 return
             now = time.monotonic()
-            self._crash_times = [t for t in self._crash_times if now - t < RESTART_WINDOW_SECONDS] + [now]
+            self._crash_times = [
+                t for t in self._crash_times if now - t < RESTART_WINDOW_SECONDS
+            ] + [now]
             if len(self._crash_times) > MAX_RESTARTS:
-                self._set(state=FAILED, error=f"{reason}; it crashed {len(self._crash_times)} times, not restarting")
+                self._set(
+                    state=FAILED,
+                    error=f"{reason}; it crashed {len(self._crash_times)} times, not restarting",
+                )
                 return
             log.warning("%s; restarting it", reason)
             self._set(state=LOADING, error=None)
             self._generation += 1
             self._starter = threading.Thread(
-                target=self._start_worker, args=(self._generation,), name="autocoder-restart",
+                target=self._start_worker,
+                args=(self._generation,),
+                name="autocoder-restart",
                 daemon=True,
             )
             self._starter.start()

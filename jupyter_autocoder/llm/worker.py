@@ -39,21 +39,31 @@ def emit(event: str, **fields: Any) -> None:
 
 
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description="Serve one GGUF model over the OpenAI chat protocol.")
+    parser = argparse.ArgumentParser(
+        description="Serve one GGUF model over the OpenAI chat protocol."
+    )
     parser.add_argument("--model", required=True, help="path to the .gguf file")
     parser.add_argument("--model-alias", default=None, help="the model's name in /v1/models")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
-    parser.add_argument("--n-gpu-layers", type=int, default=-2, help="-2 decides from GPU memory, -1 all, 0 none")
+    parser.add_argument(
+        "--n-gpu-layers", type=int, default=-2, help="-2 decides from GPU memory, -1 all, 0 none"
+    )
     parser.add_argument("--n-ctx", type=int, default=8192)
     parser.add_argument("--n-threads", type=int, default=0, help="0: a physical core but one")
     parser.add_argument("--n-threads-batch", type=int, default=0, help="0: a physical core but one")
     parser.add_argument("--n-batch", type=int, default=512)
-    parser.add_argument("--chat-format", default=None, help="llama.cpp chat format; default: the GGUF's template")
+    parser.add_argument(
+        "--chat-format", default=None, help="llama.cpp chat format; default: the GGUF's template"
+    )
     parser.add_argument("--draft", choices=["none", "prompt-lookup"], default="none")
     parser.add_argument("--parent-pid", type=int, default=0, help="exit when this process is gone")
-    parser.add_argument("--completion-ctx", type=int, default=0,
-                        help="context size of the inline-completion lane (llm/completion_lane.py); 0: none")
+    parser.add_argument(
+        "--completion-ctx",
+        type=int,
+        default=0,
+        help="context size of the inline-completion lane (llm/completion_lane.py); 0: none",
+    )
     return parser.parse_args(argv)
 
 
@@ -168,7 +178,9 @@ class PrefetchedStream:
         request = _current_request.get()
         if request is not None:
             request.attach(self._generation)
-        threading.Thread(target=self._generation.produce, name="llama-generate", daemon=True).start()
+        threading.Thread(
+            target=self._generation.produce, name="llama-generate", daemon=True
+        ).start()
 
     def __iter__(self) -> PrefetchedStream:
         return self
@@ -307,7 +319,9 @@ def load_app(arguments: argparse.Namespace, api_key: str | None) -> tuple[Any, d
     supports_offload = bool(llama_cpp.llama_supports_gpu_offload())
     gpu = detect_gpu() if supports_offload else None
     n_layers = header.n_layers or 0
-    n_gpu_layers = plan_gpu_layers(arguments.n_gpu_layers, os.path.getsize(arguments.model), n_layers, gpu, supports_offload)
+    n_gpu_layers = plan_gpu_layers(
+        arguments.n_gpu_layers, os.path.getsize(arguments.model), n_layers, gpu, supports_offload
+    )
     n_threads = arguments.n_threads or decode_threads()
     n_threads_batch = arguments.n_threads_batch or decode_threads()
     model_settings = ModelSettings(
@@ -369,13 +383,22 @@ def main(argv: list[str] | None = None) -> int:
         watch_parent(arguments.parent_pid)
     api_key = os.environ.get(WORKER_KEY_VARIABLE) or None
     if api_key is None and arguments.host not in ("127.0.0.1", "localhost", "::1"):
-        emit("error", message=f"refusing to listen on {arguments.host} without a key ({WORKER_KEY_VARIABLE})")
+        emit(
+            "error",
+            message=f"refusing to listen on {arguments.host} without a key ({WORKER_KEY_VARIABLE})",
+        )
         return 2
     try:
         sock = bind(arguments.host, arguments.port)
     except OSError as error:
-        emit("error", message=f"cannot listen on {arguments.host}:{arguments.port}: {error.strerror or error}. "
-             "Is another server using that port? Choose another with --port.")
+        emit(
+            "error",
+            message=(
+                f"cannot listen on {arguments.host}:{arguments.port}: "
+                f"{error.strerror or error}. Is another server using that port? Choose another "
+                "with --port."
+            ),
+        )
         return 2
     emit("listening", host=arguments.host, port=sock.getsockname()[1], pid=os.getpid())
     started = time.perf_counter()

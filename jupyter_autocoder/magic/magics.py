@@ -558,4 +558,3 @@ def failed_code_cell(code: str, session: Any) -> str:
     reason = f": {error.ename}: {error.evalue}" if error is not None else ""
     reason = reason.splitlines()[0][:200] if reason else ""
     return f"# autocoder: this code did not run cleanly{reason}\n{code}"
-

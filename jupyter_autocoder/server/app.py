@@ -41,7 +41,9 @@ class AutoCoderApp(ExtensionApp):
         ),
     ).tag(config=True)
 
-    max_request_bytes = Int(4 * MiB, help="Largest HTTP request body (proxy and REST) accepted.").tag(config=True)
+    max_request_bytes = Int(
+        4 * MiB, help="Largest HTTP request body (proxy and REST) accepted."
+    ).tag(config=True)
 
     max_message_bytes = Int(
         4 * MiB,
@@ -51,13 +53,16 @@ class AutoCoderApp(ExtensionApp):
         ),
     ).tag(config=True)
 
-    history_turns = Int(50, help="Turns of agent history kept per notebook (the oldest are dropped).").tag(
-        config=True
-    )
+    history_turns = Int(
+        50, help="Turns of agent history kept per notebook (the oldest are dropped)."
+    ).tag(config=True)
 
     sessions_dir = Unicode(
         "",
-        help="Where the agent history and traces are kept; default <jupyter data dir>/autocoder/sessions.",
+        help=(
+            "Where the agent history and traces are kept; default "
+            "<jupyter data dir>/autocoder/sessions."
+        ),
     ).tag(config=True)
 
     interrupt_grace = Float(
@@ -68,7 +73,8 @@ class AutoCoderApp(ExtensionApp):
         "",
         help=(
             "The proxy's URL (ending in /v1) as kernels and agent sessions reach it; default "
-            "http://127.0.0.1:<port><base_url>autocoder/api/v1. Set it behind TLS or an unusual bind."
+            "http://127.0.0.1:<port><base_url>autocoder/api/v1. Set it behind TLS or an unusual "
+            "bind."
         ),
     ).tag(config=True)
 
@@ -229,7 +235,9 @@ class AutoCoderApp(ExtensionApp):
         elif ":" in host and not host.startswith("["):
             host = f"[{host}]"
         scheme = "https" if app.certfile else "http"
-        return f"{scheme}://{host}:{app.port}" + url_path_join(app.base_url, "autocoder", "api", "v1")
+        return f"{scheme}://{host}:{app.port}" + url_path_join(
+            app.base_url, "autocoder", "api", "v1"
+        )
 
     def proxy_client(self) -> Any:
         """A ModelClient for the proxy (the agent sessions' way to the model), with the key
@@ -256,7 +264,9 @@ class AutoCoderApp(ExtensionApp):
         os.environ[ENGINE_URL_VARIABLE] = self.proxy_base_url()
         os.environ[API_KEY_VARIABLE] = self.proxy_key
         os.environ[POLICY_VARIABLE] = self.autocoder_config.policy_environment()
-        self.log.info("jupyter_autocoder: kernels reach the model at %s", os.environ[ENGINE_URL_VARIABLE])
+        self.log.info(
+            "jupyter_autocoder: kernels reach the model at %s", os.environ[ENGINE_URL_VARIABLE]
+        )
 
     def _restore_environment(self) -> None:
         saved, self._saved_environment = self._saved_environment, None
@@ -278,7 +288,9 @@ class AutoCoderApp(ExtensionApp):
             try:
                 await action()
             except Exception as error:
-                self.log.error("jupyter_autocoder: error while stopping %s: %s", what, error, exc_info=True)
+                self.log.error(
+                    "jupyter_autocoder: error while stopping %s: %s", what, error, exc_info=True
+                )
         self._restore_environment()
 
 

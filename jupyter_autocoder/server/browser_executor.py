@@ -52,7 +52,8 @@ class BrowserExecutor(Executor):
         interrupt_grace: float = 10.0,
         probe_timeout: float = 30.0,
     ):
-        """`meta` (notebook, session, turn) is added to every request; the caller keeps it current."""
+        """`meta` (notebook, session, turn) is added to every request; the caller keeps it
+        current."""
         self.channel = channel
         self.meta = meta
         self.interrupt_grace = interrupt_grace
@@ -177,7 +178,10 @@ class BrowserExecutor(Executor):
             result: ExecutionResult = reply.value
             result.duration = result.duration or seconds
         elif state == CANCELLED:
-            result = _note("The browser disconnected before the cell finished; its outcome is unknown.", seconds)
+            result = _note(
+                "The browser disconnected before the cell finished; its outcome is unknown.",
+                seconds,
+            )
             result.status = INTERRUPTED
         else:
             result = _note("The browser did not answer after the cell was interrupted.", seconds)
@@ -201,7 +205,9 @@ class BrowserExecutor(Executor):
 
     def _probe_value(self, expression: str) -> Any:
         """The value of `expression` in the kernel, through JSON, run as a silent probe."""
-        result = self._run(f"print(__import__('json').dumps({expression}))", self.probe_timeout, PROBE)
+        result = self._run(
+            f"print(__import__('json').dumps({expression}))", self.probe_timeout, PROBE
+        )
         lines = result.stdout.strip().splitlines()
         if not result.ok or not lines:
             error = result.error

@@ -93,8 +93,10 @@ class CompletionRequest:
         if not isinstance(language, str) or not _LANGUAGE.match(language):
             raise ProxyError(400, "'language' must be a language name such as python")
         fields["language"] = language.lower() or "python"
-        for name, low, high, default in (("max_lines", 0, MAX_LINES_LIMIT, 0),
-                                         ("max_tokens", 1, MAX_TOKENS_LIMIT, 64)):
+        for name, low, high, default in (
+            ("max_lines", 0, MAX_LINES_LIMIT, 0),
+            ("max_tokens", 1, MAX_TOKENS_LIMIT, 64),
+        ):
             value = payload.get(name, default)
             if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
                 raise ProxyError(400, f"'{name}' must be an integer from {low} to {high}")
@@ -154,9 +156,15 @@ class CompletionService:
 
     def status(self) -> dict[str, Any]:
         method, reason = self.method()
-        return {"available": method is not None, "method": method, "reason": reason,
-                "lane": self._lane_context() > 0, "served": self.served,
-                "superseded": self.superseded, "dropped": self.queue.dropped}
+        return {
+            "available": method is not None,
+            "method": method,
+            "reason": reason,
+            "lane": self._lane_context() > 0,
+            "served": self.served,
+            "superseded": self.superseded,
+            "dropped": self.queue.dropped,
+        }
 
     def _lane_context(self) -> int:
         if self.engine.remote:
@@ -169,8 +177,9 @@ class CompletionService:
         """Answer one request; raises ProxyError before anything was written."""
         if not self.engine.ready:
             state = self.engine.status().get("state")
-            raise ProxyError(503, f"the model is not ready ({state}); no completion",
-                             "engine_unavailable")
+            raise ProxyError(
+                503, f"the model is not ready ({state}); no completion", "engine_unavailable"
+            )
         method, reason = self.method()
         if method is None:
             raise ProxyError(409, f"no inline completion: {reason}", "not_supported")
@@ -190,21 +199,27 @@ class CompletionService:
             if current is not None and self._running.get(key) is current:
                 del self._running[key]
 
-    async def _serve(self, request: CompletionRequest, method: str, key: str,
-                     sink: CompletionSink) -> None:
+    async def _serve(
+        self, request: CompletionRequest, method: str, key: str, sink: CompletionSink
+    ) -> None:
         lane_ctx = self._lane_context()
         prefix, suffix = self._fit(request, lane_ctx)
         template = self.template() if method == FIM else None
-        url, headers, body, chat = self._upstream(method, template, prefix, suffix, request, lane_ctx)
+        url, headers, body, chat = self._upstream(
+            method, template, prefix, suffix, request, lane_ctx
+        )
         started = time.perf_counter()
         try:
-            ticket = await self.queue.acquire_priority(key, self.start_budget, own_slot=lane_ctx > 0)
+            ticket = await self.queue.acquire_priority(
+                key, self.start_budget, own_slot=lane_ctx > 0
+            )
         except QueueBusyError as error:
             raise ProxyError(503, str(error), "busy") from None
         try:
             await sink.begin(200, "application/x-ndjson")
-            await self._stream(url, headers, body, chat, request, prefix, suffix,
-                               template, started, sink)
+            await self._stream(
+                url, headers, body, chat, request, prefix, suffix, template, started, sink
+            )
         finally:
             self.queue.release(ticket)
 
@@ -219,41 +234,67 @@ class CompletionService:
             suffix_limit = min(suffix_limit, room - prefix_limit)
         return cut_prefix(request.prefix, prefix_limit), cut_suffix(request.suffix, suffix_limit)
 
-    def _upstream(self, method: str, template: FimTemplate | None, prefix: str, suffix: str,
-                  request: CompletionRequest, lane_ctx: int
-                  ) -> tuple[str, dict[str, str], dict[str, Any], bool]:
-        params: dict[str, Any] = {"max_tokens": request.max_tokens, "temperature": 0.0,
-                                  "stream": True, "model": self.engine.model_name()}
+    def _upstream(
+        self,
+        method: str,
+        template: FimTemplate | None,
+        prefix: str,
+        suffix: str,
+        request: CompletionRequest,
+        lane_ctx: int,
+    ) -> tuple[str, dict[str, str], dict[str, Any], bool]:
+        params: dict[str, Any] = {
+            "max_tokens": request.max_tokens,
+            "temperature": 0.0,
+            "stream": True,
+            "model": self.engine.model_name(),
+        }
         chat = method == CHAT
         if method == FIM and template is not None:
             params.update(prompt=template.prompt(prefix, suffix), stop=list(template.stop))
         elif method == PREFIX:
             params.update(prompt=prefix)
         else:
-            params.update(messages=chat_messages(prefix, suffix, request.language,
-                                                 request.path.rsplit("/", 1)[-1] or "untitled"),
-                          stop=["\n```"])
+            params.update(
+                messages=chat_messages(
+                    prefix, suffix, request.language, request.path.rsplit("/", 1)[-1] or "untitled"
+                ),
+                stop=["\n```"],
+            )
         if lane_ctx > 0:
             url, headers = self.engine.lane_upstream()
         else:
             url, headers = self.engine.upstream("chat/completions" if chat else "completions")
         return url, headers, params, chat
 
-    async def _stream(self, url: str, headers: dict[str, str], body: dict[str, Any], chat: bool,
-                      request: CompletionRequest, prefix: str, suffix: str,
-                      template: FimTemplate | None, started: float, sink: CompletionSink) -> None:
-        middle = MiddleFilter(prefix, suffix, request.max_lines, request.language,
-                              template.stop if template else ())
+    async def _stream(
+        self,
+        url: str,
+        headers: dict[str, str],
+        body: dict[str, Any],
+        chat: bool,
+        request: CompletionRequest,
+        prefix: str,
+        suffix: str,
+        template: FimTemplate | None,
+        started: float,
+        sink: CompletionSink,
+    ) -> None:
+        middle = MiddleFilter(
+            prefix, suffix, request.max_lines, request.language, template.stop if template else ()
+        )
         first_at: float | None = None
         usage: dict[str, Any] = {}
         finish = None
         try:
-            async with self._http().stream("POST", url, headers=headers,
-                                           content=json.dumps(body).encode()) as response:
+            async with self._http().stream(
+                "POST", url, headers=headers, content=json.dumps(body).encode()
+            ) as response:
                 if response.status_code >= 400:
                     detail = (await response.aread()).decode("utf-8", "replace")[:500]
-                    await sink.send(_line({"error": f"the engine answered {response.status_code}: "
-                                                    f"{detail}"}))
+                    await sink.send(
+                        _line({"error": f"the engine answered {response.status_code}: {detail}"})
+                    )
                     return
                 # Leaving this block (done, or cancelled) closes the connection upstream.
                 async for line in response.aiter_lines():
@@ -282,13 +323,17 @@ class CompletionService:
             first_at = first_at or time.perf_counter()
             await sink.send(_line({"text": rest}))
         self.served += 1
-        await sink.send(_line({
-            "done": True,
-            "reason": middle.stop_reason or finish or "stop",
-            "first_text_seconds": round(first_at - started, 3) if first_at else None,
-            "seconds": round(time.perf_counter() - started, 3),
-            "usage": usage,
-        }))
+        await sink.send(
+            _line(
+                {
+                    "done": True,
+                    "reason": middle.stop_reason or finish or "stop",
+                    "first_text_seconds": round(first_at - started, 3) if first_at else None,
+                    "seconds": round(time.perf_counter() - started, 3),
+                    "usage": usage,
+                }
+            )
+        )
 
 
 def _line(payload: dict[str, Any]) -> bytes:

@@ -40,7 +40,6 @@ STATUS_KEYS = (
 )
 
 
-
 class EngineHost:
     """Owns the server's one model engine supervisor and answers for it.
 
@@ -65,7 +64,9 @@ class EngineHost:
             self.supervisor = EngineSupervisor(settings)
             self.supervisor.on_choice = self._announce_choice
         except Exception as error:  # a broken engine must not take the Jupyter server down
-            self.log.error("jupyter_autocoder: cannot create the model engine: %s", error, exc_info=True)
+            self.log.error(
+                "jupyter_autocoder: cannot create the model engine: %s", error, exc_info=True
+            )
             self.unavailable_reason = f"Cannot create the model engine: {error}"
 
     def status(self) -> dict[str, Any]:
@@ -139,7 +140,10 @@ class EngineHost:
             self.log.warning(
                 "jupyter_autocoder: downloading %s, %.2f GB from %s. Cancel it in the AutoCoder "
                 "panel, or choose a model with c.AutoCoder.model (jupyter-autocoder models lists "
-                "them).", choice.model, choice.download_bytes / 1e9, choice.download_from,
+                "them).",
+                choice.model,
+                choice.download_bytes / 1e9,
+                choice.download_from,
             )
         if choice.notice():
             self.log.warning("jupyter_autocoder: %s", choice.notice())
@@ -153,7 +157,9 @@ class EngineHost:
         try:
             self.supervisor.start(wait=False)
         except Exception as error:  # the supervisor reports failures in its status too
-            self.log.error("jupyter_autocoder: the model engine failed to start: %s", error, exc_info=True)
+            self.log.error(
+                "jupyter_autocoder: the model engine failed to start: %s", error, exc_info=True
+            )
 
     # --- for the proxy ------------------------------------------------------------------
 
@@ -205,7 +211,11 @@ class EngineHost:
         the worker's root rather than below /v1 (the proxy never forwards there), and the
         headers that authenticate there."""
         url, headers = self.upstream("completions")
-        root = url[: -len("/v1/completions")] if url.endswith("/v1/completions") else url.rsplit("/", 1)[0]
+        root = (
+            url[: -len("/v1/completions")]
+            if url.endswith("/v1/completions")
+            else url.rsplit("/", 1)[0]
+        )
         return f"{root}/autocoder/completions", headers
 
     # --- model actions (blocking: the handlers run them in a thread) ---------------------
@@ -276,7 +286,9 @@ class EngineHost:
         try:
             await asyncio.get_running_loop().run_in_executor(None, self.supervisor.stop)
         except Exception as error:
-            self.log.error("jupyter_autocoder: stopping the model engine failed: %s", error, exc_info=True)
+            self.log.error(
+                "jupyter_autocoder: stopping the model engine failed: %s", error, exc_info=True
+            )
 
 
 def check_model_name(name: Any, policy: AdminPolicy | None = None) -> str:
@@ -330,10 +342,21 @@ class ModelPulls:
             current = self._pulls.get(name)
             if current is not None and current["state"] == "downloading":
                 return dict(current)
-            pull = {"model": name, "state": "downloading", "done": 0, "total": None, "file": None,
-                    "error": None, "path": None, "started_at": time.time(), "finished_at": None}
+            pull = {
+                "model": name,
+                "state": "downloading",
+                "done": 0,
+                "total": None,
+                "file": None,
+                "error": None,
+                "path": None,
+                "started_at": time.time(),
+                "finished_at": None,
+            }
             self._pulls[name] = pull
-        threading.Thread(target=self._run, args=(name,), name=f"autocoder-pull-{name}", daemon=True).start()
+        threading.Thread(
+            target=self._run, args=(name,), name=f"autocoder-pull-{name}", daemon=True
+        ).start()
         return dict(pull)
 
     def status(self) -> dict[str, dict[str, Any]]:

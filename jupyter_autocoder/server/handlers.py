@@ -119,7 +119,9 @@ class AutoCoderHandler(ExtensionHandlerMixin, APIHandler):
         """The request's JSON object, or a 400 that says what is wrong."""
         limit = self.autocoder.max_request_bytes
         if len(self.request.body) > limit:
-            raise tornado.web.HTTPError(413, f"the request is {len(self.request.body)} bytes; the limit is {limit}")
+            raise tornado.web.HTTPError(
+                413, f"the request is {len(self.request.body)} bytes; the limit is {limit}"
+            )
         if not self.request.body:
             return {}
         try:
@@ -149,7 +151,9 @@ class ProxyKeyHandler(AutoCoderHandler):
     async def authorize_unless_kernel(self, action: str, what: str) -> None:
         if self.proxy_key_authenticated:
             return
-        allowed = await ensure_async(self.authorizer.is_authorized(self, self.current_user, action, AUTH_RESOURCE))
+        allowed = await ensure_async(
+            self.authorizer.is_authorized(self, self.current_user, action, AUTH_RESOURCE)
+        )
         if not allowed:
             raise tornado.web.HTTPError(403, f"not authorized to {what} ({AUTH_RESOURCE})")
 
@@ -217,7 +221,9 @@ class ModelActionHandler(AutoCoderHandler):
     @authorized
     async def post(self, action: str) -> None:
         if action not in MODEL_ACTIONS:
-            raise tornado.web.HTTPError(404, f"unknown model action {action!r}; expected one of {', '.join(MODEL_ACTIONS)}")
+            raise tornado.web.HTTPError(
+                404, f"unknown model action {action!r}; expected one of {', '.join(MODEL_ACTIONS)}"
+            )
         body = self.json_body()
         engine = self.autocoder.engine
         loop = asyncio.get_running_loop()
@@ -316,7 +322,11 @@ class ProxyHandler(ProxyKeyHandler):
         else:
             lane = f"user:{getattr(self.current_user, 'username', self.current_user)}"
         request = ProxyRequest(
-            method, path, self.request.body, lane, raw_path=self.request.path,
+            method,
+            path,
+            self.request.body,
+            lane,
+            raw_path=self.request.path,
             notebook_lanes=self.agent_key_authenticated,
         )
         self._task = asyncio.ensure_future(self.autocoder.proxy.forward(request, self))
@@ -401,7 +411,9 @@ class CompletionHandler(AutoCoderHandler):
                 return
             # Superseded by a newer request of the same editor: end this answer quietly.
             if not self._began:
-                self.write_json({"message": "superseded by a newer request", "reason": "superseded"}, 409)
+                self.write_json(
+                    {"message": "superseded by a newer request", "reason": "superseded"}, 409
+                )
                 return
             self.write(json.dumps({"done": True, "reason": "superseded"}).encode() + b"\n")
         if not self._finished:
@@ -430,7 +442,9 @@ class CompletionHandler(AutoCoderHandler):
         await self.flush()
 
 
-class AgentSocketHandler(ExtensionHandlerMixin, WebSocketMixin, websocket.WebSocketHandler, JupyterHandler):
+class AgentSocketHandler(
+    ExtensionHandlerMixin, WebSocketMixin, websocket.WebSocketHandler, JupyterHandler
+):
     """`agent`: the panel's WebSocket (docs/protocol.md); the work is `AgentService`'s."""
 
     auth_resource = AUTH_RESOURCE
@@ -441,7 +455,9 @@ class AgentSocketHandler(ExtensionHandlerMixin, WebSocketMixin, websocket.WebSoc
         return self.extensionapp  # type: ignore[return-value]
 
     async def pre_get(self) -> None:
-        allowed = await ensure_async(self.authorizer.is_authorized(self, self.current_user, "execute", AUTH_RESOURCE))
+        allowed = await ensure_async(
+            self.authorizer.is_authorized(self, self.current_user, "execute", AUTH_RESOURCE)
+        )
         if not allowed:
             raise tornado.web.HTTPError(403)
 

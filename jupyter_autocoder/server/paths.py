@@ -10,7 +10,6 @@ from ..errors import PathError
 MAX_PATH_CHARS = 4096
 
 
-
 def notebook_path(path: Any, root_dir: str) -> str:
     """The canonical API path (`dir/name.ipynb`) for `path`, or PathError.
 

@@ -381,9 +381,7 @@ def _text(payload: dict[str, Any], name: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ProtocolError(f"'{name}' must be a non-empty string")
     if len(value) > MAX_TEXT_CHARS:
-        raise ProtocolError(
-            f"'{name}' is {len(value)} characters; the limit is {MAX_TEXT_CHARS}"
-        )
+        raise ProtocolError(f"'{name}' is {len(value)} characters; the limit is {MAX_TEXT_CHARS}")
     return value
 
 

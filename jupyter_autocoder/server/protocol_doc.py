@@ -38,7 +38,7 @@ def with_tables(doc: str, schema: dict[str, Any]) -> str:
             raise ValueError(f"docs/protocol.md needs one '{begin}' ... '{end}' region")
         table = _Tables(schema["$defs"]).table(union)
         note = f"<!-- written by `{COMMAND}`: do not edit here -->"
-        doc = pattern.sub(lambda _: "\n".join([begin, note, *table, end]), doc)
+        doc = pattern.sub(lambda _: "\n".join([begin, note, *table, end]), doc)  # noqa: B023
     return doc
 
 

@@ -158,9 +158,11 @@ class _Builder:
             base = hints.shape
         schema = dict(hints.schema) if hints.schema is not None else self._type(base, sender)
         if hints.enum:
-            schema = self._enum(hints.enum_name, hints.enum) if hints.enum_name else {
-                "enum": list(hints.enum)
-            }
+            schema = (
+                self._enum(hints.enum_name, hints.enum)
+                if hints.enum_name
+                else {"enum": list(hints.enum)}
+            )
         limits = {
             "minLength": hints.min_length,
             "maxLength": hints.max_length,

@@ -90,8 +90,11 @@ def _typed(head: str, members: list[str], tail: str, indent: str) -> list[str]:
     line = head + " | ".join(members) + tail
     if len(line) <= WIDTH or len(members) == 1:
         return [line]
-    return [head.rstrip(), *(f"{indent}  | {member}" for member in members[:-1]),
-            f"{indent}  | {members[-1]}{tail}"]
+    return [
+        head.rstrip(),
+        *(f"{indent}  | {member}" for member in members[:-1]),
+        f"{indent}  | {members[-1]}{tail}",
+    ]
 
 
 def _type(node: dict[str, Any], names: dict[str, str]) -> list[str]:

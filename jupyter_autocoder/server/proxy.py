@@ -132,7 +132,11 @@ class TokenMeter:
 
     def tokens_per_second(self) -> float | None:
         now = time.monotonic()
-        recent = [(tokens, seconds) for at, tokens, seconds in self._streams if now - at < self.window_seconds]
+        recent = [
+            (tokens, seconds)
+            for at, tokens, seconds in self._streams
+            if now - at < self.window_seconds
+        ]
         seconds = sum(s for _, s in recent)
         return round(sum(t for t, _ in recent) / seconds, 1) if seconds > 0 else None
 
@@ -192,7 +196,9 @@ class EngineProxy:
     def warm_up(self) -> None:
         """Create the client in a thread at start: its first creation imports httpcore and
         anyio (most of a second on a busy machine), which must not stall the event loop."""
-        threading.Thread(target=lambda: self.http, name="autocoder-proxy-warm-up", daemon=True).start()
+        threading.Thread(
+            target=lambda: self.http, name="autocoder-proxy-warm-up", daemon=True
+        ).start()
 
     async def close(self) -> None:
         if self._http is not None:
@@ -208,7 +214,10 @@ class EngineProxy:
         if request.method != "POST":
             return None
         if len(request.body) > self.max_request_bytes:
-            raise ProxyError(413, f"the request is {len(request.body)} bytes; the limit is {self.max_request_bytes}")
+            raise ProxyError(
+                413,
+                f"the request is {len(request.body)} bytes; the limit is {self.max_request_bytes}",
+            )
         try:
             body = json.loads(request.body or b"null")
         except (UnicodeDecodeError, json.JSONDecodeError) as error:
@@ -261,9 +270,13 @@ class EngineProxy:
         if self.engine.ready:
             return
         try:
-            await asyncio.get_running_loop().run_in_executor(None, self.engine.ensure_running, self._start_timeout())
+            await asyncio.get_running_loop().run_in_executor(
+                None, self.engine.ensure_running, self._start_timeout()
+            )
         except Exception as error:
-            raise ProxyError(503, f"the model engine is not available: {error}", "engine_unavailable") from None
+            raise ProxyError(
+                503, f"the model engine is not available: {error}", "engine_unavailable"
+            ) from None
 
     def _pinned(self, route: EngineRoute, body: dict[str, Any] | None) -> bytes | None:
         """The body as it goes upstream: a generation request names the server's model
@@ -286,11 +299,15 @@ class EngineProxy:
         try:
             response = await self.http.request(route.method, url, headers=headers, content=content)
         except httpx.TransportError as error:
-            raise ProxyError(502, f"cannot reach the model engine: {error}", "engine_unavailable") from None
+            raise ProxyError(
+                502, f"cannot reach the model engine: {error}", "engine_unavailable"
+            ) from None
         content = response.content
         if route.path == "models" and response.status_code == 200:
             content = self._served_models_only(content)
-        await sink.begin(response.status_code, response.headers.get("content-type", "application/json"))
+        await sink.begin(
+            response.status_code, response.headers.get("content-type", "application/json")
+        )
         await sink.send(content)
 
     def _served_models_only(self, content: bytes) -> bytes:
@@ -341,7 +358,11 @@ class EngineProxy:
             async with upstream as response:
                 if response.status_code >= 400:
                     detail = (await response.aread()).decode("utf-8", "replace")
-                    await sink.send(_error_event(_upstream_message(response.status_code, detail), "engine_error"))
+                    await sink.send(
+                        _error_event(
+                            _upstream_message(response.status_code, detail), "engine_error"
+                        )
+                    )
                     return
                 # Leaving this block (a client that went away cancels this task) closes the
                 # upstream connection, and the worker stops generating.
@@ -354,7 +375,9 @@ class EngineProxy:
                             first_at = last_at
                     await sink.send(chunk)
         except httpx.TransportError as error:
-            await sink.send(_error_event(f"the model engine closed the stream: {error}", "engine_unavailable"))
+            await sink.send(
+                _error_event(f"the model engine closed the stream: {error}", "engine_unavailable")
+            )
         finally:
             self.meter.record(tokens, first_at, last_at)
 

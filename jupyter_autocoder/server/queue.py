@@ -94,8 +94,12 @@ class FairQueue:
         """A slot for an inline completion, ahead of every lane: its own (`own_slot`, the
         engine's completion lane) or the next ordinary one. Raises QueueBusyError when none
         is free within `budget` seconds: the request is dropped, not queued."""
-        ticket = Ticket(lane, asyncio.get_running_loop().create_future(), priority=True,
-                        own_slot=own_slot and self.priority_slots > 0)
+        ticket = Ticket(
+            lane,
+            asyncio.get_running_loop().create_future(),
+            priority=True,
+            own_slot=own_slot and self.priority_slots > 0,
+        )
         self._priority.append(ticket)
         self._dispatch()
         try:

@@ -140,7 +140,9 @@ class AgentService:
         """Act on one browser message; ProtocolError when it cannot be done."""
         if isinstance(message, RunResult):
             if not channel.answer(RUN, message.id, message.result):
-                raise ProtocolError(f"no cell run with id {message.id!r} is waiting for a result", "run_result")
+                raise ProtocolError(
+                    f"no cell run with id {message.id!r} is waiting for a result", "run_result"
+                )
         elif isinstance(message, Approval):
             if not channel.answer(APPROVAL, message.id, message.approved):
                 raise ProtocolError(f"no approval with id {message.id!r} is pending", "approval")
@@ -329,15 +331,24 @@ class AgentService:
         await self._finish_ended_turn(state)
         if state.runner is not None:
             raise ProtocolError(
-                "a turn is already running for this notebook; stop it first", message.type, state.notebook
+                "a turn is already running for this notebook; stop it first",
+                message.type,
+                state.notebook,
             )
         if isinstance(message, Start):
-            mode, text, session_id, fresh = message.mode, message.request, uuid.uuid4().hex[:12], True
+            mode, text, session_id, fresh = (
+                message.mode,
+                message.request,
+                uuid.uuid4().hex[:12],
+                True,
+            )
         else:
             conversation = state.history.conversation
             if state.session is None and not conversation:
                 raise ProtocolError(
-                    "there is no conversation to continue for this notebook; send 'start'", "continue", state.notebook
+                    "there is no conversation to continue for this notebook; send 'start'",
+                    "continue",
+                    state.notebook,
                 )
             mode = state.mode or conversation["mode"]
             session_id = state.session.session_id if state.session else conversation["session"]
@@ -473,7 +484,9 @@ class TurnRunner:
         self._stop_requested = threading.Event()
         self._replies: dict[str, PendingReply] = {}  # approvals the browser owes
         self.done_sent = False
-        self._thread = threading.Thread(target=self._run, name=f"autocoder-turn-{turn}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, name=f"autocoder-turn-{turn}", daemon=True
+        )
 
     def start(self) -> None:
         self._thread.start()
@@ -519,15 +532,26 @@ class TurnRunner:
                 # The session outlives its turns: each turn has its own limit, or the server's.
                 rounds = self.max_rounds or service.settings.max_rounds
                 session.settings = replace(session.settings, max_rounds=rounds)
-            events = session.run(self.text, self.context) if self.fresh else session.continue_with(self.text, self.context)
+            events = (
+                session.run(self.text, self.context)
+                if self.fresh
+                else session.continue_with(self.text, self.context)
+            )
             for event in events:
                 if self._stop_requested.is_set() and not session.stopped:
                     session.stop()  # a stop that came before the turn had begun
                 self._deliver(event, record)
-        except Exception as error:  # the loop reports its own failures; this is a bug or a broken setup
+        except (
+            Exception
+        ) as error:  # the loop reports its own failures; this is a bug or a broken setup
             service.log.exception("jupyter_autocoder: the turn of %s failed", state.notebook)
-            self._deliver(ev.ErrorEvent(message=str(error), error_type=type(error).__name__), record)
-            self._deliver(ev.DoneEvent(reason=ev.ERROR, success=False, message=f"The turn failed: {error}"), record)
+            self._deliver(
+                ev.ErrorEvent(message=str(error), error_type=type(error).__name__), record
+            )
+            self._deliver(
+                ev.DoneEvent(reason=ev.ERROR, success=False, message=f"The turn failed: {error}"),
+                record,
+            )
         finally:
             if session is not None:
                 with state.lock:
@@ -542,7 +566,11 @@ class TurnRunner:
             service._turn_ended(self)
 
     def _deliver(self, event: ev.AgentEvent, record: TurnRecord) -> None:
-        if isinstance(event, ev.ApprovalEvent) and event.status == "pending" and event.request is not None:
+        if (
+            isinstance(event, ev.ApprovalEvent)
+            and event.status == "pending"
+            and event.request is not None
+        ):
             # Registered before the browser can see it, so that a quick answer is not lost.
             self._replies[event.request.id] = self.channel.expect(APPROVAL, event.request.id)
             if self._stop_requested.is_set():
@@ -572,7 +600,9 @@ def _restore_messages(session: AgentSession, messages: list[dict[str, str]]) -> 
     session.messages = [dict(message) for message in messages]
     if session.tracer is not None:
         for message in messages[1:]:
-            session.tracer.write("message", role=message.get("role"), content=message.get("content"), restored=True)
+            session.tracer.write(
+                "message", role=message.get("role"), content=message.get("content"), restored=True
+            )
 
 
 def _close_session(state: NotebookState) -> None:

@@ -95,7 +95,9 @@ class ScriptedEngine:
 
     def start(self) -> ScriptedEngine:
         # A short poll interval: stop() waits for the serving loop to notice, 0.5 s by default.
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
         return self
 
@@ -150,7 +152,9 @@ def _make_handler(engine: ScriptedEngine) -> type[BaseHTTPRequestHandler]:
             if not self._authorised():
                 return
             if self.path.rstrip("/") == "/v1/models":
-                self._send_json(200, {"object": "list", "data": [{"id": engine.model_name, "object": "model"}]})
+                self._send_json(
+                    200, {"object": "list", "data": [{"id": engine.model_name, "object": "model"}]}
+                )
             else:
                 self._send_json(404, {"error": {"message": f"no route {self.path}"}})
 
@@ -188,7 +192,10 @@ def _make_handler(engine: ScriptedEngine) -> type[BaseHTTPRequestHandler]:
             self.send_header("Connection", "close")
             self.end_headers()
             completion_id = f"chatcmpl-{uuid.uuid4().hex[:12]}"
-            pieces = [reply.content[i : i + reply.chunk_size] for i in range(0, len(reply.content), reply.chunk_size)]
+            pieces = [
+                reply.content[i : i + reply.chunk_size]
+                for i in range(0, len(reply.content), reply.chunk_size)
+            ]
             chunk = _text_chunk if self.raw_completion else _chunk
             try:
                 for piece in pieces:
@@ -210,7 +217,9 @@ def _make_handler(engine: ScriptedEngine) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-def _chunk(model: str, completion_id: str, delta: dict[str, str], finish_reason: str | None) -> dict[str, Any]:
+def _chunk(
+    model: str, completion_id: str, delta: dict[str, str], finish_reason: str | None
+) -> dict[str, Any]:
     return {
         "id": completion_id,
         "object": "chat.completion.chunk",
@@ -220,7 +229,9 @@ def _chunk(model: str, completion_id: str, delta: dict[str, str], finish_reason:
     }
 
 
-def _text_chunk(model: str, completion_id: str, delta: dict[str, str], finish_reason: str | None) -> dict[str, Any]:
+def _text_chunk(
+    model: str, completion_id: str, delta: dict[str, str], finish_reason: str | None
+) -> dict[str, Any]:
     """A chunk of a raw completion (`/v1/completions`): the text in `choices[0].text`."""
     return {
         "id": completion_id,
@@ -247,12 +258,20 @@ def _completion(model: str, content: str) -> dict[str, Any]:
         "object": "chat.completion",
         "created": int(time.time()),
         "model": model,
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": content},
+                "finish_reason": "stop",
+            }
+        ],
     }
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Serve scripted chat replies over the OpenAI protocol.")
+    parser = argparse.ArgumentParser(
+        description="Serve scripted chat replies over the OpenAI protocol."
+    )
     parser.add_argument("--script", help="JSON file: a list of replies (strings or objects)")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--api-key", default=None)

@@ -11,6 +11,7 @@ from jupyter_autocoder.agent import AgentSession, SessionSettings
 from jupyter_autocoder.llm.client import ModelClient
 from jupyter_autocoder.testing.scripted_engine import ScriptedEngine
 
+
 @pytest.fixture
 def engine():
     scripted = ScriptedEngine().start()

@@ -89,7 +89,13 @@ def test_missing_module_is_installed_from_a_local_wheel_and_the_code_rerun(
     kernel, engine, make_session, build_wheel, tmp_path
 ):
     wheels = tmp_path / "wheels"
-    build_wheel(wheels, "acw_tinypkg", "0.1", "acw_tinypkg", "def greet():\n    return 'hello from the wheel'\n")
+    build_wheel(
+        wheels,
+        "acw_tinypkg",
+        "0.1",
+        "acw_tinypkg",
+        "def greet():\n    return 'hello from the wheel'\n",
+    )
     target = tmp_path / "site"
     target.mkdir()
     kernel.run(f"import sys\nsys.path.insert(0, {str(target)!r})")
@@ -110,7 +116,10 @@ def test_missing_module_is_installed_from_a_local_wheel_and_the_code_rerun(
 
     [request] = asked
     assert request.kind == "install" and request.packages == ["acw_tinypkg"]
-    assert request.command == f"pip install --no-index --find-links {wheels} --target {target} acw_tinypkg"
+    assert (
+        request.command
+        == f"pip install --no-index --find-links {wheels} --target {target} acw_tinypkg"
+    )
     assert "No module named 'acw_tinypkg'" in request.reason
     assert [e.status for e in of(events, "approval")] == ["pending", "approved"]
     assert [e.status for e in of(events, "install")] == ["requested", "installed"]
@@ -160,7 +169,9 @@ def test_rejected_install_names_are_never_executed(kernel, engine, make_session,
         "```\n" + py("print('body ran')"),
     )
     asked = []
-    session = make_session(kernel, approver=lambda request: asked.append(request) or True, install_policy="auto")
+    session = make_session(
+        kernel, approver=lambda request: asked.append(request) or True, install_policy="auto"
+    )
     spy = session.executor = SpyExecutor(kernel)
     events = list(session.run("print something"))
 
@@ -188,7 +199,9 @@ def test_shell_commands_need_approval(kernel, engine, make_session, tmp_path):
     assert of(events, "approval")[0].request.command == "echo approved-output"
 
     asked = []
-    approved = make_session(kernel, approver=lambda r: asked.append(r) or True, install_policy="auto")
+    approved = make_session(
+        kernel, approver=lambda r: asked.append(r) or True, install_policy="auto"
+    )
     events = list(approved.run("echo something"))
     shell_runs = [e for e in of(events, "execution") if e.language == "sh"]
     assert shell_runs and shell_runs[0].result.stdout == "approved-output\n"
@@ -222,17 +235,31 @@ def test_round_limit(kernel, engine, make_session):
     assert [e.round for e in of(events, "round")] == [1, 2, 3]
     assert all(not e.ok for e in of(events, "execution"))
     done = events[-1]
-    assert done.reason == "max_rounds" and not done.success and done.code is None and done.rounds == 3
+    assert (
+        done.reason == "max_rounds" and not done.success and done.code is None and done.rounds == 3
+    )
     assert session.last_code == "raise ValueError('attempt 2')"
     # Round 2 corrects in context; after a second failure, round 3 starts again from the
     # request, told both errors.
-    assert [m["role"] for m in engine.history[1].messages] == ["system", "user", "assistant", "user"]
+    assert [m["role"] for m in engine.history[1].messages] == [
+        "system",
+        "user",
+        "assistant",
+        "user",
+    ]
     fresh = engine.history[2].messages
-    assert [m["role"] for m in fresh] == ["system", "user"] and fresh[1]["content"].startswith("fail please")
-    assert "ValueError: attempt 0" in fresh[1]["content"] and "ValueError: attempt 1" in fresh[1]["content"]
+    assert [m["role"] for m in fresh] == ["system", "user"] and fresh[1]["content"].startswith(
+        "fail please"
+    )
+    assert (
+        "ValueError: attempt 0" in fresh[1]["content"]
+        and "ValueError: attempt 1" in fresh[1]["content"]
+    )
 
 
-def test_repeated_failing_code_is_not_rerun_and_the_model_is_asked_afresh(kernel, engine, make_session):
+def test_repeated_failing_code_is_not_rerun_and_the_model_is_asked_afresh(
+    kernel, engine, make_session
+):
     kernel.run("ledger = []")
     failing = "ledger.append('run')\nprint(undefined_total)"
     engine.enqueue(
@@ -292,7 +319,9 @@ def test_answer_without_code(kernel, engine, make_session):
     assert len(engine.history) == 1
 
 
-def test_a_diagnosis_without_code_after_a_failure_is_asked_for_the_code(kernel, engine, make_session):
+def test_a_diagnosis_without_code_after_a_failure_is_asked_for_the_code(
+    kernel, engine, make_session
+):
     engine.enqueue(
         py("print(unknown_count)"),
         "The code uses `unknown_count` before defining it; it should define it first.",
@@ -309,7 +338,7 @@ def test_a_diagnosis_without_code_after_a_failure_is_asked_for_the_code(kernel, 
         "",
         "\x00\x01\x02 ``` ``` ~~~",
         "<API_RUN_START>this is not code at all<API_RUN_STOP>",
-        "```json\n{\"not\": \"python\"}\n```",
+        '```json\n{"not": "python"}\n```',
         "```\n```\n```python\n```",
     ],
 )
@@ -337,7 +366,8 @@ def test_truncated_code_block_becomes_feedback(kernel, engine, make_session):
 
 def test_autocoder_tags_are_run(kernel, engine, make_session):
     engine.enqueue(
-        "Let me compute it.<API_RUN_START>```python\nanswer = 6 * 7\nprint(answer)\n```<API_RUN_STOP>"
+        "Let me compute it.<API_RUN_START>```python\nanswer = 6 * "
+        "7\nprint(answer)\n```<API_RUN_STOP>"
     )
     session = make_session(kernel)
     events = list(session.run("compute the answer"))
@@ -351,7 +381,9 @@ def test_a_clean_run_that_misses_a_named_result_is_not_success(kernel, engine, m
         py("def rectangle_area(w, h):\n    return w * h\nprint(rectangle_area(2, 3))"),
     )
     session = make_session(kernel, max_rounds=2)
-    events = list(session.run("Write a function called rectangle_area and save a result to area.csv"))
+    events = list(
+        session.run("Write a function called rectangle_area and save a result to area.csv")
+    )
     first = of(events, "execution")[0]
     assert first.result.ok and not first.ok
     assert "`rectangle_area` (not defined)" in first.feedback and "area.csv" in first.feedback
@@ -414,7 +446,9 @@ def test_keyboard_interrupt_on_the_main_thread_ends_cleanly(kernel, engine, make
     try:
         for event in session.run("stream"):
             events.append(event)
-    except KeyboardInterrupt:  # pragma: no cover - the point of the test is that this does not happen
+    except (
+        KeyboardInterrupt
+    ):  # pragma: no cover - the point of the test is that this does not happen
         pytest.fail("the KeyboardInterrupt escaped the session")
     assert events[-1].type == "done" and events[-1].reason == "stopped"
     deadline = time.time() + 3
@@ -424,7 +458,9 @@ def test_keyboard_interrupt_on_the_main_thread_ends_cleanly(kernel, engine, make
 
 
 def test_continue_with_keeps_history_and_the_last_result(kernel, engine, make_session):
-    engine.enqueue(py("values = [3, 1, 2]\nprint(sorted(values))"), py("print(sorted(values, reverse=True))"))
+    engine.enqueue(
+        py("values = [3, 1, 2]\nprint(sorted(values))"), py("print(sorted(values, reverse=True))")
+    )
     session = make_session(kernel)
     first = list(session.run("sort `values`"))
     assert first[-1].reason == "success"
@@ -448,7 +484,11 @@ def test_context_is_rendered_newest_first_within_budget(kernel, engine, make_ses
     session = make_session(kernel, context_budget=2000)
     list(session.run("why the KeyError?", context=context.to_dict()))
     message = engine.history[0].messages[1]["content"]
-    assert message.index("KeyError: 'price'") < message.index("df (DataFrame)") < message.index("df = load()")
+    assert (
+        message.index("KeyError: 'price'")
+        < message.index("df (DataFrame)")
+        < message.index("df = load()")
+    )
     assert message.index("df = load()") < message.index("import pandas as pd")
     assert message.endswith("Request:\nwhy the KeyError?")
 
@@ -492,16 +532,26 @@ def test_traces_and_export_of_verified_sessions(kernel, engine, make_session, tm
 def test_from_config_takes_the_settings(kernel, engine, make_session):
     from jupyter_autocoder.config import AutoCoder
 
-    config = AutoCoder(max_rounds=5, exec_timeout=7.5, install_policy="never", retry_temperature=0.3)
+    config = AutoCoder(
+        max_rounds=5, exec_timeout=7.5, install_policy="never", retry_temperature=0.3
+    )
     session = AgentSession.from_config(config, make_session(kernel).client, kernel, trace=False)
     settings = session.settings
-    assert (settings.max_rounds, settings.exec_timeout, settings.install_policy) == (5, 7.5, "never")
+    assert (settings.max_rounds, settings.exec_timeout, settings.install_policy) == (
+        5,
+        7.5,
+        "never",
+    )
     assert settings.retry_temperature == 0.3
     assert settings.context_budget == config.context_budget  # derived from n_ctx
     assert session.trace_path is None
     # the caller's settings go over the config's
     overridden = SessionSettings.from_config(config, max_rounds=2, context_budget=900)
-    assert (overridden.max_rounds, overridden.context_budget, overridden.exec_timeout) == (2, 900, 7.5)
+    assert (overridden.max_rounds, overridden.context_budget, overridden.exec_timeout) == (
+        2,
+        900,
+        7.5,
+    )
 
 
 def test_shell_executor_session_stops_on_the_kernel_stop_button(engine, make_session):

@@ -18,7 +18,9 @@ from jupyter_autocoder.llm.supervisor import EngineSupervisor
 
 @pytest.mark.real_model
 def test_small_model_writes_code_that_runs_in_a_kernel(kernel, tmp_path):
-    supervisor = EngineSupervisor(AutoCoder(model="smollm2-135m", n_ctx=2048, engine_url="", n_gpu_layers=0))
+    supervisor = EngineSupervisor(
+        AutoCoder(model="smollm2-135m", n_ctx=2048, engine_url="", n_gpu_layers=0)
+    )
     supervisor.start()
     try:
         with supervisor.client() as client:

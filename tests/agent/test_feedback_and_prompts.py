@@ -29,10 +29,17 @@ from jupyter_autocoder.executors.base import (
 
 def png(width: int, height: int) -> str:
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
 
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    raw = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 10)) + chunk(b"IEND", b"")
+    raw = (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\0" * 10))
+        + chunk(b"IEND", b"")
+    )
     return base64.b64encode(raw).decode()
 
 
@@ -46,9 +53,12 @@ DATAFRAME_HTML = """<div><table border="1" class="dataframe">
 
 
 def test_error_feedback_is_clean_and_bounded():
-    traceback = ["\x1b[0;31m-----\x1b[0m", "\x1b[0;31mKeyError\x1b[0m  Traceback"] + [f"frame {i}" for i in range(2000)]
+    traceback = ["\x1b[0;31m-----\x1b[0m", "\x1b[0;31mKeyError\x1b[0m  Traceback"] + [
+        f"frame {i}" for i in range(2000)
+    ]
     result = ExecutionResult(
-        [StreamOutput("stdout", "partial output\n"), ErrorOutput("KeyError", "'price'", traceback)], status="error"
+        [StreamOutput("stdout", "partial output\n"), ErrorOutput("KeyError", "'price'", traceback)],
+        status="error",
     )
     text = execution_feedback(result, limit=3000)
     assert "\x1b" not in text
@@ -59,7 +69,9 @@ def test_error_feedback_is_clean_and_bounded():
 
 
 def test_timeout_feedback_says_state_is_kept():
-    result = ExecutionResult([ErrorOutput("KeyboardInterrupt", "", [])], timed_out=True, status="timeout")
+    result = ExecutionResult(
+        [ErrorOutput("KeyboardInterrupt", "", [])], timed_out=True, status="timeout"
+    )
     text = execution_feedback(result, timeout=30)
     assert "still running after 30 s" in text and "kept" in text
 
@@ -68,10 +80,14 @@ def test_rich_outputs_are_described_briefly():
     image = DisplayOutput({"image/png": png(640, 480), "text/plain": "<Figure size 640x480>"})
     assert describe_display(image) == "[image/png 640x480]"
     assert image_size("image/png", "not base64 at all") is None
-    frame = DisplayOutput({"text/html": DATAFRAME_HTML, "text/plain": "   a  b\n0  1  x\n1  2  y\n2  3  z"})
+    frame = DisplayOutput(
+        {"text/html": DATAFRAME_HTML, "text/plain": "   a  b\n0  1  x\n1  2  y\n2  3  z"}
+    )
     text = describe_display(frame)
     assert text.startswith("[DataFrame 3 rows x 2 columns]") and "0  1  x" in text
-    big = DisplayOutput({"text/html": '<table class="dataframe"><p>1000 rows × 5 columns</p></table>'})
+    big = DisplayOutput(
+        {"text/html": '<table class="dataframe"><p>1000 rows × 5 columns</p></table>'}
+    )
     assert describe_display(big).startswith("[DataFrame 1000 rows x 5 columns]")
     result = ExecutionResult([StreamOutput("stdout", "50%\r100%\ndone\n"), image])
     text = execution_feedback(result)
@@ -88,7 +104,8 @@ def test_cut_middle_keeps_head_and_tail():
 
 def test_expected_results_from_the_request():
     found = expected_results(
-        "Write a function called clean_prices, store the result in `tidy`, and save it to out/tidy.csv."
+        "Write a function called clean_prices, store the result in `tidy`, and save it to "
+        "out/tidy.csv."
     )
     assert found.names == ["clean_prices", "tidy"] and found.files == ["out/tidy.csv"]
     assert expected_results("Write a function fib(n) that returns the nth number").names == ["fib"]

@@ -52,8 +52,10 @@ def test_an_installed_package_is_not_put_to_the_user_and_the_real_error_is_told(
     engine.enqueue(
         py("import matplotlib\nmatplotlib.use('Agg')\nplt.plot([1, 2, 3])\nprint('plotted')"),
         "matplotlib is missing.\n```sh\npip install matplotlib\n```\n",
-        py("import matplotlib\nmatplotlib.use('Agg')\nimport matplotlib.pyplot as plt\n"
-           "plt.plot([1, 2, 3])\nprint('plotted')"),
+        py(
+            "import matplotlib\nmatplotlib.use('Agg')\nimport matplotlib.pyplot as plt\n"
+            "plt.plot([1, 2, 3])\nprint('plotted')"
+        ),
     )
     asked = []
     session = make_session(
@@ -96,4 +98,7 @@ def test_a_version_the_model_asks_for_is_not_second_guessed(kernel, engine, make
     session = make_session(kernel, approver=lambda request: False, install_policy="ask")
     session.executor = CountingExecutor(kernel)
     events = list(session.run("print done"))
-    assert [event.status for event in events if event.type == "install"] == ["requested", "declined"]
+    assert [event.status for event in events if event.type == "install"] == [
+        "requested",
+        "declined",
+    ]

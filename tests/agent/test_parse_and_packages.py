@@ -17,7 +17,8 @@ from jupyter_autocoder.errors import InvalidRequirementError
 
 def test_python_fences_are_joined_and_prose_kept():
     reply = parse_reply(
-        "First define it:\n```python\ndef f(x):\n    return x + 1\n```\nThen use it:\n```py\nprint(f(1))\n```\nDone."
+        "First define it:\n```python\ndef f(x):\n    return x + 1\n```\nThen use "
+        "it:\n```py\nprint(f(1))\n```\nDone."
     )
     assert reply.code == "def f(x):\n    return x + 1\n\nprint(f(1))"
     assert reply.prose.startswith("First define it:") and reply.prose.endswith("Done.")
@@ -26,17 +27,23 @@ def test_python_fences_are_joined_and_prose_kept():
 
 def test_sh_fence_installs_and_other_commands():
     reply = parse_reply(
-        "```sh\n# deps\npip install -q pandas scikit-learn>=1.3\npython -m pip install 'requests[socks]'\nls -la\n```\n"
+        "```sh\n# deps\npip install -q pandas scikit-learn>=1.3\npython -m pip install "
+        "'requests[socks]'\nls -la\n```\n"
         "```python\nimport pandas\n```"
     )
-    assert [i.packages for i in reply.installs] == [["pandas", "scikit-learn>=1.3"], ["requests[socks]"]]
+    assert [i.packages for i in reply.installs] == [
+        ["pandas", "scikit-learn>=1.3"],
+        ["requests[socks]"],
+    ]
     assert all(i.valid for i in reply.installs)
     assert reply.shell_commands == ["ls -la"]
     assert reply.code == "import pandas"
 
 
 def test_shell_escapes_inside_python_are_taken_out():
-    reply = parse_reply("```python\n!pip install seaborn\n%pip install plotly\n!rm -rf data\nimport seaborn\n```")
+    reply = parse_reply(
+        "```python\n!pip install seaborn\n%pip install plotly\n!rm -rf data\nimport seaborn\n```"
+    )
     assert [i.packages for i in reply.installs] == [["seaborn"], ["plotly"]]
     assert reply.shell_commands == ["rm -rf data"]
     assert reply.code == "import seaborn"
@@ -76,7 +83,13 @@ def test_unclosed_fences():
 
 
 def test_requirement_validation():
-    for good in ("pandas", "scikit-learn>=1.3", "numpy==1.26.*", "requests[socks,security]>=2,<3", "ruamel.yaml"):
+    for good in (
+        "pandas",
+        "scikit-learn>=1.3",
+        "numpy==1.26.*",
+        "requests[socks,security]>=2,<3",
+        "ruamel.yaml",
+    ):
         assert validate_requirement(good) == good
     for bad in (
         "foo; rm -rf /",

@@ -37,7 +37,10 @@ PHRASINGS = [
     ("Make a DataFrame summary indexed by department with columns n and mean", ["summary"]),
     ("Put the per-day totals into a Series daily; days without sales stay as NaN.", ["daily"]),
     # The forms that were read before: backticks, called/named, a function's signature.
-    ("Write a function called clean_prices and store the result in `tidy`.", ["clean_prices", "tidy"]),
+    (
+        "Write a function called clean_prices and store the result in `tidy`.",
+        ["clean_prices", "tidy"],
+    ),
     ("Write a function fib(n) that returns the nth Fibonacci number", ["fib"]),
     ("Load it into the dataframe `sales` and plot it", ["sales"]),
 ]

@@ -85,8 +85,11 @@ def test_without_the_setting_or_in_the_last_round_nothing_is_checked(shop, engin
             ["`acc` should be a float, but it is a pandas DataFrame."],
         ),
         ("Store the test accuracy as a float in acc.", {"acc": {"type": "float"}}, []),
-        ("Store the test accuracy as a float in acc.", {"acc": {"type": "int"}},
-         ["`acc` should be a float, but it is a int."]),
+        (
+            "Store the test accuracy as a float in acc.",
+            {"acc": {"type": "int"}},
+            ["`acc` should be a float, but it is a int."],
+        ),
         (
             "Put the totals into a Series monthly indexed by month.",
             {"monthly": {"type": "pandas Series", "default_index": False, "unique_index": False}},
@@ -111,8 +114,11 @@ def test_without_the_setting_or_in_the_last_round_nothing_is_checked(shop, engin
             [],
         ),
         ("Put the names in the list keep.", {"keep": {"type": "list"}}, []),
-        ("Put the names in the list keep.", {"keep": {"type": "numpy ndarray"}},
-         ["`keep` should be a list, but it is a numpy ndarray."]),
+        (
+            "Put the names in the list keep.",
+            {"keep": {"type": "numpy ndarray"}},
+            ["`keep` should be a list, but it is a numpy ndarray."],
+        ),
     ],
 )
 def test_mismatches_from_the_request_words(request_text, facts, told):

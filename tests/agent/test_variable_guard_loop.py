@@ -31,7 +31,10 @@ ON_A_COPY = (
     "by_day = log['visits'].groupby(days).mean()\n"
     "```"
 )
-DF_SETUP = "import pandas as pd\ndf = pd.DataFrame({'a': [1, 2, 3], 'g': ['x', 'y', 'x']})\n_original = df\n"
+DF_SETUP = (
+    "import pandas as pd\ndf = pd.DataFrame({'a': [1, 2, 3], 'g': ['x', 'y', 'x']})\n"
+    "_original = df\n"
+)
 PLOT_REQUEST = "Show the mean of a per g in df as a table."
 RELOADS = (
     "```python\n"
@@ -208,8 +211,11 @@ def test_a_fix_may_rewrite_what_the_failing_cell_assigns():
         ("trips has a column start as text. Parse it into datetimes in place.", ["trips"], []),
         ("prices has a column close. Add a column ma7 with its rolling mean.", ["prices"], []),
         # "store" the column is no verb; a new result named in prose changes nothing
-        ("shop has columns store and revenue. Put the share per store into a Series share.",
-         [], ["shop"]),
+        (
+            "shop has columns store and revenue. Put the share per store into a Series share.",
+            [],
+            ["shop"],
+        ),
         ("x and y are arrays. Fit a line and store slope and intercept as floats.", [], ["x"]),
     ],
 )

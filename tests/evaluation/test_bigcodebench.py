@@ -103,7 +103,18 @@ def test_evaluate_runs_a_bigcodebench_task_with_the_loop(engine):
 
 
 def test_check_references_on_the_command_line(capsys):
-    assert main(["eval", "bigcodebench-ds", "--only", "BigCodeBench/948", "--check-references",
-                 "--json"]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                "bigcodebench-ds",
+                "--only",
+                "BigCodeBench/948",
+                "--check-references",
+                "--json",
+            ]
+        )
+        == 0
+    )
     report = json.loads(capsys.readouterr().out)
     assert (report["checked"], report["passed"], report["failed"]) == (1, 1, [])

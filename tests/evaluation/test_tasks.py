@@ -52,7 +52,8 @@ def test_an_unknown_format_or_source_names_the_valid_ones(task_file):
         load_tasks(str(task_file), format="mbpp")
     assert raised.value.valid_names == list(TASK_FORMATS)
     with pytest.raises(
-        UnknownTaskFormatError, match="Task sets: humaneval, bigcodebench-ds, notebook, humaneval-infill; or a file"
+        UnknownTaskFormatError,
+        match="Task sets: humaneval, bigcodebench-ds, notebook, humaneval-infill; or a file",
     ):
         load_tasks("humaneval-plus")
     with pytest.raises(UnknownTaskFormatError, match=f"formats {valid}"):

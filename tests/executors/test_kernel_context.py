@@ -49,7 +49,11 @@ def test_the_magic_and_the_kernel_call_tell_the_same_variables():
 def test_an_at_name_gets_head_describe_and_value_counts():
     pandas = pytest.importorskip("pandas")
     frame = pandas.DataFrame(
-        {"region": ["north", "south"] * 50, "units": range(100), "id": [f"u{i}" for i in range(100)]}
+        {
+            "region": ["north", "south"] * 50,
+            "units": range(100),
+            "id": [f"u{i}" for i in range(100)],
+        }
     )
     told = kernel_context({"sales": frame, "n": 3}, budget=1000, details=["sales", "n", "absent"])
     attached = {item["name"]: item for item in told["attached"]}
@@ -82,8 +86,13 @@ def test_in_a_real_kernel_the_call_loads_the_module_once_and_leaves_no_trace(ker
     told = json.loads(silent(kernel, kernel_code.call_code(options)).stdout)
     sales = next(v for v in told["variables"] if v["name"] == "sales")
     assert sales["summary"].startswith("200 rows x 3 columns; dtypes: region ")
-    assert told["attached"][0]["name"] == "sales" and "describe():" in told["attached"][0]["summary"]
-    assert sum(len(v["name"]) + len(v["type_name"]) + len(v["summary"]) + 8 for v in told["variables"]) <= 800
+    assert (
+        told["attached"][0]["name"] == "sales" and "describe():" in told["attached"][0]["summary"]
+    )
+    assert (
+        sum(len(v["name"]) + len(v["type_name"]) + len(v["summary"]) + 8 for v in told["variables"])
+        <= 800
+    )
 
     # Nothing was added to the user's names, and the silent runs took no execution count.
     assert kernel.user_names() == names_before
@@ -92,7 +101,10 @@ def test_in_a_real_kernel_the_call_loads_the_module_once_and_leaves_no_trace(ker
     assert "kernel_context_json" not in kernel.run("print(In)").stdout, history
 
     # The executor's own call goes the same way.
-    assert kernel.kernel_context(budget=800, details=["ratio"])["attached"][0]["summary"] == "float 0.25"
+    assert (
+        kernel.kernel_context(budget=800, details=["ratio"])["attached"][0]["summary"]
+        == "float 0.25"
+    )
 
 
 def test_the_kernel_code_works_where_jupyter_autocoder_is_not_installed(tmp_path):
@@ -132,4 +144,7 @@ def test_the_kernel_code_works_where_jupyter_autocoder_is_not_installed(tmp_path
 def test_the_module_name_follows_its_source():
     name = kernel_code.module_name()
     assert name.startswith("_autocoder_values_") and name in kernel_code.load_code()
-    assert name in kernel_code.call_template() and kernel_code.OPTIONS_PLACEHOLDER in kernel_code.call_template()
+    assert (
+        name in kernel_code.call_template()
+        and kernel_code.OPTIONS_PLACEHOLDER in kernel_code.call_template()
+    )

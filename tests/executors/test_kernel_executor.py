@@ -29,9 +29,17 @@ def test_outputs_arrive_typed(kernel):
     assert result.ok and result.status == "ok" and not result.timed_out
     assert result.stdout == "to stdout\n"
     assert result.stderr == "to stderr\n"
-    html = [o for o in result.outputs if isinstance(o, DisplayOutput) and o.output_type == "display_data"]
+    html = [
+        o
+        for o in result.outputs
+        if isinstance(o, DisplayOutput) and o.output_type == "display_data"
+    ]
     assert html and html[0].data["text/html"] == "<b>bold</b>"
-    value = [o for o in result.outputs if isinstance(o, DisplayOutput) and o.output_type == "execute_result"]
+    value = [
+        o
+        for o in result.outputs
+        if isinstance(o, DisplayOutput) and o.output_type == "execute_result"
+    ]
     assert value[0].data["text/plain"] == "42"
     assert result.execution_count is not None
     # The JSON form round-trips (the panel's browser executor sends this shape back).

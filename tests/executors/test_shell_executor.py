@@ -77,11 +77,14 @@ def test_defined_names_and_files(shell, executor, tmp_path):
     assert executor.existing_files([str(present), str(tmp_path / "no.txt")]) == {str(present)}
 
 
-INNER = r'''
+INNER = r"""
 import json
 from jupyter_autocoder.executors import ShellExecutor
 inner = ShellExecutor(get_ipython())
-first = inner.run("from IPython.display import display, Markdown\nprint('inner print')\ndisplay(Markdown('**inner**'))\nkept = 5")
+first = inner.run(
+    "from IPython.display import display, Markdown\nprint('inner print')\n"
+    "display(Markdown('**inner**'))\nkept = 5"
+)
 stuck = inner.run("import time\ntime.sleep(30)", timeout=0.5)
 summary = {
     "first_ok": first.ok,
@@ -91,7 +94,7 @@ summary = {
     "kept": kept,
 }
 print("SUMMARY" + json.dumps(summary))
-'''
+"""
 
 
 def test_inside_a_real_kernel_outputs_reach_the_user_and_the_agent(module_kernel):

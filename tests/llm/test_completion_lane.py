@@ -124,7 +124,11 @@ def test_the_lane_refuses_bad_requests_clearly(supervisor, body, message):
 
 def test_the_lane_refuses_a_wrong_key(supervisor):
     root = supervisor.base_url[: -len("/v1")]
-    response = httpx.post(root + "/autocoder/completions", json={"prompt": "x"},
-                          headers={"Authorization": "Bearer wrong"}, timeout=10)
+    response = httpx.post(
+        root + "/autocoder/completions",
+        json={"prompt": "x"},
+        headers={"Authorization": "Bearer wrong"},
+        timeout=10,
+    )
     assert response.status_code == 401
     assert httpx.get(root + "/autocoder/lane", timeout=10).status_code == 401

@@ -38,14 +38,24 @@ def closed_port() -> int:
 
 def offline_environment(tmp_path: Path, **extra: str) -> dict[str, str]:
     """Neither the hub (a closed local port, not offline mode) nor PyPI can be reached."""
-    return {**os.environ, "HF_ENDPOINT": f"http://127.0.0.1:{closed_port()}",
-            "HF_HUB_CACHE": str(tmp_path / "hub"), "PIP_NO_INDEX": "1",
-            "AUTOCODER_CACHE_DIR": str(tmp_path / "autocoder-cache"), **extra}
+    return {
+        **os.environ,
+        "HF_ENDPOINT": f"http://127.0.0.1:{closed_port()}",
+        "HF_HUB_CACHE": str(tmp_path / "hub"),
+        "PIP_NO_INDEX": "1",
+        "AUTOCODER_CACHE_DIR": str(tmp_path / "autocoder-cache"),
+        **extra,
+    }
 
 
 def cli(*arguments: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "jupyter_autocoder.cli", *arguments],
-                          capture_output=True, text=True, env=env, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "jupyter_autocoder.cli", *arguments],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+    )
 
 
 # --- the hub without a network ------------------------------------------------------------
@@ -123,8 +133,13 @@ def local_parts(tmp_path, monkeypatch):
     for project, payload in zip(projects, payloads):
         make_part_wheel(tmp_path / "wheels", project, payload)
     whole = b"".join(payloads)
-    spec = replace(CATALOGUE["qwen2.5-coder-1.5b"], name="test-parts", pypi_parts=tuple(projects),
-                   size_bytes=len(whole), sha256=hashlib.sha256(whole).hexdigest())
+    spec = replace(
+        CATALOGUE["qwen2.5-coder-1.5b"],
+        name="test-parts",
+        pypi_parts=tuple(projects),
+        size_bytes=len(whole),
+        sha256=hashlib.sha256(whole).hexdigest(),
+    )
     monkeypatch.setenv("PIP_NO_INDEX", "1")
     monkeypatch.setenv("PIP_FIND_LINKS", str(tmp_path / "wheels"))
     monkeypatch.setenv("AUTOCODER_CACHE_DIR", str(tmp_path / "cache"))
@@ -222,8 +237,12 @@ def test_stopping_the_engine_during_a_download_cancels_it_and_keeps_the_choice(m
     from jupyter_autocoder.llm import supervisor as supervisor_module
     from jupyter_autocoder.llm.choice import choose_model
 
-    choice = choose_model(TWO_CORES, is_cached=lambda c: False, hub_reachable=lambda: True,
-                          pypi_reachable=lambda: True)
+    choice = choose_model(
+        TWO_CORES,
+        is_cached=lambda c: False,
+        hub_reachable=lambda: True,
+        pypi_reachable=lambda: True,
+    )
     finished = threading.Event()
 
     def downloading(name, *, progress, on_choice, **options):
@@ -272,8 +291,15 @@ def test_models_says_what_auto_picks_here_and_why(tmp_path):
 
 
 def test_chat_with_the_default_model_prints_the_fallback_notice_once(tmp_path):
-    result = cli("chat", "--n-ctx", "1024", "--max-tokens", "8", "Say hello.",
-                 env=offline_environment(tmp_path, AUTOCODER_MODEL="auto"))
+    result = cli(
+        "chat",
+        "--n-ctx",
+        "1024",
+        "--max-tokens",
+        "8",
+        "Say hello.",
+        env=offline_environment(tmp_path, AUTOCODER_MODEL="auto"),
+    )
     assert result.returncode == 0, result.stderr
     assert result.stderr.count("Using the small bundled model smollm2-135m") == 1, result.stderr
     assert "its code is weak" in result.stderr

@@ -25,8 +25,14 @@ SUFFIX = "\n\nprint(add(1, 2))\n"
     ("model", "expected"),
     [
         ("autocoder-33b", "<｜fim▁begin｜>" + PREFIX + "<｜fim▁hole｜>" + SUFFIX + "<｜fim▁end｜>"),
-        ("autocoder-s-6.7b", "<｜fim▁begin｜>" + PREFIX + "<｜fim▁hole｜>" + SUFFIX + "<｜fim▁end｜>"),
-        ("qwen2.5-coder-1.5b", "<|fim_prefix|>" + PREFIX + "<|fim_suffix|>" + SUFFIX + "<|fim_middle|>"),
+        (
+            "autocoder-s-6.7b",
+            "<｜fim▁begin｜>" + PREFIX + "<｜fim▁hole｜>" + SUFFIX + "<｜fim▁end｜>",
+        ),
+        (
+            "qwen2.5-coder-1.5b",
+            "<|fim_prefix|>" + PREFIX + "<|fim_suffix|>" + SUFFIX + "<|fim_middle|>",
+        ),
         ("autocoder-qw-7b", "<fim_prefix>" + PREFIX + "<fim_suffix>" + SUFFIX + "<fim_middle>"),
     ],
 )
@@ -48,8 +54,15 @@ def test_a_model_without_fim_tokens_has_no_template():
 
 def test_the_tokens_found_in_the_gguf_win_over_the_catalogue():
     # What the worker reports for the qwen2.5-coder GGUF (llama.cpp's vocabulary).
-    reported = {"prefix": "<|fim_prefix|>", "suffix": "<|fim_suffix|>", "middle": "<|fim_middle|>",
-                "pad": "<|fim_pad|>", "sep": "<|file_sep|>", "repo": "<|repo_name|>", "eos": "<|im_end|>"}
+    reported = {
+        "prefix": "<|fim_prefix|>",
+        "suffix": "<|fim_suffix|>",
+        "middle": "<|fim_middle|>",
+        "pad": "<|fim_pad|>",
+        "sep": "<|file_sep|>",
+        "repo": "<|repo_name|>",
+        "eos": "<|im_end|>",
+    }
     template = choose_template(reported, "deepseek-coder")
     assert template.name == "qwen2.5-coder"
     assert template.prompt("a", "b") == "<|fim_prefix|>a<|fim_suffix|>b<|fim_middle|>"
@@ -57,7 +70,9 @@ def test_the_tokens_found_in_the_gguf_win_over_the_catalogue():
 
 
 def test_unknown_gguf_tokens_make_a_template_of_their_own():
-    template = template_from_tokens({"prefix": "<PRE>", "suffix": "<SUF>", "middle": "<MID>", "eos": "</s>"})
+    template = template_from_tokens(
+        {"prefix": "<PRE>", "suffix": "<SUF>", "middle": "<MID>", "eos": "</s>"}
+    )
     assert template.name == "gguf"
     assert template.prompt("x", "y") == "<PRE>x<SUF>y<MID>"
     assert "</s>" in template.stop

@@ -21,7 +21,13 @@ from jupyter_autocoder.llm.gguf_file import GGUFHeader, read_header
 from jupyter_autocoder.llm.hardware import GPU, plan_gpu_layers
 from jupyter_autocoder.llm.resolve import check_fits, parse_hf_reference, resolve_model
 
-ARCHITECTURE_NAMES = {"autocoder-33b", "autocoder-s-6.7b", "autocoder-qw-7b", "smollm2-135m", "qwen2.5-coder-1.5b"}
+ARCHITECTURE_NAMES = {
+    "autocoder-33b",
+    "autocoder-s-6.7b",
+    "autocoder-qw-7b",
+    "smollm2-135m",
+    "qwen2.5-coder-1.5b",
+}
 
 
 def test_the_catalogue_has_the_architecture_names():
@@ -29,7 +35,11 @@ def test_the_catalogue_has_the_architecture_names():
     for spec in CATALOGUE.values():
         if spec.source == "hub":
             quant = spec.quantisations[0]
-            assert quant.name == "Q4_K_M" and quant.filename.endswith(".gguf") and quant.size_bytes > 1e9
+            assert (
+                quant.name == "Q4_K_M"
+                and quant.filename.endswith(".gguf")
+                and quant.size_bytes > 1e9
+            )
 
 
 def test_the_bundled_model_resolves_with_its_own_template(small_model_path):
@@ -82,8 +92,13 @@ def test_a_damaged_header_is_refused(tmp_path, small_model_path):
 
 def test_hf_references():
     assert parse_hf_reference("hf:bartowski/AutoCoder-GGUF/AutoCoder-Q4_K_M.gguf") == (
-        "bartowski/AutoCoder-GGUF", "AutoCoder-Q4_K_M.gguf")
-    assert parse_hf_reference("hf:owner/repo/sub/dir/model.gguf") == ("owner/repo", "sub/dir/model.gguf")
+        "bartowski/AutoCoder-GGUF",
+        "AutoCoder-Q4_K_M.gguf",
+    )
+    assert parse_hf_reference("hf:owner/repo/sub/dir/model.gguf") == (
+        "owner/repo",
+        "sub/dir/model.gguf",
+    )
     for bad in ("hf:owner/model.gguf", "hf:owner/repo/readme.md", "hf://x"):
         with pytest.raises(ModelNotFoundError):
             parse_hf_reference(bad)
@@ -121,10 +136,20 @@ RESOLVE_SCRIPT = textwrap.dedent(
 
 def _resolve_offline(name, hub_cache, tmp_path, *floor):
     # Offline from the hub and from PyPI (pip's own switch): nothing can be downloaded.
-    environment = {**os.environ, "HF_HUB_CACHE": str(hub_cache), "HF_HUB_OFFLINE": "1",
-                   "PIP_NO_INDEX": "1", "AUTOCODER_CACHE_DIR": str(tmp_path / "autocoder-cache")}
-    result = subprocess.run([sys.executable, "-c", RESOLVE_SCRIPT, name, *floor], capture_output=True,
-                            text=True, env=environment, timeout=60)
+    environment = {
+        **os.environ,
+        "HF_HUB_CACHE": str(hub_cache),
+        "HF_HUB_OFFLINE": "1",
+        "PIP_NO_INDEX": "1",
+        "AUTOCODER_CACHE_DIR": str(tmp_path / "autocoder-cache"),
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", RESOLVE_SCRIPT, name, *floor],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
@@ -148,20 +173,31 @@ def test_a_prefilled_hub_cache_resolves_offline(tmp_path, small_model_path):
 def test_auto_falls_back_to_the_bundled_model_with_a_notice(tmp_path, small_model_path):
     resolved = _resolve_offline("auto", tmp_path / "empty-hub", tmp_path)
     assert resolved["name"] == "smollm2-135m" and resolved["path"] == small_model_path
-    assert "cannot be reached" in resolved["notice"] and "jupyter-autocoder pull" in resolved["notice"]
+    assert (
+        "cannot be reached" in resolved["notice"] and "jupyter-autocoder pull" in resolved["notice"]
+    )
 
 
 def test_an_uncached_hub_model_offline_says_what_to_do(tmp_path):
     environment = {**os.environ, "HF_HUB_CACHE": str(tmp_path), "HF_HUB_OFFLINE": "1"}
-    result = subprocess.run([sys.executable, "-m", "jupyter_autocoder.cli", "pull", "autocoder-33b"],
-                            capture_output=True, text=True, env=environment, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "jupyter_autocoder.cli", "pull", "autocoder-33b"],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=60,
+    )
     assert result.returncode == 1
     assert "error: Cannot download bartowski/AutoCoder-GGUF/AutoCoder-Q4_K_M.gguf" in result.stderr
 
 
 def test_models_command_lists_the_catalogue():
-    result = subprocess.run([sys.executable, "-m", "jupyter_autocoder.cli", "models", "--json"],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "jupyter_autocoder.cli", "models", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     rows = {row["name"]: row for row in json.loads(result.stdout)}
     assert set(rows) == ARCHITECTURE_NAMES
     assert rows["smollm2-135m"]["cached"] is True
@@ -187,14 +223,17 @@ def test_chat_format_for_autocoder_without_a_template():
 
 
 def test_the_deepseek_coder_prompt():
-    prompt = format_deepseek_coder([
-        {"role": "system", "content": "Be brief."},
-        {"role": "user", "content": "Add 1 and 2."},
-        {"role": "assistant", "content": "3"},
-        {"role": "user", "content": "Now 2 and 2."},
-    ])
+    prompt = format_deepseek_coder(
+        [
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "Add 1 and 2."},
+            {"role": "assistant", "content": "3"},
+            {"role": "user", "content": "Now 2 and 2."},
+        ]
+    )
     assert prompt == (
-        "<｜begin▁of▁sentence｜>Be brief.\n### Instruction:\nAdd 1 and 2.\n### Response:\n3\n<|EOT|>\n"
+        "<｜begin▁of▁sentence｜>Be brief.\n### Instruction:\nAdd 1 and 2.\n### "
+        "Response:\n3\n<|EOT|>\n"
         "### Instruction:\nNow 2 and 2.\n### Response:\n"
     )
 

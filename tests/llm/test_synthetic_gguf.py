@@ -93,17 +93,30 @@ def test_a_synthetic_model_decodes_exactly_the_tokens_asked_for_in_the_real_work
     try:
         status = engine.status()
         assert status["state"] == "ready" and status["n_layers"] == 2 and status["device"] == "cpu"
-        body = {"model": engine.model_name, "messages": PROMPT, "max_tokens": 48,
-                "temperature": 0, "logit_bias": no_end_bias(tiny_model)}
+        body = {
+            "model": engine.model_name,
+            "messages": PROMPT,
+            "max_tokens": 48,
+            "temperature": 0,
+            "logit_bias": no_end_bias(tiny_model),
+        }
         headers = {"Authorization": f"Bearer {engine.api_key}"}
-        answer = httpx.post(f"{engine.base_url}/chat/completions", json=body, headers=headers,
-                            timeout=60, trust_env=False).json()
+        answer = httpx.post(
+            f"{engine.base_url}/chat/completions",
+            json=body,
+            headers=headers,
+            timeout=60,
+            trust_env=False,
+        ).json()
         assert answer["usage"]["completion_tokens"] == 48
         assert answer["choices"][0]["finish_reason"] == "length"
         # streamed through the project's client, the same: no end token cuts a run short
-        with engine.client() as client, client.stream_chat(
-            PROMPT, max_tokens=32, temperature=0, logit_bias=no_end_bias(tiny_model)
-        ) as stream:
+        with (
+            engine.client() as client,
+            client.stream_chat(
+                PROMPT, max_tokens=32, temperature=0, logit_bias=no_end_bias(tiny_model)
+            ) as stream,
+        ):
             text = "".join(stream)
         assert stream.finish_reason == "length" and text
     finally:
@@ -113,14 +126,25 @@ def test_a_synthetic_model_decodes_exactly_the_tokens_asked_for_in_the_real_work
 def _ready_event(model: str, n_gpu_layers: int) -> dict:
     """What the worker itself reports when it has loaded `model` (then it is stopped)."""
     worker = subprocess.Popen(
-        [sys.executable, "-m", "jupyter_autocoder.llm.worker", "--model", model,
-         "--n-gpu-layers", str(n_gpu_layers), "--n-ctx", "512"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        [
+            sys.executable,
+            "-m",
+            "jupyter_autocoder.llm.worker",
+            "--model",
+            model,
+            "--n-gpu-layers",
+            str(n_gpu_layers),
+            "--n-ctx",
+            "512",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
     )
     try:
         for line in worker.stdout:  # type: ignore[union-attr]
             if line.startswith(EVENT_PREFIX):
-                event = json.loads(line[len(EVENT_PREFIX):])
+                event = json.loads(line[len(EVENT_PREFIX) :])
                 if event["event"] in ("ready", "error"):
                     return event
         raise AssertionError("the worker ended without a ready event")

@@ -23,7 +23,10 @@ ESSAY = [{"role": "user", "content": "Write a very long essay about the history 
 
 
 def test_streams_an_answer(supervisor):
-    with supervisor.client() as client, client.stream_chat(COUNTING, max_tokens=48, temperature=0) as stream:
+    with (
+        supervisor.client() as client,
+        client.stream_chat(COUNTING, max_tokens=48, temperature=0) as stream,
+    ):
         pieces = list(stream)
     assert len(pieces) > 5
     assert "".join(pieces) == stream.text
@@ -43,14 +46,19 @@ def test_stop_sequence_ends_the_answer(supervisor):
 
 
 def test_the_worker_refuses_a_wrong_key(supervisor):
-    with ModelClient(supervisor.base_url, api_key="wrong") as client, pytest.raises(EngineAuthError):
+    with (
+        ModelClient(supervisor.base_url, api_key="wrong") as client,
+        pytest.raises(EngineAuthError),
+    ):
         client.chat(COUNTING, max_tokens=4)
 
 
 def test_the_worker_listens_on_loopback_only(supervisor):
     assert supervisor.base_url.startswith("http://127.0.0.1:")
     port = int(supervisor.base_url.rsplit(":", 1)[1].split("/")[0])
-    addresses = {info[4][0] for info in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET)}
+    addresses = {
+        info[4][0] for info in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET)
+    }
     addresses.discard("127.0.0.1")
     for address in addresses:
         with pytest.raises(OSError):
@@ -105,14 +113,18 @@ def test_a_killed_worker_gives_a_clear_error_and_the_next_request_succeeds(make_
     try:
         pid = engine.status()["pid"]
         with engine.client() as client:
-            with pytest.raises(EngineStreamBrokenError, match="closed the stream|without a finish reason"):
+            with pytest.raises(
+                EngineStreamBrokenError, match="closed the stream|without a finish reason"
+            ):
                 with client.stream_chat(ESSAY, max_tokens=2000) as stream:
                     for index, _ in enumerate(stream):
                         if index == 3:
                             os.kill(pid, signal.SIGKILL)
         engine.ensure_running(timeout=60)
         status = engine.status()
-        assert status["state"] == "ready" and status["restarts"] == 1 and status["pid"] != pid, status
+        assert status["state"] == "ready" and status["restarts"] == 1 and status["pid"] != pid, (
+            status
+        )
         with engine.client() as client:
             assert client.chat(COUNTING, max_tokens=8)
     finally:
@@ -135,8 +147,19 @@ def test_a_port_in_use_is_a_clear_error(small_model_path):
         taken.listen(1)
         port = taken.getsockname()[1]
         result = subprocess.run(
-            [sys.executable, "-m", "jupyter_autocoder.cli", "serve", "--model", small_model_path, "--port", str(port)],
-            capture_output=True, text=True, timeout=60,
+            [
+                sys.executable,
+                "-m",
+                "jupyter_autocoder.cli",
+                "serve",
+                "--model",
+                small_model_path,
+                "--port",
+                str(port),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
     assert result.returncode == 2
     assert f"cannot listen on 127.0.0.1:{port}" in result.stdout
@@ -146,8 +169,19 @@ def test_a_port_in_use_is_a_clear_error(small_model_path):
 def test_serve_refuses_a_public_address_without_a_key(small_model_path):
     environment = {k: v for k, v in os.environ.items() if k != "AUTOCODER_WORKER_KEY"}
     result = subprocess.run(
-        [sys.executable, "-m", "jupyter_autocoder.llm.worker", "--model", small_model_path, "--host", "0.0.0.0"],
-        capture_output=True, text=True, timeout=60, env=environment,
+        [
+            sys.executable,
+            "-m",
+            "jupyter_autocoder.llm.worker",
+            "--model",
+            small_model_path,
+            "--host",
+            "0.0.0.0",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=environment,
     )
     assert result.returncode == 2 and "without a key" in result.stdout
 
@@ -189,9 +223,22 @@ def test_a_remote_engine_url_wins(make_settings):
 
 def test_chat_command_streams_to_the_terminal():
     result = subprocess.run(
-        [sys.executable, "-m", "jupyter_autocoder.cli", "chat", "--model", "smollm2-135m", "--n-ctx", "1024",
-         "--max-tokens", "24", "Say hello."],
-        capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "jupyter_autocoder.cli",
+            "chat",
+            "--model",
+            "smollm2-135m",
+            "--n-ctx",
+            "1024",
+            "--max-tokens",
+            "24",
+            "Say hello.",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip()

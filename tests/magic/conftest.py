@@ -93,7 +93,8 @@ class NotebookKernel:
         timeout: float = 60.0,
         interrupt_when: Callable[[CellRun], bool] | None = None,
     ) -> CellRun:
-        """Run a cell; answer input() prompts with `answers`; press stop once `interrupt_when` holds."""
+        """Run a cell; answer input() prompts with `answers`; press stop once `interrupt_when`
+        holds."""
         run = CellRun()
         pending_answers = list(answers)
         msg_id = self.client.execute(code, allow_stdin=True)
@@ -158,7 +159,8 @@ class NotebookKernel:
 
 @pytest.fixture(scope="module")
 def engine():
-    """The scripted model, as the server's proxy would be: its URL and key reach the kernel's environment."""
+    """The scripted model, as the server's proxy would be: its URL and key reach the
+    kernel's environment."""
     scripted = ScriptedEngine(model_name="scripted-proxy").start()
     yield scripted
     threading.Thread(target=scripted.stop, daemon=True).start()

@@ -20,7 +20,9 @@ seconds = time.perf_counter() - started
 print(json.dumps({
     "seconds": seconds,
     "imported": sorted(set(sys.modules) - before),
-    "magics": [name for name in ("line", "cell") if "autocoder" in shell.magics_manager.magics[name]],
+    "magics": [
+        name for name in ("line", "cell") if "autocoder" in shell.magics_manager.magics[name]
+    ],
 }))
 """
 

@@ -78,7 +78,9 @@ def test_the_context_is_newest_first_with_the_last_error_and_what_earlier_reques
     assert cells.index("readings.mean(axis=5)") < cells.index("older_value = 'first'")
 
 
-def test_a_missing_module_is_installed_after_asking_and_the_code_rerun(nb, script, kernel_dirs, build_wheel):
+def test_a_missing_module_is_installed_after_asking_and_the_code_rerun(
+    nb, script, kernel_dirs, build_wheel
+):
     build_wheel(
         kernel_dirs["wheels"],
         "acw_magicpkg",
@@ -142,7 +144,8 @@ def test_no_clean_run_puts_the_last_code_below_marked_as_failing(nb, script):
     assert run.status == "ok"
     assert (
         run.new_cell
-        == "# autocoder: this code did not run cleanly: ZeroDivisionError: division by zero\nratio = 1 / 0\n"
+        == "# autocoder: this code did not run cleanly: ZeroDivisionError: division by zero\n"
+        "ratio = 1 / 0\n"
     )
     assert run.text.strip().splitlines()[-1].startswith("No clean run after 1 round (")
 
@@ -210,7 +213,9 @@ def test_fix_repairs_the_last_failing_cell_from_its_real_error(nb, script):
 def test_bad_options_give_a_usage_message_and_ask_nothing(nb, script):
     cases = {
         "%%autocoder --rounds zero\nDo it.": "argument --rounds: not a whole number: 'zero'",
-        "%%autocoder --install sometimes\nDo it.": "argument --install: invalid choice: 'sometimes'",
+        "%%autocoder --install sometimes\nDo it.": (
+            "argument --install: invalid choice: 'sometimes'"
+        ),
         "%%autocoder --timeout 0\nDo it.": "argument --timeout: must be more than 0",
         "%%autocoder --frobnicate\nDo it.": "unrecognized arguments: --frobnicate",
         "%autocoder plot the data": "unknown command 'plot'",

@@ -34,7 +34,8 @@ def test_the_real_model_writes_code_that_runs_here_and_lands_in_a_new_cell(small
     try:
         assert nb.execute("%load_ext jupyter_autocoder").status == "ok"
         run = nb.execute(
-            "%%autocoder --rounds 2 --install never\nWrite Python code that prints the sum of 2 and 3.",
+            "%%autocoder --rounds 2 --install never\nWrite Python code that prints the sum of 2 "
+            "and 3.",
             timeout=240,
         )
         assert run.status == "ok", run.text
@@ -54,7 +55,8 @@ def test_the_real_model_writes_code_that_runs_here_and_lands_in_a_new_cell(small
 
         status = nb.execute("%autocoder status")
         found = re.search(
-            r"Requests go to this kernel's llama.cpp worker at http://127\.0\.0\.1:\d+/v1 \(pid (\d+)\)",
+            r"Requests go to this kernel's llama.cpp worker at http://127\.0\.0\.1:\d+/v1 \(pid "
+            r"(\d+)\)",
             status.text,
         )
         assert found, status.text
@@ -87,8 +89,11 @@ def test_auto_says_what_it_picks_and_why_and_how_weak_the_last_resort_is(small_m
     closed = probe.getsockname()[1]
     probe.close()
     env = clean_environment(
-        PYTHONPATH=python_path(), JUPYTER_DATA_DIR=str(tmp_path), PIP_NO_INDEX="1",
-        AUTOCODER_CACHE_DIR=str(tmp_path / "cache"), HF_HUB_CACHE=str(tmp_path / "hub"),
+        PYTHONPATH=python_path(),
+        JUPYTER_DATA_DIR=str(tmp_path),
+        PIP_NO_INDEX="1",
+        AUTOCODER_CACHE_DIR=str(tmp_path / "cache"),
+        HF_HUB_CACHE=str(tmp_path / "hub"),
         HF_ENDPOINT=f"http://127.0.0.1:{closed}",
     )
     nb = NotebookKernel(env, cwd=str(tmp_path))

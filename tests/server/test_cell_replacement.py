@@ -26,7 +26,9 @@ async def test_a_correction_replaces_the_cell_of_the_code_it_corrects(
     run_cell, on_interrupt = kernel_cells
     browser = await open_browser(run_cell=run_cell, on_interrupt=on_interrupt)
 
-    first = await browser.turn({"type": "start", "notebook": "r.ipynb", "request": "42 in `answer`"})
+    first = await browser.turn(
+        {"type": "start", "notebook": "r.ipynb", "request": "42 in `answer`"}
+    )
     assert first[-1]["reason"] == "success" and first[-1]["rounds"] == 2
     code_runs = [r for r in browser.run_requests if r["purpose"] == "code"]
     assert [r["replaces"] for r in code_runs] == [None, code_runs[0]["id"]]
@@ -46,9 +48,15 @@ async def test_the_panel_s_variables_and_at_name_details_reach_the_model(
     browser = await open_browser()
     context = {
         "cells": [],
-        "variables": [{"name": "df", "type_name": "pandas DataFrame", "summary": "178 rows x 14 columns"}],
+        "variables": [
+            {"name": "df", "type_name": "pandas DataFrame", "summary": "178 rows x 14 columns"}
+        ],
         "attached": [
-            {"name": "df", "type_name": "pandas DataFrame", "summary": "describe():\n alcohol mean 13.0"}
+            {
+                "name": "df",
+                "type_name": "pandas DataFrame",
+                "summary": "describe():\n alcohol mean 13.0",
+            }
         ],
     }
     await browser.turn(
@@ -69,7 +77,9 @@ async def test_an_installed_package_is_answered_by_a_probe_without_asking(
     )
     asked = []
     run_cell, _ = kernel_cells
-    browser = await open_browser(run_cell=run_cell, approve=lambda request: asked.append(request) or True)
+    browser = await open_browser(
+        run_cell=run_cell, approve=lambda request: asked.append(request) or True
+    )
     events = await browser.turn({"type": "start", "notebook": "p.ipynb", "request": "use pandas"})
 
     installs = [e for e in events if e["type"] == "install"]

@@ -38,8 +38,12 @@ def token(jp_serverapp) -> str:
 async def post(autocoder, token, payload, **kwargs):
     """(status, list of NDJSON objects or the JSON error) of one request, read whole."""
     async with httpx.AsyncClient(timeout=30, trust_env=False) as client:
-        response = await client.post(complete_url(autocoder), json=payload,
-                                     headers={"Authorization": f"token {token}"}, **kwargs)
+        response = await client.post(
+            complete_url(autocoder),
+            json=payload,
+            headers={"Authorization": f"token {token}"},
+            **kwargs,
+        )
     if response.status_code != 200:
         return response.status_code, response.json()
     return 200, [json.loads(line) for line in response.text.splitlines() if line.strip()]
@@ -49,12 +53,19 @@ def text_of(lines) -> str:
     return "".join(line.get("text", "") for line in lines)
 
 
-async def test_a_completion_streams_the_cleaned_middle_of_a_fim_prompt(autocoder, scripted_engine, token):
-    model_wrote = "result = np.sum(values)\n    return result\n\nprint(total([1, 2, 3]))\nmore junk\n"
+async def test_a_completion_streams_the_cleaned_middle_of_a_fim_prompt(
+    autocoder, scripted_engine, token
+):
+    model_wrote = (
+        "result = np.sum(values)\n    return result\n\nprint(total([1, 2, 3]))\nmore junk\n"
+    )
     scripted_engine.enqueue(ScriptedReply(model_wrote, chunk_size=3))
 
-    status, lines = await post(autocoder, token, {"prefix": PREFIX, "suffix": SUFFIX,
-                                                  "language": "python", "client": "cell-1"})
+    status, lines = await post(
+        autocoder,
+        token,
+        {"prefix": PREFIX, "suffix": SUFFIX, "language": "python", "client": "cell-1"},
+    )
 
     assert status == 200
     assert text_of(lines) == "result = np.sum(values)\n    return result"  # not the suffix again
@@ -67,8 +78,9 @@ async def test_a_completion_streams_the_cleaned_middle_of_a_fim_prompt(autocoder
     assert autocoder.queue.active == 0
 
 
-@pytest.mark.parametrize("autocoder_app_config", [{"completion_max_prefix_chars": 60,
-                                                   "completion_max_suffix_chars": 20}])
+@pytest.mark.parametrize(
+    "autocoder_app_config", [{"completion_max_prefix_chars": 60, "completion_max_suffix_chars": 20}]
+)
 async def test_prefix_and_suffix_are_cut_from_their_far_ends(autocoder, scripted_engine, token):
     scripted_engine.enqueue("x")
     prefix = "".join(f"line_{i} = {i}\n" for i in range(50)) + "y = "
@@ -76,14 +88,22 @@ async def test_prefix_and_suffix_are_cut_from_their_far_ends(autocoder, scripted
     status, _ = await post(autocoder, token, {"prefix": prefix, "suffix": suffix})
     assert status == 200
     prompt = scripted_engine.history[0].body["prompt"]
-    sent_prefix = prompt[len("<|fim_prefix|>"): prompt.index("<|fim_suffix|>")]
-    sent_suffix = prompt[prompt.index("<|fim_suffix|>") + len("<|fim_suffix|>"): -len("<|fim_middle|>")]
-    assert prefix.endswith(sent_prefix) and 0 < len(sent_prefix) <= 60 and sent_prefix.endswith("y = ")
+    sent_prefix = prompt[len("<|fim_prefix|>") : prompt.index("<|fim_suffix|>")]
+    sent_suffix = prompt[
+        prompt.index("<|fim_suffix|>") + len("<|fim_suffix|>") : -len("<|fim_middle|>")
+    ]
+    assert (
+        prefix.endswith(sent_prefix) and 0 < len(sent_prefix) <= 60 and sent_prefix.endswith("y = ")
+    )
     assert suffix.startswith(sent_suffix) and len(sent_suffix) <= 20
 
 
-async def test_a_newer_request_of_the_same_editor_cancels_the_older_one(autocoder, scripted_engine, token):
-    scripted_engine.enqueue(ScriptedReply("a" * 400, chunk_size=1, delay=0.02), ScriptedReply("b = 2"))
+async def test_a_newer_request_of_the_same_editor_cancels_the_older_one(
+    autocoder, scripted_engine, token
+):
+    scripted_engine.enqueue(
+        ScriptedReply("a" * 400, chunk_size=1, delay=0.02), ScriptedReply("b = 2")
+    )
     first = asyncio.ensure_future(post(autocoder, token, {"prefix": "x = ", "client": "cell-7"}))
     await _wait(lambda: scripted_engine.history and scripted_engine.history[0].chunks_sent > 5)
 
@@ -100,8 +120,12 @@ async def test_a_newer_request_of_the_same_editor_cancels_the_older_one(autocode
 async def test_an_editor_that_goes_away_stops_the_generation(autocoder, scripted_engine, token):
     scripted_engine.enqueue(ScriptedReply("z" * 2000, chunk_size=1, delay=0.005))
     async with httpx.AsyncClient(timeout=30, trust_env=False) as client:
-        async with client.stream("POST", complete_url(autocoder), json={"prefix": "s = '"},
-                                 headers={"Authorization": f"token {token}"}) as response:
+        async with client.stream(
+            "POST",
+            complete_url(autocoder),
+            json={"prefix": "s = '"},
+            headers={"Authorization": f"token {token}"},
+        ) as response:
             async for _ in response.aiter_lines():
                 break  # the first piece arrived: the user typed on
     await _wait(lambda: scripted_engine.history[0].cancelled)
@@ -151,15 +175,25 @@ async def test_a_completion_is_dropped_not_queued_while_the_model_is_busy(
         ({"prefix": "x", "language": "python; rm -rf /"}, 400, "language"),
         ({"prefix": "x" * 3000}, 413, "limit"),
     ],
-    ids=["malformed", "not-an-object", "prefix-not-text", "max-lines", "max-tokens",
-         "language", "oversized"],
+    ids=[
+        "malformed",
+        "not-an-object",
+        "prefix-not-text",
+        "max-lines",
+        "max-tokens",
+        "language",
+        "oversized",
+    ],
 )
 @pytest.mark.parametrize("autocoder_app_config", [{"completion_max_request_bytes": 2000}])
-async def test_bad_requests_get_a_clear_answer(autocoder, scripted_engine, token, payload, status, words):
+async def test_bad_requests_get_a_clear_answer(
+    autocoder, scripted_engine, token, payload, status, words
+):
     body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
     async with httpx.AsyncClient(timeout=30, trust_env=False) as client:
-        response = await client.post(complete_url(autocoder), content=body,
-                                     headers={"Authorization": f"token {token}"})
+        response = await client.post(
+            complete_url(autocoder), content=body, headers={"Authorization": f"token {token}"}
+        )
     assert response.status_code == status
     assert words in response.json()["message"]
     assert scripted_engine.history == []
@@ -182,10 +216,14 @@ async def test_only_jupyter_users_may_complete(autocoder, scripted_engine, who):
     ],
     indirect=["autocoder_config"],
 )
-async def test_a_model_without_fim_tokens_falls_back_or_says_so(autocoder, scripted_engine, token, expected):
+async def test_a_model_without_fim_tokens_falls_back_or_says_so(
+    autocoder, scripted_engine, token, expected
+):
     status_reply = autocoder.status()["completion"]
     if expected == "none":
-        assert status_reply["available"] is False and "no fill-in-the-middle" in status_reply["reason"]
+        assert (
+            status_reply["available"] is False and "no fill-in-the-middle" in status_reply["reason"]
+        )
         status, error = await post(autocoder, token, {"prefix": "x = "})
         assert status == 409 and "no inline completion" in error["message"]
         assert scripted_engine.history == []

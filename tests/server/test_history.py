@@ -17,7 +17,10 @@ SECOND = "Doubling it.\n```python\nprint(total * 2)\n```"
 
 def _stdout(text):
     async def run_cell(request):
-        return {"outputs": [{"output_type": "stream", "name": "stdout", "text": text}], "status": "ok"}
+        return {
+            "outputs": [{"output_type": "stream", "name": "stdout", "text": text}],
+            "status": "ok",
+        }
 
     return run_cell
 
@@ -47,7 +50,9 @@ def test_a_turn_is_recorded_with_its_tokens_merged(tmp_path):
     assert turn["events"][1]["text"] == "Hello" and turn["events"][3]["text"] == "Again"
     assert "notebook" not in turn["events"][0]  # the turn's own fields are not repeated
     assert turn["done"]["reason"] == "success" and turn["finished_at"] >= turn["started_at"]
-    assert [p.name for p in store.directory.iterdir()] == [store.file_for("a/b.ipynb").name]  # no temp files
+    assert [p.name for p in store.directory.iterdir()] == [
+        store.file_for("a/b.ipynb").name
+    ]  # no temp files
 
 
 def test_a_turn_cut_off_by_a_crash_reads_as_stopped(tmp_path):
@@ -71,7 +76,9 @@ def test_an_unreadable_file_is_set_aside_not_overwritten(tmp_path):
 
 def test_only_the_newest_turns_are_kept(tmp_path):
     store = HistoryStore(tmp_path, str(tmp_path), max_turns=3)
-    history = NotebookHistory("n.ipynb", [TurnRecord(n, "s", "chat", f"q{n}").data for n in range(1, 6)])
+    history = NotebookHistory(
+        "n.ipynb", [TurnRecord(n, "s", "chat", f"q{n}").data for n in range(1, 6)]
+    )
     store.save(history)
     assert [t["request"] for t in store.load("n.ipynb").turns] == ["q3", "q4", "q5"]
 
@@ -90,13 +97,17 @@ def autocoder_config(scripted_config):
     return scripted_config
 
 
-async def test_history_and_reset_over_the_socket(open_browser, scripted_engine, autocoder, jp_root_dir):
+async def test_history_and_reset_over_the_socket(
+    open_browser, scripted_engine, autocoder, jp_root_dir
+):
     (jp_root_dir / "h.ipynb").write_text("{}")  # a history file is kept for notebooks that exist
     scripted_engine.enqueue(FIRST)
     browser = await open_browser(run_cell=_stdout("4\n"))
     events = await browser.turn({"type": "start", "notebook": "h.ipynb", "request": "add 2 and 2"})
     browser.send({"type": "history", "notebook": "./h.ipynb"})  # the same notebook, spelt otherwise
-    history = await browser.wait_for(lambda: [m for m in browser.messages if m["type"] == "history"])
+    history = await browser.wait_for(
+        lambda: [m for m in browser.messages if m["type"] == "history"]
+    )
     assert history[0]["notebook"] == "h.ipynb" and history[0]["running"] is False
     (turn,) = history[0]["turns"]
     assert turn["request"] == "add 2 and 2" and turn["session"] == events[0]["session"]
@@ -106,7 +117,9 @@ async def test_history_and_reset_over_the_socket(open_browser, scripted_engine, 
     assert autocoder.agents.history.file_for("h.ipynb").exists()
 
     browser.send({"type": "reset", "notebook": "h.ipynb"})
-    cleared = await browser.wait_for(lambda: [m for m in browser.messages if m["type"] == "history"][1:])
+    cleared = await browser.wait_for(
+        lambda: [m for m in browser.messages if m["type"] == "history"][1:]
+    )
     assert cleared[0]["turns"] == []
     assert not autocoder.agents.history.file_for("h.ipynb").exists()
     count = len(browser.errors)
@@ -129,7 +142,9 @@ async def test_history_survives_a_server_restart(server_process, scripted_engine
     notebook.write_text("{}")  # a history file is kept for notebooks that exist
     first_server = await server_process(config, base=tmp_path / "server")
     browser = await first_server.browser(run_cell=_stdout("4\n"))
-    first = await browser.turn({"type": "start", "notebook": "work/r.ipynb", "request": "add 2 and 2"})
+    first = await browser.turn(
+        {"type": "start", "notebook": "work/r.ipynb", "request": "add 2 and 2"}
+    )
     assert first[-1]["success"] is True
     await browser.close()
     await first_server.stop()
@@ -139,12 +154,16 @@ async def test_history_survives_a_server_restart(server_process, scripted_engine
     assert second_server.port != first_server.port
     browser = await second_server.browser(run_cell=_stdout("8\n"))
     browser.send({"type": "history", "notebook": "work/r.ipynb"})
-    (history,) = await browser.wait_for(lambda: [m for m in browser.messages if m["type"] == "history"])
+    (history,) = await browser.wait_for(
+        lambda: [m for m in browser.messages if m["type"] == "history"]
+    )
     (turn,) = history["turns"]
     assert turn["request"] == "add 2 and 2" and turn["done"]["success"] is True
     assert [e["text"] for e in turn["events"] if e["type"] == "token"] == [FIRST]
 
-    second = await browser.turn({"type": "continue", "notebook": "work/r.ipynb", "remark": "double it"})
+    second = await browser.turn(
+        {"type": "continue", "notebook": "work/r.ipynb", "remark": "double it"}
+    )
     assert second[0]["turn"] == 2 and second[0]["session"] == first[0]["session"]
     assert second[-1]["success"] is True
     # the model saw the conversation from before the restart

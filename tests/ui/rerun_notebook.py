@@ -16,9 +16,11 @@ from nbclient import NotebookClient
 def rerun(path: Path) -> dict:
     notebook = nbformat.read(path, as_version=4)
     client = NotebookClient(
-        notebook, timeout=120, kernel_name="python3", allow_errors=True, resources={
-            "metadata": {"path": str(path.parent)}
-        }
+        notebook,
+        timeout=120,
+        kernel_name="python3",
+        allow_errors=True,
+        resources={"metadata": {"path": str(path.parent)}},
     )
     client.execute()
     failed = []

@@ -27,7 +27,9 @@ class ScriptedRequestsHandler(APIHandler):
         requests = []
         for record in list(engine.history) if engine is not None else []:
             messages = record.messages
-            first_user = next((m.get("content", "") for m in messages if m.get("role") == "user"), "")
+            first_user = next(
+                (m.get("content", "") for m in messages if m.get("role") == "user"), ""
+            )
             if match in first_user:
                 requests.append({"messages": messages})
         self.finish(json.dumps({"requests": requests}))

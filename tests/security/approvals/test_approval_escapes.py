@@ -51,7 +51,7 @@ FORMS = {
         "shell",
         "touch pwned",
     ),
-    "exec_of_a_literal": ('exec("import os; os.system(\'touch pwned\')")', "shell", "touch pwned"),
+    "exec_of_a_literal": ("exec(\"import os; os.system('touch pwned')\")", "shell", "touch pwned"),
     "one_line_alias": ("mkdir pwned", "shell", "mkdir pwned"),
 }
 

@@ -26,7 +26,7 @@ async def flood_history(socket, start: int, count: int, batch: int = 500) -> Non
         expected = socket.received + min(batch, start + count - first)
         for number in range(first, min(first + batch, start + count)):
             socket.send({"type": "history", "notebook": long_path(number)})
-        await socket.wait_for(lambda: socket.received >= expected, timeout=120)
+        await socket.wait_for(lambda: socket.received >= expected, timeout=120)  # noqa: B023
 
 
 async def test_history_requests_for_missing_notebooks_leave_memory_as_it_was(

@@ -31,7 +31,11 @@ test('a near miss of a popular name is warned of and asked, even under auto', as
   );
   await expect(card.getByRole('button', { name: 'Approve' })).toBeVisible();
   await card.getByRole('button', { name: 'Deny' }).click();
-  await expect(card.locator('.jp-AutoCoder-cardStatus')).toHaveText('Declined');
+  // The install's own card is its record: what came of it, and the answer.
+  await expect(card.locator('.jp-AutoCoder-cardStatus')).toHaveText(
+    'Not installed: reqeusts was declined'
+  );
+  await expect(card.locator('.jp-AutoCoder-cardAnswer')).toHaveText('Declined');
   await panel.waitForDone();
 });
 

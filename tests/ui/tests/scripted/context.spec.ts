@@ -35,7 +35,8 @@ test('@name completes a variable, attaches its summary, and the variables reach 
 
   // Typing @wi offers the kernel's variables that begin so; Tab takes one.
   await panel.input.fill('Print the mean alcohol per class of @wi');
-  const options = panel.root.getByRole('option');
+  // The @name list's options (the model picker in the header has options too).
+  const options = panel.root.getByRole('listbox').getByRole('option');
   await expect(options).toHaveText(['wine']);
   await panel.input.press('Tab');
   await expect(panel.input).toHaveValue(`${REQUEST} `);

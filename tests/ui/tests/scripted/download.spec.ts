@@ -78,7 +78,8 @@ test('auto says what it picked and why; a download says its size and can be canc
   await page.route('**/autocoder/api/status*', (route: Route) =>
     route.fulfill({ json: statusReply(state) })
   );
-  await page.route('**/autocoder/api/models/unload', (route: Route) => {
+  // The panel's requests carry a query string; the pattern takes it.
+  await page.route('**/autocoder/api/models/unload*', (route: Route) => {
     unloads.push(route.request().method());
     state = 'stopped';
     return route.fulfill({

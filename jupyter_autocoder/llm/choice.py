@@ -38,9 +38,12 @@ log = logging.getLogger(__name__)
 DEFAULT_MIN_TOKENS_PER_SECOND = 8.0
 
 # Decode speed as a share of "bandwidth / weight bytes", measured with llama.cpp:
-# qwen2.5-coder-1.5b on a 2-core CPU (bench/bench_auto.py) for the CPU; about two thirds of
-# the card's peak is what llama.cpp's CUDA and Metal decode reach for 7B-33B models.
-CPU_EFFICIENCY = 0.6
+# qwen2.5-coder-1.5b on a 2-core CPU (bench/bench_auto.py) read its weights at 0.94 of the
+# probe's bandwidth undisturbed, and near 0.6 while other work shared the cores; 0.7 keeps
+# the estimate on the low side, where a wrong guess costs least (a smaller, faster model).
+# About two thirds of the card's peak is what llama.cpp's CUDA and Metal decode reach for
+# 7B-33B models.
+CPU_EFFICIENCY = 0.7
 GPU_EFFICIENCY = 0.65
 # A cost per token besides reading the weights (sampling, the step's own work): it is what
 # keeps small models from the speeds bandwidth alone would give (smollm2-135m decodes at

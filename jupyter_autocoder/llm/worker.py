@@ -334,6 +334,11 @@ def load_app(arguments: argparse.Namespace, api_key: str | None) -> tuple[Any, d
         n_threads_batch=n_threads_batch,
         chat_format=arguments.chat_format,
         draft_model="prompt-lookup-decoding" if arguments.draft == "prompt-lookup" else None,
+        # The server's default (True) keeps every prompt token's logits: about 0.36 MB a
+        # token on smollm2-135m, 1.2 MB on qwen2.5-coder-1.5b, for logprobs nobody asks for
+        # (docs/performance.md). Prompt-lookup drafting needs them (its scores array is
+        # sized by this setting).
+        logits_all=arguments.draft == "prompt-lookup",
         verbose=False,
     )
     server_settings = ServerSettings(

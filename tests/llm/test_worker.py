@@ -45,6 +45,22 @@ def test_stop_sequence_ends_the_answer(supervisor):
     assert full.startswith(cut)
 
 
+def test_a_long_prompt_leaves_no_logits_behind(supervisor):
+    """The worker keeps the last token's logits only: a 1,000-token prompt grew it by 392 MB
+    with llama-cpp-python's server default (every prompt token's logits, twice)."""
+    worker = psutil.Process(supervisor.status()["pid"])
+    long_prompt = " ".join(f"item{number}" for number in range(500))
+    messages = [{"role": "user", "content": f"Repeat the last word: {long_prompt}"}]
+    with supervisor.client() as client:
+        client.chat(COUNTING, max_tokens=2, temperature=0)  # buffers of a first request
+        before = worker.memory_info().rss
+        with client.stream_chat(messages, max_tokens=2, temperature=0) as stream:
+            list(stream)
+    assert stream.prompt_tokens is None or stream.prompt_tokens > 900
+    grown_mb = (worker.memory_info().rss - before) / 2**20
+    assert grown_mb < 120, f"the worker grew by {grown_mb:.0f} MB for one long prompt"
+
+
 def test_the_worker_refuses_a_wrong_key(supervisor):
     with (
         ModelClient(supervisor.base_url, api_key="wrong") as client,
@@ -254,3 +270,19 @@ def test_engine_url_environment_variable_reaches_the_client(monkeypatch):
         with ModelClient.from_environment() as client:
             assert client.chat([{"role": "user", "content": "hi"}]) == "from the environment"
         assert httpx.get(remote.base_url + "/models").status_code == 401
+
+
+def test_prompt_lookup_drafting_answers(make_settings):
+    """Prompt-lookup drafting needs every token's logits: the worker keeps them for it."""
+    engine = EngineSupervisor(make_settings(draft="prompt-lookup"))
+    engine.start()
+    try:
+        with engine.client() as client:
+            answer = client.chat(
+                [{"role": "user", "content": "Repeat: def f(x): return x + 1"}],
+                max_tokens=20,
+                temperature=0,
+            )
+    finally:
+        engine.stop()
+    assert "return x + 1" in answer

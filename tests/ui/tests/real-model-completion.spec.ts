@@ -1,8 +1,8 @@
 /**
  * Inline completion with the real small model (SmolLM2-135M in llama.cpp): typing in a
- * notebook cell brings ghost text, Escape dismisses it, Tab accepts it and the cell then
- * holds it; the time from the last keystroke to the ghost text on screen, warm, is
- * measured in the browser.
+ * notebook cell brings ghost text, Ctrl+ArrowRight takes its next word, Escape dismisses
+ * it, Tab accepts it and the cell then holds it; the time from the last keystroke to the
+ * ghost text on screen, warm, is measured in the browser.
  *
  * SmolLM2 has no fill-in-the-middle tokens, so this is the configured fallback
  * (c.AutoCoder.completion_fallback, default "prefix": the model continues the text before
@@ -87,6 +87,14 @@ test('typing brings ghost text from the real model, and Tab accepts it', async (
     });
     expect(shown.trim().length).toBeGreaterThan(0);
     shownTexts.push(typed + shown);
+    if (i === CELLS.length - 3) {
+      // Ctrl+ArrowRight takes the ghost text's next word only, as typed.
+      const word = /^(\s*\w+|\s*[^\w\s]+|\s+)/.exec(shown)?.[0] ?? '';
+      expect(word.trim().length).toBeGreaterThan(0);
+      await page.keyboard.press('Control+ArrowRight');
+      await expect.poll(() => cellSource(page, i)).toBe(before + typed + word);
+      await page.keyboard.press('Escape');
+    }
     if (i === CELLS.length - 2) {
       // Escape dismisses it, and the cell keeps only what was typed.
       await page.keyboard.press('Escape');

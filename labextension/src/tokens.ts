@@ -91,6 +91,23 @@ export interface IStatusReply {
   tokens_per_second?: number | null;
   sessions?: number;
   policy?: IAdminPolicy;
+  /** How inline completion asks the loaded model (server/completion.py `status()`). */
+  completion?: ICompletionStatus;
+}
+
+/** Inline completion as the server offers it for the loaded model. */
+export interface ICompletionStatus {
+  /** false: no ghost text (the model has no fill-in-the-middle tokens, fallback off). */
+  available: boolean;
+  /** "fim" (the model's own tokens), "prefix" or "chat" (the fallbacks); null: none. */
+  method: string | null;
+  /** A sentence: how, and why. */
+  reason: string;
+  /** Whether the worker's completion lane serves it, ahead of chat. */
+  lane: boolean;
+  served: number;
+  superseded: number;
+  dropped: number;
 }
 
 /** One model of the catalogue (GET /autocoder/api/models). */

@@ -1,5 +1,5 @@
 /** Inline completion's pure parts: the prompt's context from cells, budgets, the NDJSON
- * reader, and the next word of the ghost text (completion/). */
+ * reader, the next word of the ghost text (completion/), and the status bar's line on it. */
 import {
   commentMarker,
   cutPrefix,
@@ -9,6 +9,8 @@ import {
   notebookContext
 } from '../completion/context';
 import { nextWord } from '../completion/ghost';
+import { nullTranslator } from '@jupyterlab/translation';
+import { completionStatusLine } from '../completion/status';
 import { CompletionReader, IByteSource } from '../completion/stream';
 
 describe('notebookContext', () => {
@@ -148,5 +150,36 @@ describe('nextWord', () => {
   it('gives nothing once the text left the suggestion', () => {
     expect(nextWord(shown, 'x = pd', 6)).toBe('');
     expect(nextWord(null, 'x = ', 4)).toBe('');
+  });
+});
+
+describe('the status bar says how inline completion works', () => {
+  const trans = nullTranslator.load('jupyter-autocoder');
+  const completion = (available: boolean, reason: string) => ({
+    available,
+    method: available ? 'prefix' : null,
+    reason,
+    lane: true,
+    served: 0,
+    superseded: 0,
+    dropped: 0
+  });
+
+  it('names the fallback of a model without fill-in-the-middle tokens', () => {
+    const reason =
+      'the model has no fill-in-the-middle tokens: continues the text before the cursor';
+    expect(completionStatusLine(completion(true, reason), trans)).toBe(
+      `Inline completion: ${reason}`
+    );
+  });
+
+  it('says when there is no inline completion at all', () => {
+    expect(
+      completionStatusLine(completion(false, 'the fallback is off'), trans)
+    ).toBe('No inline completion: the fallback is off');
+  });
+
+  it('says nothing for a server that does not report it', () => {
+    expect(completionStatusLine(undefined, trans)).toBeNull();
   });
 });

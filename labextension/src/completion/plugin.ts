@@ -5,6 +5,7 @@ import {
 import { ICompletionProviderManager } from '@jupyterlab/completer';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
+import { CommandRegistry } from '@lumino/commands';
 
 import { CommandIDs, TRANSLATION_DOMAIN } from '../tokens';
 import { nextWord } from './ghost';
@@ -72,8 +73,42 @@ export const completionPlugin: JupyterFrontEndPlugin<void> = {
         }
       }
     });
+    document.addEventListener(
+      'keydown',
+      event => acceptWordFirst(app.commands, event),
+      true
+    );
   }
 };
+
+/**
+ * The editor (CodeMirror) moves the cursor by a word on Ctrl+ArrowRight and marks the key
+ * as handled before JupyterLab's shortcuts see it, so while ghost text is shown the keys
+ * bound to the accept-word command (Ctrl ArrowRight by default, or the user's own) are
+ * taken here first, in the capture phase.
+ */
+function acceptWordFirst(
+  commands: CommandRegistry,
+  event: KeyboardEvent
+): void {
+  const target = event.target as Element | null;
+  if (!target?.closest || event.defaultPrevented) {
+    return;
+  }
+  const keystroke = CommandRegistry.keystrokeForKeydownEvent(event);
+  const binding = commands.keyBindings.find(
+    binding =>
+      binding.command === CommandIDs.acceptWord &&
+      binding.keys.length === 1 &&
+      binding.keys[0] === keystroke &&
+      target.closest(binding.selector) !== null
+  );
+  if (binding) {
+    event.preventDefault();
+    event.stopPropagation();
+    void commands.execute(CommandIDs.acceptWord);
+  }
+}
 
 /** The settings of schema/completion.json; a missing one takes its default. */
 export function readCompletionSettings(

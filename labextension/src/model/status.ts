@@ -1,6 +1,7 @@
 import { TranslationBundle } from '@jupyterlab/translation';
 import { Widget } from '@lumino/widgets';
 
+import { completionStatusLine } from '../completion/status';
 import { IEngineModel, IStatusReply } from '../tokens';
 import { choiceLines } from './describe';
 import { stateText } from './header';
@@ -67,6 +68,13 @@ export class EngineStatusItem extends Widget {
       lines.push(engine.notice);
     }
     lines.push(...choiceLines(engine.choice));
+    const completion = engine.model
+      ? completionStatusLine(reply.completion, this.trans)
+      : null;
+    if (completion) {
+      // A model without fill-in-the-middle tokens completes by a fallback, or not at all.
+      lines.push(completion);
+    }
     if (engine.error) {
       lines.push(this.trans.__('Error: %1', engine.error));
     }

@@ -352,6 +352,44 @@ class EventView:
         self.display.line(f"{mark} **{text}**", text)
 
 
+
+class ExplorationView(EventView):
+    """Shows an exploration (`agent/explore.py`): the plan, each step's heading and its
+    rounds, the summary, how it ended. The plan's and the summary's tokens are not shown as
+    they stream: the plan and the summary are shown whole."""
+
+    def _on_token(self, event: Any) -> None:
+        if event.round:  # a step's answer; round 0 is the plan or the summary
+            super()._on_token(event)
+
+    def _on_plan(self, event: Any) -> None:
+        if any(step.status != "planned" for step in event.steps):
+            return  # the plan again after a step: the step's own line said it
+        listed = "\n".join(f"{n}. {step.title}" for n, step in enumerate(event.steps, 1))
+        self.display.line(f"**The plan for {event.target}:**\n\n{listed}",
+                          f"The plan for {event.target}:\n{listed}")
+
+    def _on_step(self, event: Any) -> None:
+        title = f"Step {event.step} of {event.steps}: {event.title}"
+        if event.status == "running":
+            self.display.line(f"### {title}", title)
+        elif event.status != "done":
+            self.display.line(f"⚠ **{title}: {event.status}.** {event.message}",
+                              f"{title}: {event.status}. {event.message}")
+
+    def _on_summary(self, event: Any) -> None:
+        self.display.line(event.text, event.text)
+        if event.unverified:
+            numbers = ", ".join(event.unverified)
+            self.display.line(f"⚠ Numbers no output shows, flagged: {numbers}",
+                              f"Numbers no output shows, flagged: {numbers}")
+
+    def _on_exploration_done(self, event: Any) -> None:
+        text = f"{event.message} {plural(event.rounds, 'round')}, {event.seconds:.1f} s."
+        mark = "✅" if event.reason == "success" else "⏹" if event.reason == "stopped" else "⚠"
+        self.display.line(f"{mark} **{text}**", text)
+
+
 def variable_notice(change: Any) -> tuple[str, str]:
     """A `VariableChange` (agent/guard.py) as a notice for the user: Markdown and plain."""
     name = change.name

@@ -167,6 +167,10 @@ class AutoCoderMagics(Magics):
             the model until it runs cleanly (or the rounds are used up); the working code
             is put into a new cell below and its variables are in your namespace.
 
+        %%autocoder --explore
+        explore sales.csv            (or a DataFrame: explore df) a plan, then a step at a
+                                     time, run and corrected here, and a summary; the
+                                     steps' code goes into a new cell below
         %autocoder fix [options]     repair the last cell that failed, from its real error
         %autocoder status            the model, its device and offloaded layers, where
                                      requests go

@@ -246,7 +246,7 @@ class Exploration:
         frame = self._prepare(self.target)
         self.executor.describe_figures()
         try:
-            titles = yield from self._plan(context)
+            titles = yield from self._plan(frame, context)
         except _Stopped:
             yield self._finish(ev.STOPPED, 0, 0, started, "Stopped before the plan was made.")
             return
@@ -328,10 +328,13 @@ class Exploration:
 
     # -- the plan ---------------------------------------------------------------------------
 
-    def _plan(self, context: NotebookContext | None) -> Iterator[ev.AgentEvent]:
+    def _plan(self, frame: str, context: NotebookContext | None) -> Iterator[ev.AgentEvent]:
         low = min(3, self.max_steps)
         system = PLAN_PROMPT.format(low=low, high=self.max_steps)
-        request = f"Plan the exploration of {self.target}."
+        request = (
+            f"Plan the exploration of {self.target}. The data is loaded already, in the "
+            f"DataFrame `{frame}`: do not plan loading it or importing libraries."
+        )
         messages = [
             {"role": "system", "content": system},
             {"role": "user", "content": self._request(request, context)},

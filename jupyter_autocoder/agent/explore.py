@@ -19,9 +19,11 @@ and error, not a failing code cell, so the notebook reruns clean. The summary is
 by `summary_check.py`: a number that no output shows is sent back to the model once, then
 flagged where it stands.
 
-From another thread: `stop_after_step()` lets the step in progress finish and writes the
-summary of the steps done; `stop()` stops the step in progress too. Between steps the
-caller may change the steps not yet begun (`replace_remaining`).
+`review_plan`, when given, is shown the plan before any step runs and gives back the steps
+to run (edited, dropped, added), or None (or none) to stop. From another thread: `stop_after_step()`
+lets the step in progress finish and writes the summary of the steps done; `stop()` stops
+the step in progress too. Between steps the caller may change the steps not yet begun
+(`replace_remaining`).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
@@ -112,6 +114,10 @@ PLAN_AGAIN = (
 _STEP_LINE = re.compile(r"^\s*(?:step\s*)?(\d{1,2})\s*[.):]\s+(?P<title>\S.*?)\s*$", re.I)
 
 
+PlanReview = Callable[[list[str]], "list[str] | None"]
+"""Shown the plan's steps, gives the steps to run (edited, dropped, added), or None to stop."""
+
+
 class _Stopped(Exception):
     """stop() was asked while the plan or the summary streamed."""
 
@@ -189,6 +195,7 @@ class Exploration:
         package_index: PackageIndex | None = None,
         max_steps: int = MAX_STEPS,
         frame_name: str = "df",
+        review_plan: PlanReview | None = None,
     ):
         if max_steps < 1:
             raise ValueError("max_steps must be at least 1")
@@ -199,6 +206,7 @@ class Exploration:
         self.package_index = package_index
         self.max_steps = max_steps
         self.frame_name = frame_name
+        self.review_plan = review_plan
         self.target = ""
         self.steps: list[ev.PlanStep] = []
         self.cells: list[ExplorationCell] = []
@@ -251,8 +259,15 @@ class Exploration:
             yield self._finish(ev.STOPPED, 0, 0, started, "Stopped before the plan was made.")
             return
         self.steps = [ev.PlanStep(title=title) for title in titles]
-        self.cells.insert(0, ExplorationCell("markdown", self._opening()))
         yield self._plan_event()
+        if self.review_plan is not None:
+            reviewed = self.review_plan([step.title for step in self.steps])
+            if not reviewed or not any(title.strip() for title in reviewed):
+                yield self._finish(ev.STOPPED, 0, 0, started, "Stopped at the plan, as asked.")
+                return
+            self.replace_remaining(reviewed)
+            yield self._plan_event()
+        self.cells.insert(0, ExplorationCell("markdown", self._opening()))
 
         done = failed = 0
         reason, message = ev.SUCCESS, ""

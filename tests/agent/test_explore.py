@@ -167,6 +167,32 @@ def test_remaining_steps_can_be_edited_and_dropped(engine, client, kernel, tmp_p
     )
 
 
+def test_the_plan_is_reviewed_before_any_step_runs(engine, client, kernel, tmp_path):
+    (tmp_path / "data.csv").write_text(DATA)
+    engine.enqueue(PLAN, MEANS, "- Kind y averages 5.0.")
+    shown = []
+
+    def review(steps):
+        shown.append(list(steps))
+        return ["Mean of b by kind"]  # steps 1 and 3 dropped
+
+    exploration = Exploration(client, kernel, _settings(tmp_path), review_plan=review)
+    events = list(exploration.run("data.csv"))
+    assert shown == [["Summary statistics", "Mean of b by kind", "Plot b against a"]]
+    assert events[-1].reason == "success" and events[-1].steps_done == 1
+    assert exploration.cells[0].source.endswith("The plan:\n\n1. Mean of b by kind")
+    assert "Now do step 1 only: Mean of b by kind" in engine.history[1].messages[-1]["content"]
+
+
+def test_a_plan_refused_at_review_runs_nothing(engine, client, kernel, tmp_path):
+    (tmp_path / "data.csv").write_text(DATA)
+    engine.enqueue(PLAN)
+    exploration = Exploration(client, kernel, _settings(tmp_path), review_plan=lambda _: None)
+    events = list(exploration.run("data.csv"))
+    assert events[-1].reason == "stopped" and events[-1].steps_done == 0
+    assert len(engine.history) == 1
+
+
 def test_a_summary_with_invented_numbers_is_sent_back_once_then_flagged(
     engine, client, kernel, tmp_path
 ):

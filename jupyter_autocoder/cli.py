@@ -545,8 +545,11 @@ def command_explore(arguments: argparse.Namespace) -> int:
     from .headless import explore_file
     from .llm.supervisor import EngineSupervisor
 
+    # Checked before the model loads, which takes a while.
     if not Path(arguments.data).is_file():
         raise ExplorationError(f"no such data file: {arguments.data}")
+    if not arguments.output.endswith(".ipynb"):
+        raise ExplorationError(f"the output must be a .ipynb file, not {arguments.output}")
     if arguments.steps < 1 or (arguments.rounds is not None and arguments.rounds < 1):
         raise ExplorationError("--steps and --rounds must be at least 1")
     settings = settings_from(arguments)

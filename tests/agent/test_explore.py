@@ -6,6 +6,10 @@ notebook rerun by nbclient in a fresh kernel; bad input gets a clear error."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -279,3 +283,46 @@ def test_check_numbers_finds_rounded_cut_and_percent_values():
     assert check.unverified == ["6.1"]
     assert flag_unverified(summary, check.unverified).endswith("6.1 [not in any output].")
     assert json.dumps(check_numbers("nothing numeric", outputs).unverified) == "[]"
+
+
+def _run_cli(tmp_path, engine, *arguments: str):
+    root = Path(__file__).resolve().parents[2]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AUTOCODER_")}
+    env.update(
+        AUTOCODER_ENGINE_URL=engine.base_url,
+        AUTOCODER_API_KEY=engine.api_key,
+        JUPYTER_DATA_DIR=str(tmp_path / "jupyter"),
+        PYTHONPATH=os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")])),
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "jupyter_autocoder.cli", "explore", *arguments],
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=240,
+    )
+
+
+def test_the_explore_command_writes_the_notebook_and_says_it_reruns_clean(engine, tmp_path):
+    (tmp_path / "data.csv").write_text(DATA)
+    engine.enqueue("1. Mean of b by kind", BUGGY_MEANS, MEANS, "- Kind y averages 5.0.")
+    done = _run_cli(tmp_path, engine, "data.csv", "--output", "nb/data.ipynb", "--json")
+    assert done.returncode == 0, done.stderr
+    assert "plan for ../data.csv:\n  1. Mean of b by kind" in done.stderr
+    assert "  round 2" in done.stderr
+    report = json.loads(done.stdout)
+    assert report["reruns_clean"] is True and report["code_cells"] == 2
+    assert report["done"]["rounds"] == 2 and report["steps"] == [
+        {"title": "Mean of b by kind", "status": "done"}
+    ]
+    notebook = nbformat.read(tmp_path / "nb" / "data.ipynb", as_version=4)
+    assert _code_of(notebook)[1] == "print(df.groupby('kind')['b'].mean())"
+
+
+def test_the_explore_command_refuses_a_missing_file_before_the_model(engine, tmp_path):
+    done = _run_cli(tmp_path, engine, "nothere.csv", "--output", "x.ipynb")
+    assert done.returncode == 1
+    assert done.stderr.strip() == "error: no such data file: nothere.csv"
+    done = _run_cli(tmp_path, engine, "nothere.csv", "--output", "x.txt")
+    assert "error: no such data file" in done.stderr
+    (tmp_path / "d.csv").write_text(DATA)
+    done = _run_cli(tmp_path, engine, "d.csv", "--output", "x.txt")
+    assert done.stderr.strip() == "error: the output must be a .ipynb file, not x.txt"
+    assert engine.history == []

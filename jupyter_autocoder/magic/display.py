@@ -220,6 +220,29 @@ def ask_yes_no(question: str) -> bool | None:
     return answer.strip().lower() in ("y", "yes")
 
 
+def review_plan(steps: list[str]) -> list[str] | None:
+    """`--explore --review`: the plan's steps put to the user at the input prompt. Enter runs
+    them all; numbers keep those steps ("1 3"); a line of text adds a step; "n" stops. Where
+    nobody can answer (nbclient, a console without input), all of them run."""
+    from IPython.core.error import StdinNotImplementedError
+
+    try:
+        answer = input(
+            "Run this plan? Enter: all steps; numbers: only those (1 3); n: stop; "
+            "or type a step to add: "
+        ).strip()
+    except (StdinNotImplementedError, EOFError):
+        return steps
+    if not answer:
+        return steps
+    if answer.lower() in ("n", "no", "stop"):
+        return None
+    numbers = answer.replace(",", " ").split()
+    if all(number.isdigit() for number in numbers):
+        return [steps[int(n) - 1] for n in numbers if 1 <= int(n) <= len(steps)]
+    return [*steps, answer]
+
+
 class EventView:
     """Shows a session's events (`agent/events.py`, told apart by `type`) in a `CellDisplay`."""
 

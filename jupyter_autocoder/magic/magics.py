@@ -150,6 +150,11 @@ class AutoCoderMagics(Magics):
         "show; the steps' code goes into a new cell below",
     )
     @argument(
+        "--review",
+        action="store_true",
+        help="with --explore: show the plan and ask which steps to run (at the input prompt)",
+    )
+    @argument(
         "--steps",
         metavar="N",
         type=_positive_int,
@@ -240,7 +245,7 @@ class AutoCoderMagics(Magics):
         from ..agent.settings import SessionSettings
         from ..errors import ExplorationError
         from ..executors import create_executor
-        from .display import CellDisplay, ExplorationView
+        from .display import CellDisplay, ExplorationView, review_plan
 
         target = explore_target(body)
         settings = self.settings()
@@ -261,6 +266,7 @@ class AutoCoderMagics(Magics):
         exploration = Exploration(
             client, executor, session_settings, approver=self._approve,
             max_steps=options.steps or MAX_STEPS,
+            review_plan=review_plan if options.review else None,
         )
         view = ExplorationView(display)
         events = exploration.run(target)

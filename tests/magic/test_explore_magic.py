@@ -70,3 +70,25 @@ def test_explore_a_missing_file_or_nothing_is_a_usage_error(nb, script):
     run = nb.execute("%%autocoder --explore\nexplore")
     assert run.ename == "UsageError" and "name one data file or DataFrame" in run.text
     assert script.asked == []
+
+
+def test_explore_with_review_runs_the_steps_the_user_keeps(nb, script, kernel_dirs):
+    (kernel_dirs["work"] / "data.csv").write_text(DATA)
+    script.enqueue(PLAN, MEANS, "- Kind y averages 5.0.")
+    run = nb.execute("%%autocoder --explore --review\nexplore data.csv", answers=("2",),
+                     timeout=120)
+    assert run.status == "ok", run.text
+    assert run.prompts and run.prompts[0].startswith("Run this plan?")
+    assert "The plan for data.csv:\n1. Mean of b by kind" in run.text  # after the review
+    assert "1 of 1 steps ran cleanly." in run.text
+    assert "describe" not in run.new_cell
+    assert len(script.asked) == 3
+
+
+def test_explore_with_review_stops_when_the_user_says_no(nb, script, kernel_dirs):
+    (kernel_dirs["work"] / "data.csv").write_text(DATA)
+    script.enqueue(PLAN)
+    run = nb.execute("%%autocoder --explore --review\nexplore data.csv", answers=("n",))
+    assert run.status == "ok", run.text
+    assert "Stopped at the plan, as asked." in run.text
+    assert len(script.asked) == 1

@@ -28,6 +28,8 @@ the step in progress too. Between steps the caller may change the steps not yet 
 
 from __future__ import annotations
 
+import ast
+import builtins
 import logging
 import re
 import threading
@@ -111,6 +113,11 @@ PLAN_AGAIN = (
     "1. Show summary statistics of every column\n2. Count the missing values"
 )
 
+_LOADING = re.compile(
+    r"^(?:load|read|import|open)\b(?!.*\b(?:plot|count|describe|statistic|mean|missing)).*"
+    r"\b(?:data|dataset|csv|file|frame|dataframe|librar(?:y|ies)|pandas)\b",
+    re.I,
+)
 _STEP_LINE = re.compile(r"^\s*(?:step\s*)?(\d{1,2})\s*[.):]\s+(?P<title>\S.*?)\s*$", re.I)
 
 
@@ -358,6 +365,8 @@ class Exploration:
         for attempt in (1, 2):
             answer = yield from self._ask(messages, PLAN_TOKENS)
             titles = parse_plan(answer, self.max_steps)
+            # The data is loaded already: a step that loads it (or only imports) is dropped.
+            titles = [title for title in titles if not _LOADING.match(title)] or titles
             if titles:
                 return titles
             if attempt == 1:
@@ -414,7 +423,10 @@ class Exploration:
         if done is not None and done.success and done.code:
             result = _clean_result(session, done.code)
             outputs = list(result.outputs) if result is not None else []
-            self.cells.append(ExplorationCell("code", done.code, outputs, step=number))
+            failed = [r.code for r in session.records if r.code and r.code != done.code]
+            earlier = [cell.source for cell in self.cells if cell.kind == "code"]
+            code = with_missing_imports(done.code, failed, earlier)
+            self.cells.append(ExplorationCell("code", code, outputs, step=number))
             self._outputs.append(outputs_text(outputs))
             told = describe_outputs(result, STEP_OUTPUT_CHARS) if result is not None else ""
             self._told.append((step.title, told))
@@ -556,6 +568,51 @@ def _failed_step_text(session: AgentSession, message: str) -> str:
             lines.append(f"\nThe last attempt failed with `{error.ename}: {error.evalue}`:")
         lines.append(f"\n```python\n{record.code.strip()}\n```")
     return "\n".join(lines)
+
+
+def _bindings(tree: ast.AST) -> set[str]:
+    """The names a piece of code binds: imports, assignments, definitions, loop targets."""
+    bound: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            bound.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            bound.add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+        elif isinstance(node, ast.arg):
+            bound.add(node.arg)
+    return bound
+
+
+def with_missing_imports(code: str, failed: list[str], earlier: list[str]) -> str:
+    """`code`, the step's clean code, with the imports it uses but that only a failed round
+    of the step ran (a small model imports in round 1 and not in its fix), put first: they
+    ran in the kernel, so the step ran, but the notebook must rerun from the top. `earlier`:
+    the cells above it. Code that is not plain Python is left as it is."""
+    try:
+        tree = ast.parse(code)
+        above = set().union(*(_bindings(ast.parse(cell)) for cell in earlier))
+        attempts = [ast.parse(source) for source in failed]
+    except SyntaxError:
+        return code
+    used = {
+        node.id
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)
+    }
+    missing = used - _bindings(tree) - above - set(dir(builtins))
+    imports: list[str] = []
+    for attempt, source in zip(attempts, failed):
+        for node in attempt.body:
+            if not isinstance(node, (ast.Import, ast.ImportFrom)):
+                continue
+            names = {(a.asname or a.name).split(".")[0] for a in node.names}
+            line = ast.get_source_segment(source, node) or ast.unparse(node)
+            if names & missing and line not in imports:
+                imports.append(line)
+                missing -= names
+    return "\n".join([*imports, code]) if imports else code
 
 
 def _strip_fences(text: str) -> str:

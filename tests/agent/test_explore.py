@@ -132,6 +132,27 @@ def test_a_step_that_never_runs_cleanly_leaves_markdown_not_a_failing_cell(
     assert report.reruns_clean is True
 
 
+def test_an_import_only_a_failed_round_made_is_kept_in_the_step_cell(engine, client, tmp_path):
+    # Seen with qwen2.5-coder-1.5b on iris: round 1 imports pyplot and fails, the fix uses
+    # `plt` without the import; it runs in the kernel, but not from the top.
+    (tmp_path / "data.csv").write_text(DATA)
+    engine.enqueue(
+        "1. Load the dataset into a DataFrame\n2. Plot a histogram of b",
+        "```python\nimport matplotlib.pyplot as plt\nplt.hist(df['nope'])\n```",
+        "```python\nplt.hist(df['b'])\nplt.title('b')\nplt.show()\n```",
+        "- b was plotted.",
+    )
+    report = explore_file(
+        tmp_path / "data.csv", tmp_path / "plot.ipynb", client, _settings(tmp_path)
+    )
+    assert [step["title"] for step in report.steps] == ["Plot a histogram of b"]  # no reload
+    notebook = nbformat.read(report.path, as_version=4)
+    assert _code_of(notebook)[1] == (
+        "import matplotlib.pyplot as plt\nplt.hist(df['b'])\nplt.title('b')\nplt.show()"
+    )
+    assert report.reruns_clean is True, report.failing_cells
+
+
 def test_the_user_stops_after_a_step(engine, client, kernel, tmp_path):
     (tmp_path / "data.csv").write_text(DATA)
     engine.enqueue(PLAN, STATS, "- b has a mean of 4.25.")

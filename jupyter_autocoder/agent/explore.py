@@ -355,7 +355,8 @@ class Exploration:
         system = PLAN_PROMPT.format(low=low, high=self.max_steps)
         request = (
             f"Plan the exploration of {self.target}. The data is loaded already, in the "
-            f"DataFrame `{frame}`: do not plan loading it or importing libraries."
+            f"DataFrame `{frame}`, and its first rows are shown: do not plan loading it, "
+            "importing libraries or showing its first rows."
         )
         messages = [
             {"role": "system", "content": system},

@@ -80,9 +80,11 @@ READERS = {
 PLAN_PROMPT = """\
 You plan the exploration of a dataset in a Jupyter notebook. Answer with a numbered list \
 of {low} to {high} short steps, one line each, and nothing else: no code, no headings. \
-Each step is one small piece of analysis that prints or plots something (for example: \
-summary statistics, missing values, the distribution of a column, a correlation, a \
-comparison of groups)."""
+Each step computes or plots one thing about the data's own columns, such as:
+1. Summary statistics of the numeric columns
+2. A histogram of one numeric column
+3. The correlations between the numeric columns
+4. The mean of a numeric column for each value of a category column"""
 
 STEP_REQUEST = """\
 We are exploring {target} step by step; the data is in `{frame}`. The plan:
@@ -113,9 +115,13 @@ PLAN_AGAIN = (
     "1. Show summary statistics of every column\n2. Count the missing values"
 )
 
-_LOADING = re.compile(
-    r"^(?:load|read|import|open)\b(?!.*\b(?:plot|count|describe|statistic|mean|missing)).*"
-    r"\b(?:data|dataset|csv|file|frame|dataframe|librar(?:y|ies)|pandas)\b",
+# Steps the load cell has done already (a small model plans them all the same): loading the
+# data, importing libraries, showing the first rows.
+_REDUNDANT = re.compile(
+    r"^(?:(?:load|read|import|open)\b(?!.*\b(?:plot|count|describe|statistic|mean|missing))"
+    r".*\b(?:data|dataset|csv|file|frame|dataframe|librar(?:y|ies)|pandas)\b"
+    r"|(?:print|show|display|view|look at)\b.*\b(?:first|top)\b.*\brows\b"
+    r"(?!.*\b(?:plot|statistic|mean|missing|correlat)))",
     re.I,
 )
 _STEP_LINE = re.compile(r"^\s*(?:step\s*)?(\d{1,2})\s*[.):]\s+(?P<title>\S.*?)\s*$", re.I)
@@ -354,9 +360,8 @@ class Exploration:
         low = min(3, self.max_steps)
         system = PLAN_PROMPT.format(low=low, high=self.max_steps)
         request = (
-            f"Plan the exploration of {self.target}. The data is loaded already, in the "
-            f"DataFrame `{frame}`, and its first rows are shown: do not plan loading it, "
-            "importing libraries or showing its first rows."
+            f"Plan the exploration of {self.target}, loaded into the DataFrame `{frame}` "
+            "(its columns are listed above), naming its columns in the steps."
         )
         messages = [
             {"role": "system", "content": system},
@@ -366,8 +371,7 @@ class Exploration:
         for attempt in (1, 2):
             answer = yield from self._ask(messages, PLAN_TOKENS)
             titles = parse_plan(answer, self.max_steps)
-            # The data is loaded already: a step that loads it (or only imports) is dropped.
-            titles = [title for title in titles if not _LOADING.match(title)] or titles
+            titles = [title for title in titles if not _REDUNDANT.match(title)] or titles
             if titles:
                 return titles
             if attempt == 1:

@@ -7,6 +7,8 @@ jupyter-autocoder serve [--model M]      the worker in the foreground, for sever
 jupyter-autocoder eval humaneval|bigcodebench-ds|notebook|FILE
                                          pass@1 one-shot and with the correction loop
 jupyter-autocoder eval infill            inline completion on HumanEval-infilling
+jupyter-autocoder explore DATA --output NOTEBOOK.ipynb
+                                         a plan, then cells that ran, in a fresh kernel
 jupyter-autocoder export OUT.jsonl       verified sessions as a training set
 jupyter-autocoder traces [--prune]       the trace folders, and pruning them
 """
@@ -173,6 +175,36 @@ def build_parser() -> argparse.ArgumentParser:
     )
     infill.add_argument("--max-tokens", type=int, default=128, help="tokens a completion may have")
     evaluate.set_defaults(handler=command_eval)
+
+    explore = commands.add_parser(
+        "explore",
+        help="explore a data file: a plan, then a Markdown and a code cell per step, run and "
+        "corrected in a fresh kernel, and a summary; written as a notebook with its outputs",
+    )
+    explore.add_argument("data", help="the data file (csv, tsv, json, jsonl, parquet, xlsx...)")
+    explore.add_argument("--output", "-o", required=True, help="the notebook to write (.ipynb)")
+    _engine_options(explore)
+    explore.add_argument(
+        "--rounds",
+        type=int,
+        default=None,
+        help="rounds of run-and-correct per step (default: c.AutoCoder.max_rounds)",
+    )
+    explore.add_argument("--steps", type=int, default=6, help="the most steps a plan may have")
+    explore.add_argument(
+        "--install",
+        choices=["ask", "auto", "never"],
+        default=None,
+        help="missing packages: ask (on the terminal; no without one), auto or never "
+        "(default: c.AutoCoder.install_policy)",
+    )
+    explore.add_argument(
+        "--no-rerun",
+        action="store_true",
+        help="do not rerun the written notebook in a fresh kernel to check it runs clean",
+    )
+    explore.add_argument("--json", action="store_true", help="print the report as JSON")
+    explore.set_defaults(handler=command_explore)
 
     export = commands.add_parser(
         "export", help="write verified sessions as a multi-turn training set"
@@ -676,6 +708,93 @@ def command_eval_infill(arguments: argparse.Namespace) -> int:
                 f"{figures['mean_first_token_seconds']} s"
             )
     return 0
+
+
+def command_explore(arguments: argparse.Namespace) -> int:
+    from .agent.settings import SessionSettings
+    from .errors import ExplorationError
+    from .headless import explore_file
+    from .llm.supervisor import EngineSupervisor
+
+    # Checked before the model loads, which takes a while.
+    if not Path(arguments.data).is_file():
+        raise ExplorationError(f"no such data file: {arguments.data}")
+    if not arguments.output.endswith(".ipynb"):
+        raise ExplorationError(f"the output must be a .ipynb file, not {arguments.output}")
+    if arguments.steps < 1 or (arguments.rounds is not None and arguments.rounds < 1):
+        raise ExplorationError("--steps and --rounds must be at least 1")
+    settings = settings_from(arguments)
+    overrides: dict[str, Any] = {}
+    if arguments.rounds is not None:
+        overrides["max_rounds"] = arguments.rounds
+    if arguments.install is not None:
+        overrides["install_policy"] = arguments.install
+    session_settings = SessionSettings.from_config(settings, **overrides)
+    supervisor = EngineSupervisor(settings)
+    try:
+        if not supervisor.remote:
+            print(f"loading {settings.model}...", file=sys.stderr)
+            wait_for_engine(supervisor)
+        with supervisor.client() as client:
+            report = explore_file(
+                arguments.data,
+                arguments.output,
+                client,
+                session_settings,
+                max_steps=arguments.steps,
+                approver=_terminal_approver,
+                on_event=_print_exploration_event,
+                check_rerun=not arguments.no_rerun,
+            )
+    finally:
+        supervisor.stop()
+    result = report.to_dict()
+    if arguments.json:
+        print(json.dumps(result, indent=2))
+    else:
+        done = report.done
+        print(f"wrote {report.path}: {report.cells} cells ({report.code_cells} code)")
+        if done is not None:
+            print(f"{done.message} {done.rounds} rounds, {done.seconds:.1f} s")
+        if report.reruns_clean is not None:
+            print(
+                "reruns clean in a fresh kernel"
+                if report.reruns_clean
+                else "does NOT rerun clean: " + "; ".join(report.failing_cells)
+            )
+    return 0 if report.done is not None and report.done.reason == "success" else 1
+
+
+def _print_exploration_event(event: Any) -> None:
+    """An exploration's progress on stderr: the plan, each step's start and end, rounds."""
+    kind = event.type
+    if kind == "plan" and all(step.status == "planned" for step in event.steps):
+        print(f"plan for {event.target}:", file=sys.stderr)
+        for number, step in enumerate(event.steps, 1):
+            print(f"  {number}. {step.title}", file=sys.stderr)
+    elif kind == "step":
+        tail = f" ({event.message})" if event.status != "running" and event.message else ""
+        print(
+            f"step {event.step}/{event.steps} {event.status}: {event.title}{tail}",
+            file=sys.stderr,
+            flush=True,
+        )
+    elif kind == "round" and event.round > 1:
+        print(f"  round {event.round}", file=sys.stderr)
+    elif kind == "summary" and event.unverified:
+        print(
+            f"summary: numbers not found in any output, flagged: {', '.join(event.unverified)}",
+            file=sys.stderr,
+        )
+
+
+def _terminal_approver(request: Any) -> bool:
+    """An install or shell command asked on the terminal; no when there is none."""
+    if not sys.stdin.isatty():
+        print(f"not run (no terminal to ask): {request.command}", file=sys.stderr)
+        return False
+    answer = input(f"{request.kind}: {request.command} ({request.reason})? [y/N] ")
+    return answer.strip().lower() in ("y", "yes")
 
 
 def command_export(arguments: argparse.Namespace) -> int:

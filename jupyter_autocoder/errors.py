@@ -100,6 +100,11 @@ class KernelUnresponsiveError(ExecutorError):
     """The kernel does not answer, even to interrupts."""
 
 
+class ExplorationError(AutoCoderError, ValueError):
+    """An exploration that cannot start or go on: a data file that is missing or cannot be
+    read, a variable that does not exist, a plan the model garbled."""
+
+
 class InvalidRequirementError(AutoCoderError, ValueError):
     """An install argument that is not a plain package requirement."""
 

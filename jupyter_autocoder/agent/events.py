@@ -180,3 +180,77 @@ EVENT_TYPES = {
         DoneEvent,
     )
 }
+
+
+# -- an exploration's events (`explore.py`) ---------------------------------------------
+# Yielded around the steps' own agent events. Not on the agent socket yet: they join
+# EVENT_TYPES (and so the protocol's schema) when the panel runs explorations.
+
+STEP_STATUSES = ("planned", "running", "done", "failed", "stopped", "dropped")
+
+
+@dataclass(kw_only=True)
+class PlanStep:
+    """One step of an exploration's plan and where it stands."""
+
+    title: str
+    status: str = field(default="planned", metadata=wire(enum=STEP_STATUSES))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"title": self.title, "status": self.status}
+
+
+@dataclass(kw_only=True)
+class PlanEvent(AgentEvent):
+    """An exploration's plan, every step with its status: after planning, and again after
+    each step (the last one is the plan as it ended)."""
+
+    type: str = field(default="plan", init=False)
+    target: str = ""  # what is explored: a file ("sales.csv") or a variable ("df")
+    steps: list[PlanStep] = field(default_factory=list)
+
+
+@dataclass(kw_only=True)
+class StepEvent(AgentEvent):
+    """A step of an exploration begins ("running") or ends ("done", "failed", "stopped").
+    The events between its beginning and its end are its agent turn."""
+
+    type: str = field(default="step", init=False)
+    step: int = 1  # 1 for the first step of the plan
+    steps: int = 1  # how many steps the plan has
+    title: str = ""
+    status: str = field(default="running", metadata=wire(enum=STEP_STATUSES))
+    message: str = ""
+
+
+@dataclass(kw_only=True)
+class SummaryEvent(AgentEvent):
+    """The closing Markdown cell of an exploration. Every number in `text` was found in the
+    steps' real outputs, except those of `unverified`, which are flagged in the text;
+    `asked_again`: the first summary quoted a number no output shows, and the model was
+    asked once to correct it."""
+
+    type: str = field(default="summary", init=False)
+    text: str = ""
+    unverified: list[str] = field(default_factory=list)
+    asked_again: bool = False
+
+
+@dataclass(kw_only=True)
+class ExplorationDoneEvent(AgentEvent):
+    """The exploration is over: `reason` "success" (every planned step was tried and the
+    summary written), "stopped" (the user stopped it) or "error"."""
+
+    type: str = field(default="exploration_done", init=False)
+    reason: str = SUCCESS
+    steps_done: int = 0
+    steps_failed: int = 0
+    rounds: int = 0
+    seconds: float = 0.0
+    message: str = ""
+
+
+EXPLORATION_EVENT_TYPES = {
+    cls.__dataclass_fields__["type"].default: cls
+    for cls in (PlanEvent, StepEvent, SummaryEvent, ExplorationDoneEvent)
+}

@@ -16,6 +16,7 @@ import re
 import struct
 
 from ..executors.base import DisplayOutput, ErrorOutput, ExecutionResult, StreamOutput
+from ..executors.figures import FIGURE_TEXT_PREFIX
 
 # What a request names lives in requested.py; the loop imports it from here too.
 from .requested import ExpectedResults, expected_results, missing_results_feedback
@@ -127,12 +128,15 @@ def dataframe_shape(html_text: str = "", plain_text: str = "") -> tuple[int, int
 
 def describe_display(output: DisplayOutput, text_limit: int = 800) -> str:
     data = output.data
+    plain = data.get("text/plain", "")
+    plain = "".join(plain) if isinstance(plain, list) else str(plain)
     for mime in ("image/png", "image/jpeg"):
         if mime in data:
             size = image_size(mime, data[mime])
-            return f"[{mime} {size[0]}x{size[1]}]" if size else f"[{mime}]"
-    plain = data.get("text/plain", "")
-    plain = "".join(plain) if isinstance(plain, list) else str(plain)
+            label = f"[{mime} {size[0]}x{size[1]}]" if size else f"[{mime}]"
+            if plain.startswith(FIGURE_TEXT_PREFIX):  # what the plot shows, in words
+                return f"{label} {cut_middle(plain.strip(), text_limit)}"
+            return label
     html_text = data.get("text/html", "")
     html_text = "".join(html_text) if isinstance(html_text, list) else str(html_text)
     if 'class="dataframe' in html_text or "dataframe" in html_text[:300]:

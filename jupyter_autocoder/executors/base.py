@@ -371,6 +371,12 @@ class Executor(ABC):
         where this executor cannot look into its namespace."""
         return None
 
+    def describe_figures(self) -> bool:
+        """From now on, matplotlib figures shown where the code runs carry a description of
+        what they show as their text/plain (`figures.py`), which the feedback quotes; False
+        where this executor cannot arrange it."""
+        return False
+
     def interrupt(self) -> None:  # noqa: B027 - optional
         """Interrupt the code that is running, from another thread (no-op when idle)."""
 

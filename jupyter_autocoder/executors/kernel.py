@@ -398,6 +398,17 @@ class KernelExecutor(Executor):
             log.info("cannot list the kernel's names: %s", error)
             return None
 
+    def describe_figures(self) -> bool:
+        expression = (
+            "__import__('jupyter_autocoder.executors.figures', fromlist=['figures'])"
+            ".describe_figures(get_ipython())"
+        )
+        try:
+            return bool(self._evaluate(expression))
+        except ExecutorError as error:
+            log.info("cannot have the kernel describe its figures: %s", error)
+            return False
+
     def describe_names(self, names: Iterable[str]) -> dict[str, str]:
         wanted = [name for name in names if isinstance(name, str) and name.isidentifier()]
         if not wanted:

@@ -209,6 +209,11 @@ class ShellExecutor(Executor):
 
         return user_names(self.shell.user_ns, getattr(self.shell, "user_ns_hidden", None))
 
+    def describe_figures(self) -> bool:
+        from .figures import describe_figures
+
+        return describe_figures(self.shell)
+
     def describe_names(self, names: Iterable[str]) -> dict[str, str]:
         from .values import describe_names
 

@@ -220,6 +220,29 @@ def ask_yes_no(question: str) -> bool | None:
     return answer.strip().lower() in ("y", "yes")
 
 
+def review_plan(steps: list[str]) -> list[str] | None:
+    """`--explore --review`: the plan's steps put to the user at the input prompt. Enter runs
+    them all; numbers keep those steps ("1 3"); a line of text adds a step; "n" stops. Where
+    nobody can answer (nbclient, a console without input), all of them run."""
+    from IPython.core.error import StdinNotImplementedError
+
+    try:
+        answer = input(
+            "Run this plan? Enter: all steps; numbers: only those (1 3); n: stop; "
+            "or type a step to add: "
+        ).strip()
+    except (StdinNotImplementedError, EOFError):
+        return steps
+    if not answer:
+        return steps
+    if answer.lower() in ("n", "no", "stop"):
+        return None
+    numbers = answer.replace(",", " ").split()
+    if all(number.isdigit() for number in numbers):
+        return [steps[int(n) - 1] for n in numbers if 1 <= int(n) <= len(steps)]
+    return [*steps, answer]
+
+
 class EventView:
     """Shows a session's events (`agent/events.py`, told apart by `type`) in a `CellDisplay`."""
 
@@ -349,6 +372,49 @@ class EventView:
             text, mark = f"No clean run after {plural(event.rounds, 'round')} ({how}).{below}", "❌"
         else:
             text, mark = f"{event.message} ({how}).", "⚠"
+        self.display.line(f"{mark} **{text}**", text)
+
+
+class ExplorationView(EventView):
+    """Shows an exploration (`agent/explore.py`): the plan, each step's heading and its
+    rounds, the summary, how it ended. The plan's and the summary's tokens are not shown as
+    they stream: the plan and the summary are shown whole."""
+
+    def _on_token(self, event: Any) -> None:
+        if event.round:  # a step's answer; round 0 is the plan or the summary
+            super()._on_token(event)
+
+    def _on_plan(self, event: Any) -> None:
+        if any(step.status != "planned" for step in event.steps):
+            return  # the plan again after a step: the step's own line said it
+        listed = "\n".join(f"{n}. {step.title}" for n, step in enumerate(event.steps, 1))
+        self.display.line(
+            f"**The plan for {event.target}:**\n\n{listed}",
+            f"The plan for {event.target}:\n{listed}",
+        )
+
+    def _on_step(self, event: Any) -> None:
+        title = f"Step {event.step} of {event.steps}: {event.title}"
+        if event.status == "running":
+            self.display.line(f"### {title}", title)
+        elif event.status != "done":
+            self.display.line(
+                f"⚠ **{title}: {event.status}.** {event.message}",
+                f"{title}: {event.status}. {event.message}",
+            )
+
+    def _on_summary(self, event: Any) -> None:
+        self.display.line(event.text, event.text)
+        if event.unverified:
+            numbers = ", ".join(event.unverified)
+            self.display.line(
+                f"⚠ Numbers no output shows, flagged: {numbers}",
+                f"Numbers no output shows, flagged: {numbers}",
+            )
+
+    def _on_exploration_done(self, event: Any) -> None:
+        text = f"{event.message} {plural(event.rounds, 'round')}, {event.seconds:.1f} s."
+        mark = "✅" if event.reason == "success" else "⏹" if event.reason == "stopped" else "⚠"
         self.display.line(f"{mark} **{text}**", text)
 
 

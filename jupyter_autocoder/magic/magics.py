@@ -142,6 +142,24 @@ class AutoCoderMagics(Magics):
         help="seconds each run may take before it is interrupted "
         "(default: c.AutoCoder.exec_timeout)",
     )
+    @argument(
+        "--explore",
+        action="store_true",
+        help="explore the data file or DataFrame the cell names: a plan, then a step at a "
+        "time, each run and corrected here, and a summary quoting only numbers the outputs "
+        "show; the steps' code goes into a new cell below",
+    )
+    @argument(
+        "--review",
+        action="store_true",
+        help="with --explore: show the plan and ask which steps to run (at the input prompt)",
+    )
+    @argument(
+        "--steps",
+        metavar="N",
+        type=_positive_int,
+        help="with --explore: the most steps a plan may have (default 6)",
+    )
     @argument("-h", "--help", action="store_true", help="show this help")
     @line_cell_magic
     def autocoder(self, line: str, cell: str | None = None) -> None:
@@ -154,6 +172,10 @@ class AutoCoderMagics(Magics):
             the model until it runs cleanly (or the rounds are used up); the working code
             is put into a new cell below and its variables are in your namespace.
 
+        %%autocoder --explore
+        explore sales.csv            (or a DataFrame: explore df) a plan, then a step at a
+                                     time, run and corrected here, and a summary; the
+                                     steps' code goes into a new cell below
         %autocoder fix [options]     repair the last cell that failed, from its real error
         %autocoder status            the model, its device and offloaded layers, where
                                      requests go
@@ -198,6 +220,9 @@ class AutoCoderMagics(Magics):
             raise UsageError(
                 f"the %%{MAGIC_NAME} cell has no request: write what you want below the first line"
             )
+        if options.explore:
+            self.explore(body, options)
+            return
         self.request(body, options)
 
     # -- a request ----------------------------------------------------------------------------
@@ -209,6 +234,62 @@ class AutoCoderMagics(Magics):
         settings = self.settings()
         context = build_context(self.shell, self.watch, budget=settings.context_budget)
         self._ask(request, context, options, settings, check_expected=True)
+
+    def explore(self, body: str, options: argparse.Namespace) -> None:
+        """`%%autocoder --explore`: the cell names a data file or a DataFrame ("explore
+        sales.csv", "df"); the exploration runs here, step by step, shown in this cell's
+        output, and the steps' code is written into one new cell below (a kernel cannot add
+        Markdown cells; the panel and `jupyter-autocoder explore` write them)."""
+        __tracebackhide__ = True
+        from ..agent.explore import MAX_STEPS, Exploration, steps_as_code
+        from ..agent.settings import SessionSettings
+        from ..errors import ExplorationError
+        from ..executors import create_executor
+        from .display import CellDisplay, ExplorationView, review_plan
+
+        target = explore_target(body)
+        settings = self.settings()
+        check_policy(options, settings)
+        display = CellDisplay(self.shell)
+        client = self.engine.connect(settings, options.model, display)
+        if client is None:
+            return
+        executor = create_executor("shell", self.shell, hold_errors=display.rich)
+        session_settings = SessionSettings.from_config(
+            settings,
+            install_policy=options.install or settings.install_policy,
+            confirm_run=options.ask or settings.confirm_run,
+            max_rounds=options.rounds or settings.max_rounds,
+            exec_timeout=options.timeout or settings.exec_timeout,
+            max_tokens=ANSWER_TOKENS,
+        )
+        exploration = Exploration(
+            client,
+            executor,
+            session_settings,
+            approver=self._approve,
+            max_steps=options.steps or MAX_STEPS,
+            review_plan=review_plan if options.review else None,
+        )
+        view = ExplorationView(display)
+        events = exploration.run(target)
+        try:
+            for event in events:
+                view.show(event)
+        except ExplorationError as error:
+            raise UsageError(str(error)) from None
+        except KeyboardInterrupt:
+            exploration.stop()
+            events.close()
+            display.line(
+                "⏹ **Stopped. Your variables are kept.**", "Stopped. Your variables are kept."
+            )
+            raise StoppedByUser("the exploration was stopped") from None
+        finally:
+            client.close()
+        code = steps_as_code(exploration.cells)
+        if code:
+            self.write_cell(f"explore {target}", code)
 
     def fix(self, failure: CellFailure, options: argparse.Namespace, remark: str = "") -> None:
         __tracebackhide__ = True
@@ -526,6 +607,21 @@ def parse_options(line: str) -> argparse.Namespace:
     if extra:
         raise usage_error(f"unrecognized arguments: {' '.join(extra)}")
     return options
+
+
+def explore_target(body: str) -> str:
+    """What `%%autocoder --explore` explores: the cell's text, less a leading "explore"
+    (and quotes or backticks around a name)."""
+    words = body.strip().split(None, 1)
+    if words and words[0].lower() == "explore":
+        words = words[1:]
+    target = (words[0] if len(words) == 1 else " ".join(words)).strip().strip("`'\"")
+    if not target or "\n" in target:
+        raise UsageError(
+            f"%%{MAGIC_NAME} --explore: name one data file or DataFrame in the cell, "
+            "such as `explore sales.csv` or `explore df`"
+        )
+    return target
 
 
 def check_policy(options: argparse.Namespace, settings: AutoCoder) -> None:

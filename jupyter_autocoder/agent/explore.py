@@ -411,6 +411,7 @@ class Exploration:
             self.settings,
             approver=self.approver,
             package_index=self.package_index,
+            code_required=True,
         )
         with self._lock:
             self._session = session

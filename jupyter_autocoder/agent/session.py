@@ -131,6 +131,8 @@ class AgentSession:
     changed copy between turns (the panel sets each turn's `max_rounds` so); `trace`,
     `trace_dir`, `system_prompt` and `package_index_url` take effect when the session is made.
     `package_index` (any object with `lookup(name)`) overrides `package_index_url`.
+    `code_required`: an answer of prose alone is asked again for code while rounds are left
+    (an exploration's step); otherwise prose ends the turn unless a round failed before.
     """
 
     def __init__(
@@ -143,8 +145,10 @@ class AgentSession:
         verifier: Verifier | None = None,
         session_id: str | None = None,
         package_index: PackageIndex | None = None,
+        code_required: bool = False,
     ):
         self.client = client
+        self.code_required = code_required
         self.executor = executor
         self.settings = settings
         self.approver = approver
@@ -421,6 +425,9 @@ class AgentSession:
             if self._turn_failures and answer.strip():
                 # After a failure, prose alone is most often the diagnosis without the fix.
                 return self._next_round(record, CODE_PLEASE)
+            if self.code_required and answer.strip():
+                # A request that only code can carry out (an exploration's step).
+                return self._next_round(record, CODE_AFTER_ACTIONS)
         if not answer.strip():
             return RoundOutcome(ev.NO_CODE, False, "The model gave an empty answer.")
         message = "The answer has no code to run."

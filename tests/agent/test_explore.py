@@ -144,6 +144,28 @@ def test_a_step_that_never_runs_cleanly_leaves_markdown_not_a_failing_cell(
     assert report.reruns_clean is True
 
 
+def test_a_step_answered_in_prose_is_asked_again_for_its_code(engine, client, tmp_path):
+    # Seen with qwen2.5-coder-1.5b on wine: "Check the data types of each column" was
+    # answered with prose alone, and the step ended as failed with a round to spare.
+    (tmp_path / "data.csv").write_text(DATA)
+    engine.enqueue(
+        "1. Check the data types of each column",
+        "The columns a and b are numeric and kind holds text labels, as expected.",
+        "```python\nprint(df.dtypes)\n```",
+        "- a is int64 and b is float64.",
+    )
+    report = explore_file(
+        tmp_path / "data.csv", tmp_path / "prose.ipynb", client, _settings(tmp_path)
+    )
+    assert [step["status"] for step in report.steps] == ["done"]
+    asked_again = engine.history[2].messages[-1]["content"]
+    assert "```python" in asked_again
+    notebook = nbformat.read(report.path, as_version=4)
+    assert _code_of(notebook)[1] == "print(df.dtypes)"
+    assert "float64" in notebook.cells[3].outputs[0]["text"]
+    assert report.reruns_clean is True
+
+
 def test_an_import_only_a_failed_round_made_is_kept_in_the_step_cell(engine, client, tmp_path):
     # Seen with qwen2.5-coder-1.5b on iris: round 1 imports pyplot and fails, the fix uses
     # `plt` without the import; it runs in the kernel, but not from the top.

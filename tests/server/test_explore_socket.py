@@ -281,3 +281,58 @@ async def test_malformed_plan_answers_are_refused(open_browser, autocoder):
         browser.send(message)
         error = await browser.next_error(errors)
         assert error["in_reply_to"] == message["type"], (message, error)
+
+
+async def test_a_step_that_never_runs_cleanly_becomes_markdown_in_place_of_its_cell(
+    open_browser, kernel_cells, kernel, scripted_engine, autocoder
+):
+    kernel.run("import pandas as pd\nframe = pd.DataFrame({'b': [2.5, 3.5]})")
+    scripted_engine.enqueue("1. Mean of b", BUGGY_MEANS.replace("df", "frame"))
+    run_cell, _ = kernel_cells
+    browser = await open_browser(run_cell=run_cell)
+    notebook = "f.ipynb"
+    browser.send(
+        {
+            "type": "start",
+            "notebook": notebook,
+            "request": "explore frame",
+            "mode": "explore",
+            "max_rounds": 1,
+        }
+    )
+    (plan,) = await _plan(browser, notebook)
+    browser.send({"type": "run_plan", "notebook": notebook, "steps": ["Mean of b"]})
+    events = await browser.wait_for(
+        lambda: [m for m in browser.by_notebook[notebook] if m["type"] == "done"], 60
+    )
+    assert events[-1]["reason"] == "success" and events[-1]["success"] is False
+    assert events[-1]["message"] == "0 of 1 steps ran cleanly."
+    made = [r for r in browser.run_requests if r["purpose"] in ("code", "markdown")]
+    assert [(r["purpose"], r["code"].splitlines()[0][:31]) for r in made] == [
+        ("markdown", "# Exploring frame"),
+        ("markdown", "## 1. Mean of b"),
+        ("code", "print(frame.groupby('kind')['b'"),
+        ("markdown", "*This step did not run cleanly:"),
+        ("markdown", "## Summary"),
+    ]
+    assert made[3]["replaces"] == made[2]["id"]  # the failing cell goes
+    assert "nothing to summarise" in made[4]["code"]
+
+
+async def test_an_exploration_leaves_the_agent_conversation_to_continue(
+    open_browser, kernel_cells, scripted_engine, autocoder
+):
+    scripted_engine.enqueue("```python\nanswer = 42\n```", "```python\nprint(answer)\n```")
+    run_cell, _ = kernel_cells
+    browser = await open_browser(run_cell=run_cell)
+    notebook = "k.ipynb"
+    first = await browser.turn({"type": "start", "notebook": notebook, "request": "42 in answer"})
+    assert first[-1]["success"] is True
+    await browser.turn(
+        {"type": "start", "notebook": notebook, "request": "/explore gone.csv", "mode": "explore"}
+    )
+    later = await browser.turn({"type": "continue", "notebook": notebook, "remark": "print it"})
+    assert later[-1]["success"] is True
+    # The follow-up went with the first turn's conversation, not the exploration's.
+    asked = scripted_engine.history[-1].messages
+    assert any("42 in answer" in m["content"] for m in asked if m["role"] == "user")

@@ -171,7 +171,8 @@ export class TurnView extends Panel {
         this._showReplaced(event.session, event.versions);
         break;
       case 'plan':
-        this._finishAnswer();
+        // The plan's streamed text becomes the plan's card.
+        this._dropAnswer();
         if (!this._plan) {
           this._plan = new PlanView({
             trans: this.host.trans,
@@ -194,7 +195,8 @@ export class TurnView extends Panel {
         this._showStep(event);
         break;
       case 'summary':
-        this._finishAnswer();
+        // The summary's streamed text (two, when it was asked again) becomes its card.
+        this._dropAnswer();
         this._showSummary(event);
         break;
       case 'exploration_done':
@@ -237,6 +239,7 @@ export class TurnView extends Panel {
 
   /** An exploration's closing summary, as its Markdown cell in the notebook says it. */
   private _showSummary(event: ISummaryEvent): void {
+    this._addSection(this.host.trans.__('Summary'));
     const card = this._card('summary', '');
     card.classList.add('jp-AutoCoder-summary');
     const renderer = this.host.rendermime.createRenderer('text/markdown');
@@ -297,6 +300,12 @@ export class TurnView extends Panel {
       this._phase = 'writing';
     }
     return this._currentAnswer;
+  }
+
+  /** Remove the answer streaming now (an exploration shows what it became instead). */
+  private _dropAnswer(): void {
+    this._currentAnswer?.dispose();
+    this._currentAnswer = null;
   }
 
   private _finishAnswer(): void {

@@ -12,6 +12,7 @@ import {
   AutoCoderPanel,
   currentNotebookPath,
   newNotebook,
+  openNotebook,
   rerunInFreshKernel,
   scriptedRequests
 } from '../autocoder';
@@ -35,9 +36,10 @@ async function cells(page: any): Promise<[string, string][]> {
 }
 
 test('an exploration shows its plan, makes and runs the cells of each step, and stops when asked', async ({
-  page
+  page,
+  tmpPath
 }) => {
-  await newNotebook(page, 'explore');
+  const notebook = await newNotebook(page, 'explore');
   await page.notebook.setCell(0, 'code', DATA);
   await page.notebook.runCell(0);
 
@@ -123,4 +125,23 @@ test('an exploration shows its plan, makes and runs the cells of each step, and 
   await page.notebook.save();
   const rerun = await rerunInFreshKernel(page, await currentNotebookPath(page));
   expect(rerun).toEqual({ cells: 4, failed: [] });
+
+  // After a reload the turn comes back from the server's history as it ended.
+  await page.notebook.close();
+  await page.reload({ waitForIsReady: false });
+  await page.locator('#jupyterlab-splash').waitFor({ state: 'detached' });
+  await openNotebook(page, `${tmpPath}/${notebook}`);
+  await panel.open();
+  const restored = panel.lastTurn.locator('.jp-AutoCoder-planCard');
+  await expect(restored).toHaveAttribute('data-state', 'plan');
+  await expect(restored.locator('.jp-AutoCoder-planStep')).toHaveCount(3);
+  await expect(
+    restored.locator('.jp-AutoCoder-planStep').nth(2)
+  ).toHaveAttribute('data-status', 'stopped');
+  await expect(panel.lastTurn.locator('.jp-AutoCoder-summary')).toContainText(
+    'The mean price is 1.75.'
+  );
+  await expect(
+    panel.lastTurn.locator('.jp-AutoCoder-turnStatus')
+  ).toContainText('Stopped');
 });

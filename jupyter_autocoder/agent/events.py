@@ -183,8 +183,8 @@ EVENT_TYPES = {
 
 
 # -- an exploration's events (`explore.py`) ---------------------------------------------
-# Yielded around the steps' own agent events. Not on the agent socket yet: they join
-# EVENT_TYPES (and so the protocol's schema) when the panel runs explorations.
+# Yielded around the steps' own agent events; on the agent socket too (the panel's
+# explorations), so they are in EVENT_TYPES below.
 
 STEP_STATUSES = ("planned", "running", "done", "failed", "stopped", "dropped")
 
@@ -208,6 +208,7 @@ class PlanEvent(AgentEvent):
     type: str = field(default="plan", init=False)
     target: str = ""  # what is explored: a file ("sales.csv") or a variable ("df")
     steps: list[PlanStep] = field(default_factory=list)
+    review: bool = False  # the plan waits for the user (the panel answers `run_plan`)
 
 
 @dataclass(kw_only=True)
@@ -254,3 +255,4 @@ EXPLORATION_EVENT_TYPES = {
     cls.__dataclass_fields__["type"].default: cls
     for cls in (PlanEvent, StepEvent, SummaryEvent, ExplorationDoneEvent)
 }
+EVENT_TYPES.update(EXPLORATION_EVENT_TYPES)

@@ -145,6 +145,22 @@ class ExplorationCell:
     step: int = 0  # the plan's step it belongs to; 0 for the opening and the summary
 
 
+def explore_target(text: str) -> str:
+    """What a request to explore names: the text less a leading "explore" or "/explore" (and
+    quotes or backticks around the name), such as "sales.csv" or "df"; ExplorationError when
+    it names nothing, or more than one line."""
+    words = text.strip().split(None, 1)
+    if words and words[0].lower() in ("explore", "/explore"):
+        words = words[1:]
+    target = " ".join(words).strip().strip("`'\"")
+    if not target or "\n" in target:
+        raise ExplorationError(
+            "name one data file or DataFrame to explore, such as `explore sales.csv` or "
+            "`explore df`"
+        )
+    return target
+
+
 def parse_plan(text: str, limit: int = MAX_STEPS) -> list[str]:
     """The steps of a plan written as a numbered list (Markdown emphasis and a trailing
     colon taken off; code blocks skipped), at most `limit`; [] when there is none."""
@@ -272,7 +288,7 @@ class Exploration:
             yield self._finish(ev.STOPPED, 0, 0, started, "Stopped before the plan was made.")
             return
         self.steps = [ev.PlanStep(title=title) for title in titles]
-        yield self._plan_event()
+        yield self._plan_event(review=self.review_plan is not None)
         if self.review_plan is not None:
             reviewed = self.review_plan([step.title for step in self.steps])
             if not reviewed or not any(title.strip() for title in reviewed):
@@ -281,6 +297,7 @@ class Exploration:
             self.replace_remaining(reviewed)
             yield self._plan_event()
         self.cells.insert(0, ExplorationCell("markdown", self._opening()))
+        self.executor.write_markdown(self.cells[0].source, above_first=True)
 
         done = failed = 0
         reason, message = ev.SUCCESS, ""
@@ -310,6 +327,8 @@ class Exploration:
                 message = "Stopped." if outcome == "stopped" else "The model engine failed."
                 yield self._finish(reason, done, failed, started, message)
                 return
+        if reason == ev.STOPPED:
+            yield self._plan_event()  # the steps not begun, marked stopped
         try:
             summary = yield from self._summary()
         except _Stopped:
@@ -388,10 +407,16 @@ class Exploration:
         listed = "\n".join(f"{n}. {step.title}" for n, step in enumerate(self.steps, 1))
         return f"# Exploring {self.target}\n\nThe plan:\n\n{listed}"
 
-    def _plan_event(self) -> ev.PlanEvent:
+    def _plan_event(self, review: bool = False) -> ev.PlanEvent:
         with self._lock:
             steps = [ev.PlanStep(title=s.title, status=s.status) for s in self.steps]
-        return ev.PlanEvent(target=self.target, steps=steps)
+        return ev.PlanEvent(target=self.target, steps=steps, review=review)
+
+    def _markdown(self, source: str, step: int = 0, *, replace_last: bool = False) -> None:
+        """A Markdown cell of the exploration, also written where the executor writes cells
+        (the panel's notebook)."""
+        self.cells.append(ExplorationCell("markdown", source, step=step))
+        self.executor.write_markdown(source, replace_last=replace_last)
 
     # -- one step ---------------------------------------------------------------------------
 
@@ -400,7 +425,7 @@ class Exploration:
         total = len(self.steps)
         step.status = "running"
         yield ev.StepEvent(step=number, steps=total, title=step.title, status="running")
-        self.cells.append(ExplorationCell("markdown", f"## {number}. {step.title}", step=number))
+        self._markdown(f"## {number}. {step.title}", number)
         plan = "\n".join(f"{n}. {s.title}" for n, s in enumerate(self.steps, 1))
         request = STEP_REQUEST.format(
             target=self.target, frame=frame, plan=plan, number=number, title=step.title
@@ -444,9 +469,8 @@ class Exploration:
         else:
             step.status = "failed"
             message = done.message if done is not None else "The step ended without a result."
-            self.cells.append(
-                ExplorationCell("markdown", _failed_step_text(session, message), step=number)
-            )
+            # In place of the step's failing code cell, where the executor wrote one.
+            self._markdown(_failed_step_text(session, message), number, replace_last=True)
         yield ev.StepEvent(
             step=number, steps=total, title=step.title, status=step.status, message=message
         )
@@ -479,7 +503,7 @@ class Exploration:
         """The closing cell, its numbers checked; None when the engine failed."""
         if not any(cell.kind == "code" and cell.step for cell in self.cells):
             text = "## Summary\n\nNo step ran cleanly, so there is nothing to summarise."
-            self.cells.append(ExplorationCell("markdown", text))
+            self._markdown(text)
             yield ev.SummaryEvent(text=text)
             return text
         steps = "\n\n".join(
@@ -508,7 +532,7 @@ class Exploration:
             return None
         body = flag_unverified(_strip_fences(answer), check.unverified)
         text = f"## Summary\n\n{body}"
-        self.cells.append(ExplorationCell("markdown", text))
+        self._markdown(text)
         yield ev.SummaryEvent(text=text, unverified=check.unverified, asked_again=asked_again)
         return text
 

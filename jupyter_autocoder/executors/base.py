@@ -377,6 +377,15 @@ class Executor(ABC):
         where this executor cannot arrange it."""
         return False
 
+    def write_markdown(
+        self, source: str, *, replace_last: bool = False, above_first: bool = False
+    ) -> bool:
+        """Put a Markdown cell into the notebook the code's cells go into (the panel's), after
+        the last one; `replace_last`: in place of the cell of the last code run since the
+        last Markdown cell, if any; `above_first`: above the first cell this turn made.
+        False where this executor writes no notebook (the caller keeps its cells)."""
+        return False
+
     def interrupt(self) -> None:  # noqa: B027 - optional
         """Interrupt the code that is running, from another thread (no-op when idle)."""
 

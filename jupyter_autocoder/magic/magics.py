@@ -611,17 +611,15 @@ def parse_options(line: str) -> argparse.Namespace:
 
 def explore_target(body: str) -> str:
     """What `%%autocoder --explore` explores: the cell's text, less a leading "explore"
-    (and quotes or backticks around a name)."""
-    words = body.strip().split(None, 1)
-    if words and words[0].lower() == "explore":
-        words = words[1:]
-    target = (words[0] if len(words) == 1 else " ".join(words)).strip().strip("`'\"")
-    if not target or "\n" in target:
-        raise UsageError(
-            f"%%{MAGIC_NAME} --explore: name one data file or DataFrame in the cell, "
-            "such as `explore sales.csv` or `explore df`"
-        )
-    return target
+    (and quotes or backticks around a name); `agent.explore.explore_target`, shared with
+    the panel."""
+    from ..agent.explore import explore_target as target_of
+    from ..errors import ExplorationError
+
+    try:
+        return target_of(body)
+    except ExplorationError as error:
+        raise UsageError(f"%%{MAGIC_NAME} --explore: {error}") from None
 
 
 def check_policy(options: argparse.Namespace, settings: AutoCoder) -> None:

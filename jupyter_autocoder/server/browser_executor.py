@@ -9,7 +9,9 @@ a cell; checks of which variables and files exist are silent probes.
 A turn leaves one cell: its first code goes into a new cell, and each later code of the
 same turn (a correction, or the same code again after an install) replaces it (`run_cell`'s
 `replaces`), so that the notebook holds no trail of failed attempts. `new_cell()` makes the
-next code start a cell of its own within the turn.
+next code start a cell of its own within the turn, and so does a Markdown cell
+(`write_markdown`, an exploration's headings and summary): the browser inserts it without
+running anything.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from ..executors.base import (
     valid_identifiers,
 )
 from .channel import CANCELLED, REPLIED, Channel, PendingReply
-from .protocol import CODE, INSTALL, PROBE, SHELL, Interrupt, RunCell
+from .protocol import CODE, INSTALL, MARKDOWN, PROBE, SHELL, Interrupt, RunCell
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +66,8 @@ class BrowserExecutor(Executor):
         self._stop_requested = False
         # The turn (session, turn) and the id of the run whose cell the next code replaces.
         self._cell_run: tuple[tuple[Any, Any], str] | None = None
+        # The turn and the id of its first run that made a cell (a Markdown cell may go above).
+        self._first_run: tuple[tuple[Any, Any], str] | None = None
 
     # --- the Executor interface -------------------------------------------------------
 
@@ -91,6 +95,77 @@ class BrowserExecutor(Executor):
         if not wanted:
             return set()
         return self._probe(f"[path for path in {wanted!r} if __import__('os').path.exists(path)]")
+
+    def user_names(self) -> list[str] | None:
+        # Self-contained (no import of this package): what `values.user_names` leaves out
+        # too, the hidden names and those that begin with an underscore.
+        expression = (
+            "[name for name in get_ipython().user_ns if not name.startswith('_') "
+            "and name not in get_ipython().user_ns_hidden]"
+        )
+        try:
+            return [str(name) for name in self._probe_value(expression)]
+        except ExecutorError as error:
+            log.info("cannot list the notebook kernel's names: %s", error)
+            return None
+
+    def kernel_context(
+        self, budget: int = 3000, details: Iterable[str] = ()
+    ) -> dict[str, Any] | None:
+        """Through the code the panel sends (`kernel_code`), as silent probes."""
+        from ..executors import kernel_code
+
+        options = {"budget": budget, "details": [name for name in details if isinstance(name, str)]}
+        try:
+            return kernel_code.collect(
+                lambda code: self._run(code, self.probe_timeout, PROBE), options
+            )
+        except ExecutorError as error:
+            log.info("cannot describe the notebook kernel's variables: %s", error)
+            return None
+
+    def describe_figures(self) -> bool:
+        expression = (
+            "__import__('jupyter_autocoder.executors.figures', fromlist=['figures'])"
+            ".describe_figures(get_ipython())"
+        )
+        try:
+            return bool(self._probe_value(expression))
+        except ExecutorError as error:
+            log.info("cannot have the notebook's kernel describe its figures: %s", error)
+            return False
+
+    def write_markdown(
+        self, source: str, *, replace_last: bool = False, above_first: bool = False
+    ) -> bool:
+        """A `run_cell` of purpose "markdown": the browser puts the cell in and answers at
+        once. The next code goes into a new cell below it."""
+        turn = (self.meta.get("session"), self.meta.get("turn"))
+        run_id = uuid.uuid4().hex
+        replaces = above = None
+        if replace_last and self._cell_run is not None and self._cell_run[0] == turn:
+            replaces = self._cell_run[1]
+        if above_first and self._first_run is not None and self._first_run[0] == turn:
+            above = self._first_run[1]
+        if self._first_run is None or self._first_run[0] != turn:
+            self._first_run = (turn, run_id)
+        self._cell_run = None
+        reply = self.channel.expect(RUN, run_id)
+        request = RunCell(
+            id=run_id,
+            **self.meta,
+            code=source,
+            timeout=None,
+            purpose=MARKDOWN,
+            replaces=replaces,
+            above=above,
+        )
+        self.channel.send(request.to_dict())
+        try:
+            state = reply.wait(self.probe_timeout)
+        finally:
+            self.channel.forget(RUN, run_id)
+        return state == REPLIED
 
     def new_cell(self) -> None:
         """The next code of this turn goes into a new cell instead of replacing the last."""
@@ -198,6 +273,8 @@ class BrowserExecutor(Executor):
         turn = (self.meta.get("session"), self.meta.get("turn"))
         earlier = self._cell_run
         self._cell_run = (turn, run_id)
+        if self._first_run is None or self._first_run[0] != turn:
+            self._first_run = (turn, run_id)
         return earlier[1] if earlier is not None and earlier[0] == turn else None
 
     def _probe(self, expression: str) -> set[str]:

@@ -25,14 +25,15 @@ from ..executors.base import ERROR, INTERRUPTED, OK, ExecutionResult, output_fro
 from ..wire import wire
 
 PROTOCOL_VERSION = 1
-MODES = ("agent", "chat")
+MODES = ("agent", "chat", "explore")
 RUN_STATUSES = (OK, ERROR, INTERRUPTED)
 OUTPUT_TYPES = ("stream", "display_data", "execute_result", "update_display_data", "error")
 MAX_TEXT_CHARS = 200_000  # a request or remark longer than this is a mistake, not a question
 MAX_ROUNDS_LIMIT = 10
 # What a `run_cell` is for (its `purpose`), and why a cell is interrupted.
-CODE, INSTALL, SHELL, PROBE = "code", "install", "shell", "probe"
-RUN_PURPOSES = (CODE, INSTALL, SHELL, PROBE)
+CODE, INSTALL, SHELL, PROBE, MARKDOWN = "code", "install", "shell", "probe", "markdown"
+RUN_PURPOSES = (CODE, INSTALL, SHELL, PROBE, MARKDOWN)
+MAX_PLAN_STEPS = 20  # steps a user's edited plan may have
 INTERRUPT_REASONS = ("timeout", "stopped")
 
 NON_BLANK = r"\S"  # a string with something besides white space
@@ -66,7 +67,11 @@ NBFORMAT_OUTPUT_SCHEMA: dict[str, Any] = {
 class Start:
     """Begin a new conversation for this notebook and work on `request`. "agent": write
     code, run it through `run_cell`, correct it from the real errors until it runs. "chat":
-    one streamed answer, nothing is run. Refused while a turn of this notebook is running."""
+    one streamed answer, nothing is run. "explore": `request` names a data file or a
+    variable ("sales.csv", "explore df"); a `plan` event with `review` waits for `run_plan`,
+    then each step's Markdown and code cells are made and run, and a summary closes it
+    (a turn of its own; the conversation of the agent turns is left as it was). Refused
+    while a turn of this notebook is running."""
 
     notebook: str = field(metadata=_NOTEBOOK)
     request: str = field(metadata=wire(pattern=NON_BLANK, max_length=MAX_TEXT_CHARS))
@@ -141,7 +146,36 @@ class Stop:
     nothing runs is answered by nothing."""
 
     notebook: str = field(metadata=_NOTEBOOK)
+    after_step: bool = field(
+        default=False,
+        metadata=wire(
+            doc="an exploration: finish the step in progress, begin no other, and write "
+            "the summary of the steps done"
+        ),
+    )
     type: str = field(default="stop", init=False)
+
+
+@dataclass
+class RunPlan:
+    """The user's answer to an exploration's `plan` event with `review`: the steps to run
+    (edited, dropped, added), in order; none: cancel the exploration. A `stop` cancels it
+    too."""
+
+    notebook: str = field(metadata=_NOTEBOOK)
+    steps: list[str] = field(
+        default_factory=list,
+        metadata=wire(
+            schema={
+                "type": "array",
+                "items": {"type": "string", "maxLength": 500},
+                "maxItems": MAX_PLAN_STEPS,
+            },
+            ts_type="string[]",
+            doc="the steps' titles; blank ones are left out",
+        ),
+    )
+    type: str = field(default="run_plan", init=False)
 
 
 @dataclass
@@ -161,8 +195,8 @@ class Reset:
     type: str = field(default="reset", init=False)
 
 
-Message = Start | Continue | RunResult | Approval | Stop | HistoryRequest | Reset
-CLIENT_MESSAGES = (Start, Continue, RunResult, Approval, Stop, HistoryRequest, Reset)
+Message = Start | Continue | RunResult | Approval | Stop | RunPlan | HistoryRequest | Reset
+CLIENT_MESSAGES = (Start, Continue, RunResult, Approval, Stop, RunPlan, HistoryRequest, Reset)
 
 
 # --- server -> browser ----------------------------------------------------------------
@@ -224,7 +258,9 @@ class RunCell(_Sent):
     and run it there; "install" or "shell": an approved `pip install` / shell command,
     run in the kernel without adding a cell (show its output in the panel); "probe": a
     silent check of the kernel's state (which variables or files exist), run without a
-    cell, not shown."""
+    cell, not shown; "markdown": an exploration's Markdown cell, `code` its source, put
+    below the turn's last cell (or in place of the cell of `replaces`, or above the cell of
+    `above`) and rendered, nothing run: answer at once with no outputs."""
 
     type: str = field(default="run_cell", init=False)
     id: str
@@ -239,6 +275,13 @@ class RunCell(_Sent):
         metadata=wire(
             doc="the `id` of an earlier `run_cell` of this turn whose cell this code replaces "
             "(a correction of code that ran there); null: a new cell"
+        ),
+    )
+    above: str | None = field(
+        default=None,
+        metadata=wire(
+            doc='"markdown" only: the `id` of an earlier `run_cell` of this turn above whose '
+            "cell this one goes; null: below the turn's last cell"
         ),
     )
 
@@ -499,6 +542,24 @@ def _nbformat_output(output: Any) -> dict[str, Any]:
     return output
 
 
+def _stop(payload: dict[str, Any]) -> Stop:
+    after_step = payload.get("after_step", False)
+    if not isinstance(after_step, bool):
+        raise ProtocolError("'after_step' must be true or false")
+    return Stop(_notebook(payload), after_step)
+
+
+def _run_plan(payload: dict[str, Any]) -> RunPlan:
+    steps = payload.get("steps", [])
+    if not isinstance(steps, list) or not all(isinstance(step, str) for step in steps):
+        raise ProtocolError("'steps' must be a list of the steps' titles (strings)")
+    if len(steps) > MAX_PLAN_STEPS:
+        raise ProtocolError(f"the plan has {len(steps)} steps; the most is {MAX_PLAN_STEPS}")
+    if any(len(step) > 500 for step in steps):
+        raise ProtocolError("a step's title is longer than 500 characters")
+    return RunPlan(_notebook(payload), [step.strip() for step in steps if step.strip()])
+
+
 def _approval(payload: dict[str, Any]) -> Approval:
     approved = payload.get("approved")
     if not isinstance(approved, bool):
@@ -511,7 +572,8 @@ _PARSERS = {
     "continue": _continue,
     "run_result": _run_result,
     "approval": _approval,
-    "stop": lambda payload: Stop(_notebook(payload)),
+    "stop": lambda payload: _stop(payload),
+    "run_plan": lambda payload: _run_plan(payload),
     "history": lambda payload: HistoryRequest(_notebook(payload)),
     "reset": lambda payload: Reset(_notebook(payload)),
 }

@@ -14,6 +14,12 @@ socket and each user may run only so many turns at once.
 Every model request of a session goes through the server's own proxy, in the notebook's
 lane of the fair queue; a stop cancels the stream, which takes the request out of the
 queue at once.
+
+A turn of mode "explore" runs an `Exploration` (agent/explore.py) instead: its plan waits
+for the browser's `run_plan`, its steps are agent turns of the same loop through the same
+browser executor, and the step's own `done` events stay inside the turn (its `step` events
+say how each step ended); the turn ends with one `done`. It leaves the notebook's agent
+conversation as it was.
 """
 
 from __future__ import annotations
@@ -33,9 +39,12 @@ from typing import Any
 from ..agent import events as ev
 from ..agent.approval import ApprovalRequest
 from ..agent.chat import ChatSession
+from ..agent.explore import Exploration, explore_target
+from ..agent.prompts import coerce_context
 from ..agent.session import AgentSession
+from ..agent.settings import SessionSettings
 from ..config import AutoCoder
-from ..errors import PathError, ProtocolError
+from ..errors import ExplorationError, PathError, ProtocolError
 from ..executors import create_executor
 from ..llm.client import ModelClient
 from .browser_executor import BrowserExecutor
@@ -49,6 +58,7 @@ from .protocol import (
     HistoryRequest,
     Message,
     Reset,
+    RunPlan,
     RunResult,
     Start,
     Started,
@@ -61,6 +71,7 @@ log = logging.getLogger(__name__)
 
 APPROVAL = "approval"
 RUN = "run"
+PLAN = "plan"  # the browser's `run_plan`, keyed by the notebook
 # The statuses of the install and approval events that are not yet a finished step.
 _UNFINISHED = ("requested", "pending")
 
@@ -152,7 +163,16 @@ class AgentService:
             notebook = self._checked_path(message.notebook, "stop")
             state = self._notebooks.get(notebook)
             if state is not None and state.runner is not None:
-                state.runner.stop()
+                if message.after_step:
+                    state.runner.stop_after_step()
+                else:
+                    state.runner.stop()
+        elif isinstance(message, RunPlan):
+            notebook = self._checked_path(message.notebook, "run_plan")
+            if not channel.answer(PLAN, notebook, list(message.steps)):
+                raise ProtocolError(
+                    "no exploration of this notebook is waiting for its plan", "run_plan", notebook
+                )
         elif isinstance(message, HistoryRequest):
             notebook = self._checked_path(message.notebook, "history")
             state = await self._state(notebook, only_existing=True)
@@ -480,9 +500,10 @@ class TurnRunner:
         self.fresh = fresh
         self.max_rounds = max_rounds
         self.meta = TurnMeta(notebook=state.notebook, session=session_id, turn=turn).to_dict()
-        self._session: AgentSession | ChatSession | None = None
+        self._session: AgentSession | ChatSession | Exploration | None = None
         self._stop_requested = threading.Event()
         self._replies: dict[str, PendingReply] = {}  # approvals the browser owes
+        self._plan_reply: PendingReply | None = None  # an exploration's plan, under review
         self.done_sent = False
         self._thread = threading.Thread(
             target=self._run, name=f"autocoder-turn-{turn}", daemon=True
@@ -502,6 +523,29 @@ class TurnRunner:
             session.stop()
         for approval_id in list(self._replies):
             self.channel.cancel(APPROVAL, approval_id)
+        if self._plan_reply is not None:
+            self.channel.cancel(PLAN, self.state.notebook)
+
+    def stop_after_step(self) -> None:
+        """From any thread: an exploration finishes its step, begins no other, summarises;
+        any other turn stops."""
+        session = self._session
+        if isinstance(session, Exploration):
+            session.stop_after_step()
+        elif self.mode != "explore":
+            self.stop()
+
+    def review_plan(self, steps: list[str]) -> list[str] | None:
+        """Wait for the browser's `run_plan` (registered when the plan went out); a stop or
+        a closed socket cancels the exploration."""
+        reply = self._plan_reply
+        if reply is None or self._stop_requested.is_set():
+            return None
+        try:
+            return reply.value if reply.wait(None) == REPLIED else None
+        finally:
+            self._plan_reply = None
+            self.channel.forget(PLAN, self.state.notebook)
 
     def approve(self, request: ApprovalRequest) -> bool:
         """Wait for the browser's answer to `request` (registered when its pending event
@@ -522,6 +566,15 @@ class TurnRunner:
         )
         service._add_turn(state, record.data)
         service._record_step(state, record.data)
+        if self.mode == "explore":
+            try:
+                self._explore(record)
+            finally:
+                service._record_step(state, record.data, end=True)
+                if state.runner is self:
+                    state.runner = None
+                service._turn_ended(self)
+            return
         session: AgentSession | ChatSession | None = None
         try:
             session = service.session_for(self)
@@ -564,6 +617,80 @@ class TurnRunner:
             if state.runner is self:
                 state.runner = None
             service._turn_ended(self)
+
+    def _explore(self, record: TurnRecord) -> None:
+        """The exploration of what the request names, step by step, through the browser; the
+        turn's one `done` at its end."""
+        service, state = self.service, self.state
+        config = service.settings
+        client = service.client_factory()
+        executor = create_executor(
+            "browser", self.channel, self.meta, interrupt_grace=service.interrupt_grace
+        )
+        settings = SessionSettings.from_config(
+            config,
+            max_rounds=self.max_rounds or config.max_rounds,
+            trace_dir=str(service.trace_dir),
+            chat_params={"user": lane_for(state.notebook)},
+        )
+        exploration = Exploration(
+            client,
+            executor,
+            settings,
+            approver=functools.partial(service._approve, state),
+            review_plan=self.review_plan,
+        )
+        finished: ev.ExplorationDoneEvent | None = None
+        try:
+            self._session = exploration
+            if self._stop_requested.is_set():
+                exploration.stop()
+            target = explore_target(self.text)
+            context = coerce_context(self.context)
+            if context is not None:
+                # The exploration asks the kernel itself, once its data is loaded.
+                context.variables = []
+            for event in exploration.run(target, context):
+                if isinstance(event, ev.DoneEvent):
+                    continue  # a step's end: its `step` event says how it ended
+                if isinstance(event, ev.PlanEvent) and event.review:
+                    # Registered before the browser sees the plan, so no quick answer is lost.
+                    self._plan_reply = self.channel.expect(PLAN, state.notebook)
+                    if self._stop_requested.is_set():
+                        self.channel.cancel(PLAN, state.notebook)
+                if isinstance(event, ev.ExplorationDoneEvent):
+                    finished = event
+                self._deliver(event, record)
+        except ExplorationError as error:  # a missing file, a garbled plan: told, not logged
+            self._deliver(ev.ErrorEvent(message=str(error), error_type="ExplorationError"), record)
+            finished = ev.ExplorationDoneEvent(reason=ev.ERROR, message=str(error))
+        except Exception as error:
+            service.log.exception("jupyter_autocoder: the exploration of %s failed", state.notebook)
+            self._deliver(
+                ev.ErrorEvent(message=str(error), error_type=type(error).__name__), record
+            )
+            finished = ev.ExplorationDoneEvent(
+                reason=ev.ERROR, message=f"The exploration failed: {error}"
+            )
+        finally:
+            self._session = None
+            try:
+                client.close()
+            except Exception:
+                log.debug("closing the exploration's client failed", exc_info=True)
+        if finished is None:
+            finished = ev.ExplorationDoneEvent(reason=ev.STOPPED, message="Stopped.")
+        success = finished.reason == ev.SUCCESS and finished.steps_done > 0
+        self._deliver(
+            ev.DoneEvent(
+                reason=finished.reason,
+                success=success,
+                message=finished.message,
+                rounds=exploration.rounds,
+                seconds=finished.seconds,
+            ),
+            record,
+        )
 
     def _deliver(self, event: ev.AgentEvent, record: TurnRecord) -> None:
         if (

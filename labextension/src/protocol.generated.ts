@@ -12,13 +12,18 @@ export type ClientMessage =
   | IRunResultMessage
   | IApprovalMessage
   | IStopMessage
+  | IRunPlanMessage
   | IHistoryRequestMessage
   | IResetMessage;
 
 /**
  * Begin a new conversation for this notebook and work on `request`. "agent":
  * write code, run it through `run_cell`, correct it from the real errors until
- * it runs. "chat": one streamed answer, nothing is run. Refused while a turn of
+ * it runs. "chat": one streamed answer, nothing is run. "explore": `request`
+ * names a data file or a variable ("sales.csv", "explore df"); a `plan` event
+ * with `review` waits for `run_plan`, then each step's Markdown and code cells
+ * are made and run, and a summary closes it (a turn of its own; the
+ * conversation of the agent turns is left as it was). Refused while a turn of
  * this notebook is running.
  */
 export interface IStartMessage {
@@ -84,6 +89,24 @@ export interface IStopMessage {
   type: 'stop';
   /** the notebook's path, relative to the server root */
   notebook: string;
+  /**
+   * an exploration: finish the step in progress, begin no other, and write the
+   * summary of the steps done
+   */
+  after_step?: boolean;
+}
+
+/**
+ * The user's answer to an exploration's `plan` event with `review`: the steps
+ * to run (edited, dropped, added), in order; none: cancel the exploration. A
+ * `stop` cancels it too.
+ */
+export interface IRunPlanMessage {
+  type: 'run_plan';
+  /** the notebook's path, relative to the server root */
+  notebook: string;
+  /** the steps' titles; blank ones are left out */
+  steps?: string[];
 }
 
 /** Ask for the notebook's past turns (answered by `history`). */
@@ -145,7 +168,11 @@ export type AgentEventMessage =
   | IExecutionEventMessage
   | IVariablesChangedEventMessage
   | IErrorEventMessage
-  | IDoneEventMessage;
+  | IDoneEventMessage
+  | IPlanEventMessage
+  | IStepEventMessage
+  | ISummaryEventMessage
+  | IExplorationDoneEventMessage;
 
 /**
  * Run this code in the notebook's kernel and answer `run_result` with the same
@@ -154,7 +181,10 @@ export type AgentEventMessage =
  * the cell of that earlier run and run it there; "install" or "shell": an
  * approved `pip install` / shell command, run in the kernel without adding a
  * cell (show its output in the panel); "probe": a silent check of the kernel's
- * state (which variables or files exist), run without a cell, not shown.
+ * state (which variables or files exist), run without a cell, not shown;
+ * "markdown": an exploration's Markdown cell, `code` its source, put below the
+ * turn's last cell (or in place of the cell of `replaces`, or above the cell of
+ * `above`) and rendered, nothing run: answer at once with no outputs.
  */
 export interface IRunCellMessage {
   type: 'run_cell';
@@ -171,6 +201,11 @@ export interface IRunCellMessage {
    * replaces (a correction of code that ran there); null: a new cell
    */
   replaces: string | null;
+  /**
+   * "markdown" only: the `id` of an earlier `run_cell` of this turn above whose
+   * cell this one goes; null: below the turn's last cell
+   */
+  above: string | null;
 }
 
 /**
@@ -369,6 +404,79 @@ export interface IDoneEventMessage {
   turn: number;
 }
 
+/**
+ * The `plan` event (PlanEvent) with the turn's `notebook`, `session` and
+ * `turn`.
+ */
+export interface IPlanEventMessage {
+  type: 'plan';
+  round: number;
+  target: string;
+  steps: IPlanStep[];
+  review: boolean;
+  notebook: string;
+  /** the conversation's id */
+  session: string;
+  /** the turn's number in this notebook */
+  turn: number;
+}
+
+/**
+ * The `step` event (StepEvent) with the turn's `notebook`, `session` and
+ * `turn`.
+ */
+export interface IStepEventMessage {
+  type: 'step';
+  round: number;
+  step: number;
+  steps: number;
+  title: string;
+  status: 'planned' | 'running' | 'done' | 'failed' | 'stopped' | 'dropped';
+  message: string;
+  notebook: string;
+  /** the conversation's id */
+  session: string;
+  /** the turn's number in this notebook */
+  turn: number;
+}
+
+/**
+ * The `summary` event (SummaryEvent) with the turn's `notebook`, `session` and
+ * `turn`.
+ */
+export interface ISummaryEventMessage {
+  type: 'summary';
+  round: number;
+  text: string;
+  unverified: string[];
+  asked_again: boolean;
+  notebook: string;
+  /** the conversation's id */
+  session: string;
+  /** the turn's number in this notebook */
+  turn: number;
+}
+
+/**
+ * The `exploration_done` event (ExplorationDoneEvent) with the turn's
+ * `notebook`, `session` and `turn`.
+ */
+export interface IExplorationDoneEventMessage {
+  type: 'exploration_done';
+  round: number;
+  reason: string;
+  steps_done: number;
+  steps_failed: number;
+  rounds: number;
+  seconds: number;
+  message: string;
+  notebook: string;
+  /** the conversation's id */
+  session: string;
+  /** the turn's number in this notebook */
+  turn: number;
+}
+
 /** The loop's events, as the history keeps them. */
 export type AgentEvent =
   | IRoundEvent
@@ -379,7 +487,11 @@ export type AgentEvent =
   | IExecutionEvent
   | IVariablesChangedEvent
   | IErrorEvent
-  | IDoneEvent;
+  | IDoneEvent
+  | IPlanEvent
+  | IStepEvent
+  | ISummaryEvent
+  | IExplorationDoneEvent;
 
 /** A round begins: the model is asked (again). */
 export interface IRoundEvent {
@@ -494,6 +606,61 @@ export interface IDoneEvent {
 }
 
 /**
+ * An exploration's plan, every step with its status: after planning, and again
+ * after each step (the last one is the plan as it ended).
+ */
+export interface IPlanEvent {
+  type: 'plan';
+  round: number;
+  target: string;
+  steps: IPlanStep[];
+  review: boolean;
+}
+
+/**
+ * A step of an exploration begins ("running") or ends ("done", "failed",
+ * "stopped"). The events between its beginning and its end are its agent turn.
+ */
+export interface IStepEvent {
+  type: 'step';
+  round: number;
+  step: number;
+  steps: number;
+  title: string;
+  status: 'planned' | 'running' | 'done' | 'failed' | 'stopped' | 'dropped';
+  message: string;
+}
+
+/**
+ * The closing Markdown cell of an exploration. Every number in `text` was found
+ * in the steps' real outputs, except those of `unverified`, which are flagged
+ * in the text; `asked_again`: the first summary quoted a number no output
+ * shows, and the model was asked once to correct it.
+ */
+export interface ISummaryEvent {
+  type: 'summary';
+  round: number;
+  text: string;
+  unverified: string[];
+  asked_again: boolean;
+}
+
+/**
+ * The exploration is over: `reason` "success" (every planned step was tried and
+ * the summary written), "stopped" (the user stopped it) or "error".
+ */
+export interface IExplorationDoneEvent {
+  type: 'exploration_done';
+  round: number;
+  reason: string;
+  steps_done: number;
+  steps_failed: number;
+  rounds: number;
+  seconds: number;
+  message: string;
+}
+
+/**
  * What the model is told about the notebook. `cells` are in notebook order
  * (oldest first); `attached`: the variables the request names with `@name` in
  * the panel, each with a fuller summary (head, describe, value counts of a few
@@ -593,11 +760,17 @@ export interface IVariableChange {
   restored: boolean;
 }
 
-export type Mode = 'agent' | 'chat';
+/** One step of an exploration's plan and where it stands. */
+export interface IPlanStep {
+  title: string;
+  status: 'planned' | 'running' | 'done' | 'failed' | 'stopped' | 'dropped';
+}
+
+export type Mode = 'agent' | 'chat' | 'explore';
 
 export type RunStatus = 'ok' | 'error' | 'interrupted';
 
-export type RunPurpose = 'code' | 'install' | 'shell' | 'probe';
+export type RunPurpose = 'code' | 'install' | 'shell' | 'probe' | 'markdown';
 
 export type DoneReason =
   | 'success'

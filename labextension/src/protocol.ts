@@ -39,7 +39,11 @@ const EVENT_TYPES: Record<AgentEvent['type'], true> = {
   execution: true,
   variables_changed: true,
   error: true,
-  done: true
+  done: true,
+  plan: true,
+  step: true,
+  summary: true,
+  exploration_done: true
 };
 
 /** The agent events of a turn (those the history keeps). */

@@ -341,6 +341,9 @@ def kernel_runner(kernel) -> tuple[Callable[[dict], Awaitable[dict]], Callable[[
     lock = threading.Lock()
 
     async def run_cell(request: dict) -> dict:
+        if request["purpose"] == "markdown":
+            return {"outputs": [], "status": "ok"}  # the panel puts the cell in; nothing runs
+
         def run() -> dict:
             with lock:
                 result = kernel.run(request["code"], timeout=None)

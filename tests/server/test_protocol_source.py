@@ -114,6 +114,11 @@ def _events() -> list[ev.AgentEvent]:
         ev.DoneEvent(round=2, success=True, code="print(1)", rounds=2, seconds=1.5, trace_path="t"),
         ev.DoneEvent(reason=ev.ANSWERED, success=True, answer="Use df.describe()."),
         ev.DoneEvent(reason=ev.STOPPED, message="Stopped."),
+        ev.PlanEvent(target="sales.csv", steps=[ev.PlanStep(title="Mean price")], review=True),
+        ev.PlanEvent(target="df", steps=[ev.PlanStep(title="Counts", status="stopped")]),
+        ev.StepEvent(step=1, steps=2, title="Mean price", status="done", message="ok"),
+        ev.SummaryEvent(text="## Summary\n\n- 4.25", unverified=["9"], asked_again=True),
+        ev.ExplorationDoneEvent(reason=ev.STOPPED, steps_done=1, rounds=2, seconds=3.5),
     ]
 
 

@@ -115,8 +115,11 @@ export class AgentController implements IDisposable {
     }
     const settings = this._settings();
     const context = notebookContext(panel, settings.contextCells);
+    // An exploration is a turn of its own; agent and chat turns continue their conversation.
     const continuing =
-      !conversation.startsFresh && conversation.lastMode === mode;
+      mode !== 'explore' &&
+      !conversation.startsFresh &&
+      conversation.lastMode === mode;
     const pending = conversation.addPending(text, mode);
     if (options.fixCell) {
       this._fixCells.set(notebook, options.fixCell);
@@ -142,6 +145,38 @@ export class AgentController implements IDisposable {
     );
     if (!sent) {
       conversation.pending()?.fail('The request could not be sent.');
+    }
+  }
+
+  /**
+   * The user's answer to an exploration's plan: the steps to run, edited; none (or an
+   * empty list) cancels the exploration.
+   */
+  runPlan(notebook: string, steps: string[] | null): void {
+    const turn = this._conversations.get(notebook)?.current;
+    const sent = this.connection.send({
+      type: 'run_plan',
+      notebook,
+      steps: (steps ?? []).map(step => step.trim()).filter(Boolean)
+    });
+    if (!sent) {
+      turn?.fail('The connection to the server was lost.');
+    }
+  }
+
+  /** An exploration finishes the step in progress, begins no other, and summarises. */
+  stopAfterStep(notebook: string): void {
+    const turn = this._conversations.get(notebook)?.current;
+    if (!turn) {
+      return;
+    }
+    turn.add({
+      type: 'notice',
+      level: 'info',
+      message: 'Stopping after this step…'
+    });
+    if (!this.connection.send({ type: 'stop', notebook, after_step: true })) {
+      turn.fail('The connection to the server was lost.');
     }
   }
 

@@ -1,5 +1,5 @@
 import { ISessionContext } from '@jupyterlab/apputils';
-import { CodeCell } from '@jupyterlab/cells';
+import { CodeCell, MarkdownCell } from '@jupyterlab/cells';
 import type * as nbformat from '@jupyterlab/nbformat';
 import {
   INotebookTracker,
@@ -99,7 +99,8 @@ interface IActiveRun {
  * cell of that earlier run (a correction replaces the code it corrects, so the notebook
  * keeps no trail of failed attempts); the first code of a Fix replaces the cell it fixes.
  * The versions replaced are kept, and `restoreReplaced` puts them back. Installs, shell
- * commands and probes run in the kernel without a cell.
+ * commands and probes run in the kernel without a cell. An exploration's Markdown cells
+ * (`purpose: "markdown"`) are put in and rendered, nothing run.
  */
 export class NotebookExecutor {
   constructor(
@@ -186,6 +187,15 @@ export class NotebookExecutor {
         message,
         `The notebook ${message.notebook} is not open; open it to let the agent run code.`
       );
+      return;
+    }
+    if (message.purpose === 'markdown') {
+      this._writeMarkdown(panel, message);
+      this._reply(message, started, {
+        outputs: [],
+        status: 'ok',
+        executionCount: null
+      });
       return;
     }
     const sessionContext = panel.sessionContext;
@@ -391,6 +401,96 @@ export class NotebookExecutor {
     this._rememberCell(message, panel, cell);
     this._showCell(notebook, index);
     return cell;
+  }
+
+  /**
+   * An exploration's Markdown cell, rendered: below the turn's last cell; with `replaces`,
+   * in place of that run's code cell (a step that never ran cleanly: its failing cell
+   * goes, and can be restored like a replaced version); with `above`, above that run's
+   * cell (the opening, above the cell that loaded the data). The next code of the turn
+   * goes below it, except after one put above.
+   */
+  private _writeMarkdown(panel: NotebookPanel, message: IRunCellMessage): void {
+    const notebook = panel.content;
+    const model = notebook.model;
+    if (!model) {
+      return;
+    }
+    const indexOfRun = (id: string | null | undefined): number => {
+      const cellId = id ? this._runCells.get(id) : undefined;
+      return cellId
+        ? notebook.widgets.findIndex(widget => widget.model.id === cellId)
+        : -1;
+    };
+    const key = turnKeyOf(message.notebook, message.session, message.turn);
+    const replaced = indexOfRun(message.replaces);
+    const above = indexOfRun(message.above);
+    let index: number;
+    if (replaced >= 0) {
+      const cell = notebook.widgets[replaced];
+      const kept = this._replaced.get(key) ?? {
+        cellId: '',
+        versions: []
+      };
+      if (cell instanceof CodeCell) {
+        kept.versions = [
+          ...(kept.cellId === cell.model.id ? kept.versions : []),
+          {
+            source: cell.model.sharedModel.getSource(),
+            outputs: cell.model.outputs.toJSON(),
+            executionCount: cell.model.executionCount ?? null
+          }
+        ];
+      }
+      model.sharedModel.transact(() => {
+        model.sharedModel.deleteCell(replaced);
+        model.sharedModel.insertCell(replaced, {
+          cell_type: 'markdown',
+          source: message.code
+        });
+      });
+      index = replaced;
+      kept.cellId = notebook.widgets[index].model.id;
+      this._replaced.set(key, kept);
+    } else if (above >= 0) {
+      index = above;
+      model.sharedModel.insertCell(index, {
+        cell_type: 'markdown',
+        source: message.code
+      });
+    } else {
+      const turnKey = `${message.session}:${message.turn}`;
+      const previous = this._lastCells.get(panel.context.path);
+      let anchor =
+        previous && previous.turnKey === turnKey
+          ? notebook.widgets.findIndex(
+              widget => widget.model.id === previous.cellId
+            )
+          : -1;
+      if (anchor < 0) {
+        anchor =
+          notebook.activeCellIndex >= 0
+            ? notebook.activeCellIndex
+            : notebook.widgets.length - 1;
+      }
+      index = anchor + 1;
+      model.sharedModel.insertCell(index, {
+        cell_type: 'markdown',
+        source: message.code
+      });
+    }
+    const cell = notebook.widgets[index];
+    if (cell instanceof MarkdownCell) {
+      cell.rendered = true;
+    }
+    this._runCells.set(message.id, cell.model.id);
+    if (above < 0 || replaced >= 0) {
+      this._lastCells.set(panel.context.path, {
+        turnKey: `${message.session}:${message.turn}`,
+        cellId: cell.model.id
+      });
+    }
+    this._showCell(notebook, index);
   }
 
   /**

@@ -173,10 +173,11 @@ export class Conversation {
     return this._startFresh || this._turns.every(turn => turn.turn === null);
   }
 
-  /** The mode of the conversation the next `continue` would extend. */
+  /** The mode of the conversation the next `continue` would extend (explorations are
+   * turns of their own, outside it). */
   get lastMode(): Mode | null {
     for (let i = this._turns.length - 1; i >= 0; i--) {
-      if (this._turns[i].session) {
+      if (this._turns[i].session && this._turns[i].mode !== 'explore') {
         return this._turns[i].mode;
       }
     }

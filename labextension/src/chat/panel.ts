@@ -19,6 +19,7 @@ import {
 } from '../tokens';
 import { cellSource, ICodeActions } from './answer';
 import { Conversation, ConversationChange } from './conversation';
+import { exploreTarget } from './explore';
 import { MentionCompleter } from './mentions';
 import { ITurnHost, TurnView } from './turn';
 
@@ -152,9 +153,19 @@ export class AutoCoderPanel extends Panel implements IAutoCoderPanel {
     const path = panel.context.path;
     const chosen =
       mode ?? this._modes.get(path) ?? this.options.settings().defaultMode;
-    this._modes.set(path, chosen);
+    if (chosen !== 'explore') {
+      this._modes.set(path, chosen);
+    }
+    // `/explore sales.csv` (or `explore df` in Agent mode): an exploration, its own turn.
+    const explore =
+      chosen !== 'explore' && exploreTarget(text, chosen) !== null;
     this._views.get(path)?.scrollToEnd(true);
-    void this.options.controller.send(panel, text.trim(), chosen, options);
+    void this.options.controller.send(
+      panel,
+      text.trim(),
+      explore ? 'explore' : chosen,
+      options
+    );
     this._updateComposer();
   }
 
@@ -213,7 +224,7 @@ export class AutoCoderPanel extends Panel implements IAutoCoderPanel {
     modes.className = 'jp-AutoCoder-modes';
     modes.setAttribute('role', 'radiogroup');
     modes.setAttribute('aria-label', trans.__('Mode'));
-    const describe: Record<Mode, [string, string]> = {
+    const describe: Record<'agent' | 'chat', [string, string]> = {
       agent: [
         trans.__('Agent'),
         trans.__(
@@ -222,7 +233,7 @@ export class AutoCoderPanel extends Panel implements IAutoCoderPanel {
       ],
       chat: [trans.__('Chat'), trans.__('Answer only; nothing is run')]
     };
-    for (const mode of ['agent', 'chat'] as Mode[]) {
+    for (const mode of ['agent', 'chat'] as const) {
       const button = document.createElement('button');
       button.type = 'button';
       button.className = 'jp-AutoCoder-mode';
@@ -309,7 +320,7 @@ export class AutoCoderPanel extends Panel implements IAutoCoderPanel {
       ? trans.__('Open a notebook first')
       : mode === 'agent'
         ? trans.__(
-            'Ask for code: it is written into this notebook, run and corrected (@name: a variable)'
+            'Ask for code: it is written into this notebook, run and corrected (@name: a variable; /explore sales.csv or df: a plan, then cells that run)'
           )
         : trans.__(
             'Ask a question about your code or data (@name: a variable)'
@@ -374,7 +385,9 @@ export class AutoCoderPanel extends Panel implements IAutoCoderPanel {
       answerApproval: (id, approved) => controller.answerApproval(id, approved),
       answerRun: (id, approved) => controller.answerRun(id, approved),
       restoreReplaced: (session, turn) =>
-        controller.restoreReplaced(notebook, session, turn)
+        controller.restoreReplaced(notebook, session, turn),
+      runPlan: steps => controller.runPlan(notebook, steps),
+      stopAfterStep: () => controller.stopAfterStep(notebook)
     };
   }
 

@@ -10,11 +10,14 @@ import {
   IDoneEvent,
   IExecutionEvent,
   IInstallEvent,
+  IStepEvent,
+  ISummaryEvent,
   IVariableChange,
   IVariablesChangedEvent
 } from '../protocol';
 import { AnswerView, ICodeActions } from './answer';
 import { TurnEvent, TurnModel } from './conversation';
+import { PlanView } from './plan';
 
 /** Lines of a run's output shown in the panel (the notebook has all of it). */
 const PREVIEW_LINES = 12;
@@ -34,6 +37,10 @@ export interface ITurnHost {
   restoreVariable(
     name: string
   ): Promise<{ restored: boolean; message: string }>;
+  /** An exploration's plan, as the user left it; null cancels the exploration. */
+  runPlan(steps: string[] | null): void;
+  /** An exploration finishes its step in progress and summarises. */
+  stopAfterStep(): void;
 }
 
 /**
@@ -89,6 +96,9 @@ export class TurnView extends Panel {
       return;
     }
     this._requestRenderer.dispose();
+    for (const renderer of this._renderers) {
+      renderer.dispose();
+    }
     super.dispose();
   }
 
@@ -97,7 +107,7 @@ export class TurnView extends Panel {
       case 'round':
         this._finishAnswer();
         this._round = this._addSection(
-          this.model.mode === 'agent'
+          this.model.mode !== 'chat'
             ? this.host.trans.__(
                 'Round %1 of %2',
                 event.round,
@@ -160,10 +170,95 @@ export class TurnView extends Panel {
       case 'cell_replaced':
         this._showReplaced(event.session, event.versions);
         break;
+      case 'plan':
+        // The plan's streamed text becomes the plan's card.
+        this._dropAnswer();
+        if (!this._plan) {
+          this._plan = new PlanView({
+            trans: this.host.trans,
+            runPlan: steps => {
+              this._phase = 'thinking';
+              this.host.runPlan(steps);
+              this._updateStatus();
+            },
+            stopAfterStep: () => this.host.stopAfterStep()
+          });
+          this._body.addWidget(new Widget({ node: this._plan.node }));
+        }
+        this._plan.update(event, this.model.running);
+        if (event.review && this.model.running && this._phase !== 'done') {
+          this._phase = 'approval';
+        }
+        break;
+      case 'step':
+        this._finishAnswer();
+        this._showStep(event);
+        break;
+      case 'summary':
+        // The summary's streamed text (two, when it was asked again) becomes its card.
+        this._dropAnswer();
+        this._showSummary(event);
+        break;
+      case 'exploration_done':
+        this._finishAnswer();
+        break;
       case 'done':
         this._finishAnswer();
         this._phase = 'done';
         break;
+    }
+  }
+
+  /** A step of an exploration begins (a section of its own) or ends (a line in it). */
+  private _showStep(event: IStepEvent): void {
+    const trans = this.host.trans;
+    if (event.status === 'running') {
+      const section = this._addSection(
+        trans.__('Step %1 of %2: %3', event.step, event.steps, event.title)
+      );
+      section.addClass('jp-AutoCoder-step');
+      section.node.dataset.step = String(event.step);
+      this._phase = 'thinking';
+      return;
+    }
+    const line = document.createElement('div');
+    line.className = 'jp-AutoCoder-stepEnd';
+    line.dataset.status = event.status;
+    const said: Record<string, string> = {
+      done: trans.__('Step %1 ran cleanly.', event.step),
+      failed: trans.__(
+        'Step %1 did not run cleanly: %2',
+        event.step,
+        event.message
+      ),
+      stopped: trans.__('Step %1 was stopped.', event.step)
+    };
+    line.textContent = said[event.status] ?? event.message;
+    this._append(line);
+  }
+
+  /** An exploration's closing summary, as its Markdown cell in the notebook says it. */
+  private _showSummary(event: ISummaryEvent): void {
+    this._addSection(this.host.trans.__('Summary'));
+    const card = this._card('summary', '');
+    card.classList.add('jp-AutoCoder-summary');
+    const renderer = this.host.rendermime.createRenderer('text/markdown');
+    this._renderers.push(renderer);
+    card.appendChild(renderer.node);
+    void renderer.renderModel(
+      new MimeModel({
+        data: { 'text/markdown': event.text },
+        trusted: false
+      })
+    );
+    if (event.unverified.length) {
+      setCardDetail(
+        card,
+        this.host.trans.__(
+          'Flagged: no output shows %1.',
+          event.unverified.join(', ')
+        )
+      );
     }
   }
 
@@ -205,6 +300,12 @@ export class TurnView extends Panel {
       this._phase = 'writing';
     }
     return this._currentAnswer;
+  }
+
+  /** Remove the answer streaming now (an exploration shows what it became instead). */
+  private _dropAnswer(): void {
+    this._currentAnswer?.dispose();
+    this._currentAnswer = null;
   }
 
   private _finishAnswer(): void {
@@ -670,6 +771,7 @@ export class TurnView extends Panel {
     }
     this._status.textContent = text;
     this._status.dataset.state = state;
+    this._plan?.setRunning(model.running && !model.stopRequested);
     this.node.dataset.state = done
       ? 'done'
       : model.running
@@ -686,6 +788,9 @@ export class TurnView extends Panel {
   private _lastCard: HTMLElement | null = null;
   private _replacedCard: HTMLElement | null = null;
   private _replacedWidget: Widget | null = null;
+  private _plan: PlanView | null = null;
+  /** The summaries' renderers (disposed with the turn). */
+  private _renderers: ReturnType<IRenderMimeRegistry['createRenderer']>[] = [];
   private _phase: 'thinking' | 'writing' | 'running' | 'approval' | 'done' =
     'thinking';
   private _installs = new Map<string, HTMLElement>();

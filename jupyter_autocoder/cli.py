@@ -448,6 +448,7 @@ def command_chat(arguments: argparse.Namespace) -> int:
 
 def command_serve(arguments: argparse.Namespace) -> int:
     from .llm import worker
+    from .llm.bandwidth import default_cache_file
     from .llm.resolve import resolve_model
 
     settings = settings_from(arguments)
@@ -494,6 +495,8 @@ def command_serve(arguments: argparse.Namespace) -> int:
         str(settings.n_threads_batch),
         "--draft",
         settings.draft,
+        "--bandwidth-cache",
+        str(default_cache_file()),
     ]
     if resolved.chat.chat_format:
         worker_arguments += ["--chat-format", resolved.chat.chat_format]

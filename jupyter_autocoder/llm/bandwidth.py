@@ -5,6 +5,10 @@ bandwidth divided by the weights' size. The CPU's bandwidth is measured by a qui
 (a few passes over a buffer larger than any cache, well under a second) and kept in the
 cache directory under the machine's fingerprint; a GPU's comes from a table of common cards
 and Apple chips, because measuring it would need a GPU library this package does not bring.
+
+Beside the probe, the same cache keeps what real decodes showed: the model worker, after a
+completion decoded on the CPU alone, records weights x tokens/s (`DecodeRecorder`), the
+rate llama.cpp really read the weights at; `decode_bandwidth` gives the best such figure.
 """
 
 from __future__ import annotations
@@ -181,10 +185,7 @@ _lock = threading.Lock()
 
 def cpu_bandwidth(cache_file: Path | None = None, *, refresh: bool = False) -> float:
     """This machine's CPU memory bandwidth in bytes per second, measured once and cached."""
-    if cache_file is None:
-        from .resolve import cache_dir
-
-        cache_file = cache_dir() / "bandwidth.json"
+    cache_file = cache_file or default_cache_file()
     fingerprint = machine_fingerprint()
     with _lock:
         known = _read_cache(cache_file)
@@ -205,9 +206,105 @@ def cpu_bandwidth(cache_file: Path | None = None, *, refresh: bool = False) -> f
         # A figure measured while other work ran is too low: it is kept as the best so far,
         # and measured again next time until a quiet moment.
         best = max(measured, earlier)
-        known[fingerprint] = {"bytes_per_second": best, "measured_at": time.time(), "busy": busy}
+        known[fingerprint] = {  # the decodes' figure, if any, stays
+            **entry,
+            "bytes_per_second": best,
+            "measured_at": time.time(),
+            "busy": busy,
+        }
         _write_cache(cache_file, known)
         return best
+
+
+def default_cache_file() -> Path:
+    from .resolve import cache_dir
+
+    return cache_dir() / "bandwidth.json"
+
+
+# --- what real decodes show ------------------------------------------------------------------
+
+# A decode shorter than this says too little (its first tokens wait on the sender).
+MIN_DECODE_TOKENS = 32
+# Weights smaller than this say little of the memory: their per-token cost (sampling, the
+# stream) is most of each token's time, and they may sit in a large cache (smollm2-135m,
+# 98 MB: 120 tokens/s x 98 MB = 12 GB/s where qwen2.5-coder-1.5b reads 21 on the same cores).
+MIN_DECODE_WEIGHT_BYTES = 256 * 2**20
+# A figure is written again only when a decode beats it by more than this.
+DECODE_RECORD_MARGIN = 1.03
+
+
+def decode_bandwidth(cache_file: Path | None = None) -> tuple[float, str] | None:
+    """(bytes per second, the model it was measured on): the best rate at which a real
+    CPU-only decode read its weights on this machine, or None before any."""
+    cache_file = cache_file or default_cache_file()
+    entry = _read_cache(cache_file).get(machine_fingerprint()) or {}
+    decode = entry.get("decode") or {}
+    try:
+        figure = float(decode.get("bytes_per_second", 0))
+    except (TypeError, ValueError):
+        return None
+    return (figure, str(decode.get("model") or "a model")) if figure > 0 else None
+
+
+class DecodeRecorder:
+    """Records, per machine, the best rate at which decodes of one model read its weights.
+
+    Built by the worker for a model wholly on the CPU; `record` is called once per finished
+    completion, off the decode path, and writes the cache file only when the figure beats
+    the recorded one by more than DECODE_RECORD_MARGIN: a decode slowed by other work gives
+    a lower figure, never a higher one, so the best is kept (as for the probe).
+    """
+
+    def __init__(
+        self,
+        cache_file: Path,
+        model: str,
+        weight_bytes: int,
+        *,
+        min_tokens: int = MIN_DECODE_TOKENS,
+        min_weight_bytes: int = MIN_DECODE_WEIGHT_BYTES,
+    ):
+        self.cache_file = cache_file
+        self.model = model
+        self.weight_bytes = weight_bytes
+        self.min_tokens = min_tokens
+        self.enabled = weight_bytes >= min_weight_bytes
+        self.fingerprint = machine_fingerprint()
+        known = decode_bandwidth(cache_file) if self.enabled else None
+        self.best = known[0] if known else 0.0
+
+    def record(self, tokens: int, seconds: float) -> float | None:
+        """A finished decode of `tokens` tokens after the first, in `seconds`; returns the
+        figure written, or None when nothing was."""
+        if not self.enabled or tokens < self.min_tokens or seconds <= 0:
+            return None
+        figure = self.weight_bytes * tokens / seconds
+        if figure <= self.best * DECODE_RECORD_MARGIN:
+            return None
+        with _lock:
+            known = _read_cache(self.cache_file)
+            entry = known.get(self.fingerprint) or {}
+            earlier = (entry.get("decode") or {}).get("bytes_per_second", 0)
+            if isinstance(earlier, (int, float)) and figure <= earlier * DECODE_RECORD_MARGIN:
+                self.best = max(self.best, float(earlier))  # another worker did better
+                return None
+            entry["decode"] = {
+                "bytes_per_second": figure,
+                "model": self.model,
+                "tokens_per_second": round(tokens / seconds, 2),
+                "measured_at": time.time(),
+            }
+            known[self.fingerprint] = entry
+            _write_cache(self.cache_file, known)
+        self.best = figure
+        log.info(
+            "decodes of %s read the weights at %.1f GB/s on %s",
+            self.model,
+            figure / GB_PER_S,
+            self.fingerprint,
+        )
+        return figure
 
 
 def machine_busy() -> bool:

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .bandwidth import GB_PER_S, cpu_bandwidth, gpu_bandwidth
+from .bandwidth import GB_PER_S, cpu_bandwidth, decode_bandwidth, gpu_bandwidth
 from .catalogue import (
     AUTO_FALLBACK,
     AUTO_PREFERENCE,
@@ -66,11 +66,42 @@ class Machine:
     cpu_cores: int
     ram_total: int
     ram_available: int
-    cpu_bandwidth: float  # bytes/s the cores read together
+    cpu_bandwidth: float  # bytes/s the cores read together (the probe)
     gpu: GPU | None = None
     gpu_bandwidth: float = 0.0
     gpu_bandwidth_source: str = ""
     gpu_offload: bool = True  # llama.cpp's build can use the GPU
+    # The best rate real CPU-only decodes read their weights at (`bandwidth.decode_bandwidth`),
+    # and the model they were of; 0: none recorded, the probe is used.
+    cpu_decode_bandwidth: float = 0.0
+    cpu_decode_model: str = ""
+
+    @property
+    def cpu_read_rate(self) -> float:
+        """Bytes/s llama.cpp reads weights at on the CPU: what decodes showed, else the probe
+        times CPU_EFFICIENCY.
+
+        A recorded figure is weights x tokens/s of a real decode: it already holds llama.cpp's
+        efficiency (so no CPU_EFFICIENCY on top) and its per-token cost, and the estimate
+        gives back the measured speed for the model it came from. It comes mostly from a
+        smaller model than the candidates (qwen2.5-coder-1.5b decodes where `auto` weighs a
+        6.7B): for a larger model that per-token cost is a smaller share of each token, so
+        the figure understates its rate a little (errs slow, where a wrong guess costs
+        least); it cannot flatter it the way a cache-sized model could, since weights under
+        `MIN_DECODE_WEIGHT_BYTES` are never recorded.
+        """
+        if self.cpu_decode_bandwidth > 0:
+            return self.cpu_decode_bandwidth
+        return self.cpu_bandwidth * CPU_EFFICIENCY
+
+    @property
+    def cpu_bandwidth_source(self) -> str:
+        if self.cpu_decode_bandwidth > 0:
+            return (
+                f"weights read at {self.cpu_decode_bandwidth / GB_PER_S:.0f} GB/s, "
+                f"measured from decodes of {self.cpu_decode_model or 'a model'}"
+            )
+        return f"memory read at {self.cpu_bandwidth / GB_PER_S:.0f} GB/s (probe)"
 
     @property
     def ram_budget(self) -> int:
@@ -82,10 +113,7 @@ class Machine:
         return self.gpu if self.gpu is not None and self.gpu_offload else None
 
     def describe(self) -> str:
-        text = (
-            f"{self.cpu_cores} cores, {_gb(self.ram_total)} RAM, memory read at "
-            f"{self.cpu_bandwidth / GB_PER_S:.0f} GB/s"
-        )
+        text = f"{self.cpu_cores} cores, {_gb(self.ram_total)} RAM, {self.cpu_bandwidth_source}"
         if self.gpu is None:
             return text + ", no GPU"
         gpu = f"{self.gpu.name} ({_gb(self.gpu.total_bytes)}, {self.gpu_bandwidth_source})"
@@ -105,6 +133,7 @@ def detect_machine(gpu: GPU | None = None) -> Machine:
     gpu = gpu if gpu is not None else detect_gpu()
     total, available = ram_bytes()
     bandwidth, source = gpu_bandwidth(gpu) if gpu is not None else (0.0, "")
+    decoded, decoded_model = decode_bandwidth() or (0.0, "")
     return Machine(
         cpu_cores=psutil.cpu_count(logical=False) or psutil.cpu_count() or 1,
         ram_total=total,
@@ -114,6 +143,8 @@ def detect_machine(gpu: GPU | None = None) -> Machine:
         gpu_bandwidth=bandwidth,
         gpu_bandwidth_source=source,
         gpu_offload=gpu is not None and llama_cpp_can_offload(gpu.kind),
+        cpu_decode_bandwidth=decoded,
+        cpu_decode_model=decoded_model,
     )
 
 
@@ -211,7 +242,10 @@ def estimate(candidate: Candidate, machine: Machine) -> Estimate:
         fits = memory <= machine.ram_budget  # unified memory: the GPU's share is RAM too
     else:
         fits = memory * (1 - on_gpu) <= machine.ram_budget
-    seconds = PER_TOKEN_SECONDS + size * (1 - on_gpu) / (machine.cpu_bandwidth * CPU_EFFICIENCY)
+    if machine.cpu_decode_bandwidth > 0:  # the per-token cost is in the decodes' figure
+        seconds = size * (1 - on_gpu) / machine.cpu_read_rate
+    else:
+        seconds = PER_TOKEN_SECONDS + size * (1 - on_gpu) / machine.cpu_read_rate
     if on_gpu:
         seconds += size * on_gpu / (machine.gpu_bandwidth * GPU_EFFICIENCY)
     return Estimate(

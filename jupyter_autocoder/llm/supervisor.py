@@ -30,6 +30,7 @@ import httpx
 from ..config import AutoCoder
 from ..errors import AutoCoderError, DownloadCancelledError, EngineUnavailableError
 from ..policy import AdminPolicy
+from .bandwidth import default_cache_file
 from .choice import AutoChoice
 from .client import ModelClient
 from .resolve import ResolvedModel, resolve_model
@@ -407,6 +408,9 @@ class EngineSupervisor:
             str(os.getpid()),
             "--completion-ctx",
             str(settings.completion_n_ctx),
+            # Its CPU decodes correct `auto`'s bandwidth figure (bandwidth.DecodeRecorder).
+            "--bandwidth-cache",
+            str(default_cache_file()),
         ]
         if resolved.chat.chat_format:
             command += ["--chat-format", resolved.chat.chat_format]

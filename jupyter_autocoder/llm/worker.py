@@ -21,7 +21,7 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 EVENT_PREFIX = "AUTOCODER_WORKER "
@@ -63,6 +63,17 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         type=int,
         default=0,
         help="context size of the inline-completion lane (llm/completion_lane.py); 0: none",
+    )
+    parser.add_argument(
+        "--bandwidth-cache",
+        default=None,
+        help="record the rate CPU-only decodes read the weights at in this file (bandwidth.json)",
+    )
+    parser.add_argument(
+        "--decode-record-min-bytes",
+        type=int,
+        default=None,
+        help="record decodes of weights at least this large (default: bandwidth.py's)",
     )
     return parser.parse_args(argv)
 
@@ -110,6 +121,9 @@ class _Generation:
     AHEAD = 4  # chunks computed ahead of the sender; a client that stops reading stops it here
     model_lock = threading.Lock()  # one generation at a time holds the model
     current: _Generation | None = None
+    # Told (decoded tokens after the first, seconds) when a generation ends: the decode
+    # figure of `bandwidth.DecodeRecorder`, set only for a model wholly on the CPU.
+    recorder: Callable[[int, float], Any] | None = None
 
     def __init__(self, chunks: Iterator[dict[str, Any]]):
         self.chunks = chunks
@@ -119,9 +133,12 @@ class _Generation:
 
     def produce(self) -> None:
         _producing.generation = self  # for the prompt's reading, in this thread (`read_in_parts`)
+        timer = _DecodeTimer() if self.recorder is not None else None
         try:
             while self._wait_for_room():
                 chunk = next(self.chunks, self.END)
+                if timer is not None and chunk is not self.END:
+                    timer.note(chunk)
                 self.queue.put(chunk)
                 if chunk is self.END:
                     return
@@ -133,6 +150,8 @@ class _Generation:
                 close()
             self.queue.put(self.END)
             self.model_lock.release()
+            if timer is not None and self.recorder is not None:
+                timer.report(self.recorder)
 
     def stop(self) -> None:
         """From any thread: end after the token in flight. A producer waiting for room and a
@@ -158,6 +177,34 @@ class _Generation:
         if isinstance(item, BaseException):
             raise item
         return item
+
+
+class _DecodeTimer:
+    """When a generation's text-carrying chunks came (one token each): a clock read per
+    token, and the figure handed on after the last one, off the decode path."""
+
+    def __init__(self) -> None:
+        self.tokens = 0
+        self.first = self.last = 0.0
+
+    def note(self, chunk: Any) -> None:
+        try:
+            text = chunk["choices"][0]["delta"].get("content")
+        except (KeyError, IndexError, TypeError, AttributeError):
+            return
+        if text:
+            self.last = time.perf_counter()
+            if not self.tokens:
+                self.first = self.last
+            self.tokens += 1
+
+    def report(self, recorder: Callable[[int, float], Any]) -> None:
+        if self.tokens < 2:
+            return
+        try:
+            recorder(self.tokens - 1, self.last - self.first)
+        except Exception as error:  # a figure not kept must never break a generation
+            emit("note", message=f"the decode figure was not recorded: {error}")
 
 
 class PrefetchedStream:
@@ -360,6 +407,25 @@ def load_app(arguments: argparse.Namespace, api_key: str | None) -> tuple[Any, d
     else:
         offloaded = n_layers if n_gpu_layers < 0 else min(n_gpu_layers, n_layers)
     device = gpu.kind if (gpu is not None and offloaded > 0) else "cpu"
+    # Drafted tokens come several to a step: only plain CPU decodes say what the memory gives.
+    recording = bool(arguments.bandwidth_cache) and device == "cpu" and arguments.draft == "none"
+    if recording:
+        from pathlib import Path
+
+        from .bandwidth import MIN_DECODE_WEIGHT_BYTES, DecodeRecorder
+
+        recorder = DecodeRecorder(
+            Path(arguments.bandwidth_cache),
+            model_settings.model_alias,
+            os.path.getsize(arguments.model),
+            min_weight_bytes=(
+                MIN_DECODE_WEIGHT_BYTES
+                if arguments.decode_record_min_bytes is None
+                else arguments.decode_record_min_bytes
+            ),
+        )
+        recording = recorder.enabled
+        _Generation.recorder = recorder.record if recording else None
     return app, {
         "device": device,
         "gpu": gpu.name if gpu else None,
@@ -371,6 +437,7 @@ def load_app(arguments: argparse.Namespace, api_key: str | None) -> tuple[Any, d
         "n_threads_batch": n_threads_batch,
         "chat_format": arguments.chat_format or "gguf template",
         "draft": arguments.draft,
+        "records_decodes": recording,
         **completion,
     }
 

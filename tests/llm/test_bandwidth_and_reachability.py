@@ -160,3 +160,36 @@ def test_the_hub_probe_follows_hf_endpoint_and_offline_mode(monkeypatch, listeni
     monkeypatch.setattr(constants, "ENDPOINT", f"http://127.0.0.1:{listening_port}")
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     assert not network.hub_reachable()
+
+
+def test_decodes_record_their_best_figure_beside_the_probe(tmp_path, monkeypatch):
+    """The worker's recorder: weights x tokens/s of a decode, per machine, the best kept,
+    the file written only when a decode beats the figure by more than a few percent."""
+    cache = tmp_path / "bandwidth.json"
+    monkeypatch.setattr(bandwidth, "machine_busy", lambda: False)
+    monkeypatch.setattr(bandwidth, "measure_cpu_bandwidth", lambda: 46e9)
+    assert bandwidth.cpu_bandwidth(cache) == 46e9
+    assert bandwidth.decode_bandwidth(cache) is None
+
+    recorder = bandwidth.DecodeRecorder(cache, "qwen2.5-coder-1.5b", 1_117_320_768)
+    assert recorder.record(20, 1.0) is None  # too short to say anything
+    assert recorder.record(187, 10.0) == pytest.approx(1_117_320_768 * 18.7)
+    figure, model = bandwidth.decode_bandwidth(cache)
+    assert model == "qwen2.5-coder-1.5b" and figure / 1e9 == pytest.approx(20.9, abs=0.05)
+    written = cache.stat().st_mtime_ns
+    assert recorder.record(100, 10.0) is None  # slowed by other work: too low, not kept
+    assert recorder.record(190, 10.0) is None  # 1.6% better: not worth a write
+    assert cache.stat().st_mtime_ns == written
+    stored = json.loads(cache.read_text())[bandwidth.machine_fingerprint()]
+    assert stored["bytes_per_second"] == 46e9  # the probe's figure stays beside it
+    assert stored["decode"]["tokens_per_second"] == 18.7
+
+    # A later probe keeps the decodes' figure; a new worker starts from the best recorded.
+    assert bandwidth.cpu_bandwidth(cache, refresh=True) == 46e9
+    assert bandwidth.decode_bandwidth(cache)[0] == figure
+    again = bandwidth.DecodeRecorder(cache, "qwen2.5-coder-1.5b", 1_117_320_768)
+    assert again.record(190, 10.0) is None
+    assert again.record(240, 10.0) == pytest.approx(1_117_320_768 * 24)
+
+    tiny = bandwidth.DecodeRecorder(cache, "smollm2-135m", 98_000_000)
+    assert not tiny.enabled and tiny.record(1000, 1.0) is None  # mostly per-token cost

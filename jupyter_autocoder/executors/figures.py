@@ -17,6 +17,11 @@ from .values import describe_value
 
 # Marks a figure's text/plain as this formatter's (feedback.describe_display looks for it).
 FIGURE_TEXT_PREFIX = "matplotlib Figure"
+# What an executor evaluates in a kernel to turn the descriptions on there.
+DESCRIBE_FIGURES_EXPRESSION = (
+    "__import__('jupyter_autocoder.executors.figures', fromlist=['figures'])"
+    ".describe_figures(get_ipython())"
+)
 
 
 def describe_figures(shell: Any) -> bool:

@@ -32,6 +32,7 @@ from .base import (
     installed_versions_expression,
     valid_identifiers,
 )
+from .figures import DESCRIBE_FIGURES_EXPRESSION
 
 log = logging.getLogger(__name__)
 
@@ -399,12 +400,8 @@ class KernelExecutor(Executor):
             return None
 
     def describe_figures(self) -> bool:
-        expression = (
-            "__import__('jupyter_autocoder.executors.figures', fromlist=['figures'])"
-            ".describe_figures(get_ipython())"
-        )
         try:
-            return bool(self._evaluate(expression))
+            return bool(self._evaluate(DESCRIBE_FIGURES_EXPRESSION))
         except ExecutorError as error:
             log.info("cannot have the kernel describe its figures: %s", error)
             return False

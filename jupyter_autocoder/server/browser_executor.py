@@ -35,6 +35,7 @@ from ..executors.base import (
     installed_versions_expression,
     valid_identifiers,
 )
+from ..executors.figures import DESCRIBE_FIGURES_EXPRESSION
 from .channel import CANCELLED, REPLIED, Channel, PendingReply
 from .protocol import CODE, INSTALL, MARKDOWN, PROBE, SHELL, Interrupt, RunCell
 
@@ -125,12 +126,8 @@ class BrowserExecutor(Executor):
             return None
 
     def describe_figures(self) -> bool:
-        expression = (
-            "__import__('jupyter_autocoder.executors.figures', fromlist=['figures'])"
-            ".describe_figures(get_ipython())"
-        )
         try:
-            return bool(self._probe_value(expression))
+            return bool(self._probe_value(DESCRIBE_FIGURES_EXPRESSION))
         except ExecutorError as error:
             log.info("cannot have the notebook's kernel describe its figures: %s", error)
             return False

@@ -5,6 +5,7 @@ notebook rerun by nbclient in a fresh kernel; bad input gets a clear error."""
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import subprocess
@@ -15,7 +16,7 @@ import nbformat
 import pytest
 
 from jupyter_autocoder.agent import events as ev
-from jupyter_autocoder.agent.explore import Exploration, parse_plan
+from jupyter_autocoder.agent.explore import Exploration, load_code, parse_plan
 from jupyter_autocoder.agent.settings import SessionSettings
 from jupyter_autocoder.agent.summary_check import check_numbers, flag_unverified
 from jupyter_autocoder.errors import ExplorationError
@@ -298,6 +299,21 @@ def test_a_missing_variable_or_unknown_format_is_a_clear_error(engine, client, k
     (tmp_path / "data.bin").write_text("x")
     with pytest.raises(ExplorationError, match="cannot tell how to read 'data.bin'"):
         list(Exploration(client, kernel, _settings(tmp_path)).run("data.bin"))
+    assert engine.history == []
+
+
+def test_a_target_or_file_name_posing_as_code_runs_nothing(engine, client, kernel, tmp_path):
+    # The target reaches code only as a checked identifier or as a file name quoted by repr.
+    with pytest.raises(ExplorationError, match="no such data file"):
+        list(Exploration(client, kernel, _settings(tmp_path)).run("df; open('pwned', 'w')"))
+    name = "x'); open('pwned', 'w'); ('.csv"
+    (tmp_path / name).write_text(DATA)
+    code = load_code(name, "frame")
+    (assignment,) = [node for node in ast.parse(code).body if isinstance(node, ast.Assign)]
+    assert assignment.value.args[0].value == name
+    result = kernel.run(code + "\nprint(len(frame))", timeout=30)
+    assert result.ok and "4" in result.outputs[-1].text
+    assert not (tmp_path / "pwned").exists()
     assert engine.history == []
 
 

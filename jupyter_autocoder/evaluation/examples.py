@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from ..agent.feedback import attempt_key, clean_stream
 from ..agent.verdict import ACCEPTED, Verdict
+from .self_test import self_test_request, without_self_test
 
 if TYPE_CHECKING:
     from ..executors.base import ExecutionResult, Executor
@@ -347,12 +348,13 @@ _MARKER = "__AUTOCODER_EXAMPLES__"
 
 
 class ExampleVerifier:
-    """Accepts code once the prompt's examples hold; without examples, after one re-check round.
+    """Accepts code once the prompt's examples hold; without examples, once the model's own
+    test of it has run cleanly (`self_test.py`).
 
     It returns a `Verdict`: accepted, feedback listing the failed examples, or (no examples)
-    a re-check. It remembers how many examples each attempt failed (`failed_examples`), so
-    that a loop that never satisfied them all can still return its best attempt
-    (`best_attempt`).
+    a request for a self-test. It remembers how many examples each attempt failed
+    (`failed_examples`), and without examples which attempts ran cleanly, so that a loop
+    that never got everything right can still return its best attempt (`best_attempt`).
     """
 
     def __init__(self, task: Task, timeout: float | None = 10.0, max_rounds: int = 3):
@@ -360,21 +362,20 @@ class ExampleVerifier:
         self.timeout = timeout
         self.max_rounds = max_rounds
         self.failed_examples: dict[str, int] = {}  # attempt_key(code) -> examples it failed
-        self._rechecked = False
+        self.asked_for_self_test = False
+        self._clean_attempts: list[str] = []  # attempt keys, in round order
 
     def __call__(
         self, code: str, result: ExecutionResult, executor: Executor, round_number: int
     ) -> Verdict:
         if not self.task.examples:
-            if self._rechecked or round_number >= self.max_rounds:
+            # Called after clean runs only: the last of them is the fallback answer.
+            self._clean_attempts.append(attempt_key(code))
+            if self.asked_for_self_test or round_number >= self.max_rounds:
                 return ACCEPTED
-            self._rechecked = True
-            return Verdict(
-                "Your code ran without errors. Check it once more against the task's description. "
-                "Reply with the complete function in a ```python block: corrected if you find a "
-                "mistake, otherwise unchanged.",
-                recheck=True,
-            )
+            self.asked_for_self_test = True
+            # A re-check: the same code again (no test written) is accepted as it ran.
+            return Verdict(self_test_request(self.task.entry_point or "the function"), recheck=True)
         key = attempt_key(code)
         everything = len(self.task.examples)
         check = executor.run(examples_check_code(self.task.examples), timeout=self.timeout)
@@ -406,13 +407,26 @@ class ExampleVerifier:
         )
 
     def best_attempt(self, attempts: list[str]) -> str | None:
-        """Of `attempts` (in round order), the first that failed the fewest examples."""
+        """Of `attempts` (in round order), the first that failed the fewest examples; for a
+        task without examples, the last that ran cleanly."""
+        if not self.task.examples:
+            clean = [
+                code for code in attempts if code and attempt_key(code) in self._clean_attempts
+            ]
+            return clean[-1] if clean else None
         scored = [
             (self.failed_examples[attempt_key(code)], index)
             for index, code in enumerate(attempts)
             if code and attempt_key(code) in self.failed_examples
         ]
         return attempts[min(scored)[1]] if scored else None
+
+    def answer(self, code: str) -> str:
+        """The answer to score from the loop's `code`: without the self-test it was asked
+        to add (the assertions are the loop's tool, not part of the answer)."""
+        if not self.asked_for_self_test or not self.task.entry_point:
+            return code
+        return without_self_test(code, self.task.entry_point)
 
 
 def _failures(stdout: str) -> list[str] | None:

@@ -233,10 +233,11 @@ def evaluate_task(task: Task, client: ModelClient, options: EvalOptions) -> dict
             session.close()
     records = session.records if session else []
     first_code = records[0].code if records else ""
-    # The accepted code; else the attempt that failed the fewest of the prompt's examples.
+    # The accepted code; else the attempt that failed the fewest of the prompt's examples
+    # (without examples: the last that ran cleanly); less any self-test the loop asked for.
     final_code = ""
     if session is not None:
-        final_code = (
+        final_code = verifier.answer(
             session.final_code
             or verifier.best_attempt([r.code for r in records])
             or session.last_code

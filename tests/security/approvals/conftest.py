@@ -8,22 +8,8 @@ The kernel's pip is pointed at no index while these tests run: a form that gets 
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 from approval_support import SpyExecutor
-
-from jupyter_autocoder.agent import AgentSession, SessionSettings
-from jupyter_autocoder.llm.client import ModelClient
-from jupyter_autocoder.testing.scripted_engine import ScriptedEngine
-
-
-@pytest.fixture
-def engine():
-    scripted = ScriptedEngine().start()
-    yield scripted
-    # Its shutdown waits out the server's half-second poll: let that happen in the background.
-    threading.Thread(target=scripted.stop, daemon=True).start()
 
 
 @pytest.fixture
@@ -35,28 +21,11 @@ def offline_kernel(kernel):
 
 
 @pytest.fixture
-def make_session(engine, tmp_path):
-    """A session against the scripted engine, its executor a spy on the real kernel."""
-    clients = []
-    sessions = []
+def make_session(make_session):
+    """`make_session(kernel, fake_installs=..., **settings)`: tests/conftest.py's session,
+    its executor a spy on the real kernel."""
 
-    def make(kernel, *, approver=None, fake_installs=False, package_index=None, **settings):
-        client = ModelClient(engine.base_url, engine.api_key, model="scripted")
-        clients.append(client)
-        settings.setdefault("trace_dir", str(tmp_path / "traces"))
-        extra = {} if package_index is None else {"package_index": package_index}
-        session = AgentSession(
-            client,
-            SpyExecutor(kernel, fake_installs=fake_installs),
-            SessionSettings(**settings),
-            approver=approver,
-            **extra,
-        )
-        sessions.append(session)
-        return session
+    def make(kernel, *, fake_installs=False, **settings):
+        return make_session(SpyExecutor(kernel, fake_installs=fake_installs), **settings)
 
-    yield make
-    for session in sessions:
-        session.close()
-    for client in clients:
-        client.close()
+    return make

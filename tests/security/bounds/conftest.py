@@ -1,65 +1,28 @@
-"""Fixtures for the server's bounds: a real jupyter_server with the extension (pytest-jupyter,
-in this process, so that its memory is this process's), the scripted engine as a remote
-engine, a lean agent-socket client that keeps only what a test asks it to keep, and the
-process's memory as the kernel counts it.
-
-pytest-jupyter's fixtures are imported here, as in tests/server/conftest.py, so that its
-autouse fixtures stay under this directory.
+"""Fixtures for the server's bounds: the server fixtures of tests/jupyter_server_fixtures.py
+(a real jupyter_server with the extension, pytest-jupyter, in this process, so that its
+memory is this process's; the scripted engine as a remote engine), a lean agent-socket
+client that keeps only what a test asks it to keep, and the folder of the histories.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import os
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from pytest_jupyter.jupyter_server import *  # noqa: F403
-from traitlets.config import Config
+from jupyter_server_fixtures import *  # noqa: F403 - the fixtures
+from jupyter_server_fixtures import Responder
 
-from jupyter_autocoder.config import ENVIRONMENT_OVERRIDES
-from jupyter_autocoder.testing.scripted_engine import ScriptedEngine, ScriptedReply
-
-
-@pytest.fixture(autouse=True)
-def _no_autocoder_environment():
-    """The developer's AUTOCODER_* variables must not reach the server under test, and what
-    the server puts into the environment for its kernels must not outlive the test."""
-    saved = {name: os.environ.pop(name, None) for name in ENVIRONMENT_OVERRIDES.values()}
-    yield
-    for name, value in saved.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
-
-
-class Replies:
-    """The scripted engine's answers: `function(body)` when set, else a reply that has no code."""
-
-    def __init__(self) -> None:
-        self.function: Callable[[dict], Any] | None = None
-
-    def __call__(self, body: dict) -> Any:
-        if self.function is None:
-            return ScriptedReply(content="Nothing to run.")
-        return self.function(body)
+from jupyter_autocoder.testing.scripted_engine import ScriptedReply
 
 
 @pytest.fixture
-def replies() -> Replies:
-    return Replies()
-
-
-@pytest.fixture
-def scripted_engine(replies):
-    engine = ScriptedEngine(model_name="scripted", responder=replies).start()
-    yield engine
-    threading.Thread(target=engine.stop, daemon=True).start()
+def engine_responder() -> Responder:
+    # Floods of turns need an answer each: a reply without code, not an engine error.
+    return Responder(empty=ScriptedReply(content="Nothing to run."))
 
 
 @pytest.fixture
@@ -68,35 +31,15 @@ def sessions_dir(tmp_path) -> Path:
 
 
 @pytest.fixture
+def autocoder_config(scripted_config) -> dict:
+    """`c.AutoCoder`: the scripted engine as a remote engine, two rounds a turn."""
+    return {**scripted_config, "max_rounds": 2, "exec_timeout": 60.0}
+
+
+@pytest.fixture
 def autocoder_app_config(sessions_dir) -> dict:
     """`c.AutoCoderApp` of the server under test; tests add their limits."""
     return {"sessions_dir": str(sessions_dir)}
-
-
-@pytest.fixture
-def jp_server_config(scripted_engine, autocoder_app_config):
-    return Config(
-        {
-            "ServerApp": {"jpserver_extensions": {"jupyter_autocoder": True}},
-            "AutoCoder": {
-                "load_on_start": False,
-                "engine_url": scripted_engine.base_url,
-                "api_key": scripted_engine.api_key,
-                "model": "scripted",
-                "max_rounds": 2,
-                "exec_timeout": 60.0,
-            },
-            "AutoCoderApp": autocoder_app_config,
-        }
-    )
-
-
-@pytest.fixture
-def autocoder(jp_serverapp, jp_asyncio_loop, http_server_client):
-    """The started extension, on a server that listens (its proxy can be reached)."""
-    (app,) = jp_serverapp.extension_manager.extension_apps["jupyter_autocoder"]
-    jp_asyncio_loop.run_until_complete(app._start_jupyter_server_extension(jp_serverapp))
-    return app
 
 
 class AgentSocket:

@@ -32,10 +32,10 @@ def autocoder_app_config(sessions_dir):
 
 
 async def test_big_outputs_are_stored_cut_with_head_and_tail(
-    open_socket, autocoder, replies, sessions_dir, jp_root_dir
+    open_socket, autocoder, engine_responder, sessions_dir, jp_root_dir
 ):
     # Before the fix: three turns of 3.9 MB stdout made an 11.7 MB history file.
-    replies.function = lambda body: CODE
+    engine_responder.function = lambda body: CODE
     notebook = make_notebook(jp_root_dir, "big.ipynb")
     socket = await open_socket(run_cell=stdout_of(BIG_STDOUT))
     for _ in range(3):
@@ -65,11 +65,11 @@ SMALL_CODE = "```python\nprint('small')\n```"
 
 
 async def test_a_turn_does_not_rewrite_the_earlier_turns(
-    open_socket, autocoder, replies, sessions_dir, jp_root_dir
+    open_socket, autocoder, engine_responder, sessions_dir, jp_root_dir
 ):
     # Before the fix: the whole history was rewritten and fsynced after each step of a turn.
     notebook = make_notebook(jp_root_dir, "long.ipynb")
-    replies.function = lambda body: SMALL_CODE
+    engine_responder.function = lambda body: SMALL_CODE
     socket = await open_socket(run_cell=stdout_of("y" * 15_000 + "\n"))
     for _ in range(30):
         await socket.turn({"type": "start", "notebook": notebook, "request": "earlier work"})
@@ -89,11 +89,11 @@ async def test_a_turn_does_not_rewrite_the_earlier_turns(
 
 
 async def test_a_crash_loses_only_the_step_in_progress(
-    open_socket, autocoder, replies, sessions_dir, jp_root_dir
+    open_socket, autocoder, engine_responder, sessions_dir, jp_root_dir
 ):
     notebook = make_notebook(jp_root_dir, "crash.ipynb")
     answers = iter(["```python\nfirst_step = 1\n```", "```python\nsecond_step = 2\n```"])
-    replies.function = lambda body: next(answers)
+    engine_responder.function = lambda body: next(answers)
     release = asyncio.Event()
     runs: list[str] = []
 

@@ -53,9 +53,9 @@ async def test_history_requests_for_missing_notebooks_leave_memory_as_it_was(
 
 
 async def test_no_history_file_is_written_for_a_notebook_that_does_not_exist(
-    open_socket, autocoder, scripted_engine, replies, sessions_dir, jp_root_dir
+    open_socket, autocoder, scripted_engine, engine_responder, sessions_dir, jp_root_dir
 ):
-    replies.function = lambda body: CODE
+    engine_responder.function = lambda body: CODE
     socket = await open_socket(run_cell=stdout_of("ok\n"))
     events = await socket.turn({"type": "start", "notebook": "ghost.ipynb", "request": "print ok"})
     assert events[-1]["success"] is True  # the turn itself works
@@ -77,9 +77,9 @@ def autocoder_app_config(sessions_dir):
 
 
 async def test_the_notebooks_kept_in_memory_are_capped_and_nothing_is_lost(
-    open_socket, autocoder, scripted_engine, replies, jp_root_dir
+    open_socket, autocoder, scripted_engine, engine_responder, jp_root_dir
 ):
-    replies.function = lambda body: CODE
+    engine_responder.function = lambda body: CODE
     socket = await open_socket(run_cell=stdout_of("ok\n"))
     for name in ("a", "b", "c", "d"):
         make_notebook(jp_root_dir, f"{name}.ipynb")

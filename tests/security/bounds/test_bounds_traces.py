@@ -44,10 +44,10 @@ def jp_server_config(jp_server_config, trace_limits):
 
 
 async def test_traces_are_written_private(
-    open_socket, autocoder, replies, sessions_dir, jp_root_dir
+    open_socket, autocoder, engine_responder, sessions_dir, jp_root_dir
 ):
     # Before the fix: -rw-r--r-- in a drwxr-xr-x folder, with the whole conversation in it.
-    replies.function = lambda body: CODE
+    engine_responder.function = lambda body: CODE
     socket = await open_socket(run_cell=stdout_of("traced\n"))
     notebook = make_notebook(jp_root_dir, "t.ipynb")
     events = await socket.turn({"type": "start", "notebook": notebook, "request": "trace me"})
@@ -62,7 +62,7 @@ async def test_traces_are_written_private(
 
 @pytest.mark.parametrize("trace_limits", [{"trace_max_mb": 1, "trace_max_age_days": 30}])
 async def test_traces_are_kept_within_a_size_and_an_age(
-    open_socket, autocoder, replies, sessions_dir, jp_root_dir, trace_limits
+    open_socket, autocoder, engine_responder, sessions_dir, jp_root_dir, trace_limits
 ):
     traces = sessions_dir / "traces"
     ancient = old_trace(traces, "20200101-000000-ancient.jsonl", 1000, age_days=400)
@@ -72,7 +72,7 @@ async def test_traces_are_kept_within_a_size_and_an_age(
     ]
     unrelated = traces / "notes.txt"
     unrelated.write_text("not a trace")
-    replies.function = lambda body: CODE
+    engine_responder.function = lambda body: CODE
     socket = await open_socket(run_cell=stdout_of("traced\n"))
     notebook = make_notebook(jp_root_dir, "r.ipynb")
     events = await socket.turn({"type": "start", "notebook": notebook, "request": "trace me"})

@@ -26,11 +26,11 @@ def turn_threads() -> int:
 
 
 async def test_a_flood_of_starts_on_one_socket_is_capped(
-    open_socket, autocoder, replies, jp_root_dir
+    open_socket, autocoder, engine_responder, jp_root_dir
 ):
     # Before the fix: 150 starts made 112 threads. The browser never answers `run_cell`, so
     # every turn that starts stays running (waiting for its cell) until it is stopped.
-    replies.function = lambda body: CODE
+    engine_responder.function = lambda body: CODE
     socket = await open_socket()
     notebooks = [make_notebook(jp_root_dir, f"flood/n{number:03d}.ipynb") for number in range(150)]
     for notebook in notebooks:
@@ -62,9 +62,9 @@ async def test_a_flood_of_starts_on_one_socket_is_capped(
 
 
 async def test_the_turns_of_one_user_are_capped_across_sockets(
-    open_socket, autocoder, replies, jp_root_dir
+    open_socket, autocoder, engine_responder, jp_root_dir
 ):
-    replies.function = lambda body: CODE
+    engine_responder.function = lambda body: CODE
     first, second = await open_socket(), await open_socket()
     for number in range(3):
         first.send(

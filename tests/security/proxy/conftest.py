@@ -1,36 +1,15 @@
-"""Fixtures of the proxy's security tests: the server fixtures of tests/server/conftest.py
-(a real jupyter_server with the extension, the scripted engine, `jupyter server`
-processes), loaded from that file, plus a client that sends a request path exactly as
+"""Fixtures of the proxy's security tests: the server fixtures of
+tests/jupyter_server_fixtures.py (a real jupyter_server with the extension, the scripted
+engine, `jupyter server` processes), plus a client that sends a request path exactly as
 written (no normalisation of `%2F`, `%3F` or dot segments), the way an attacker would."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import pytest
 from jupyter_server.utils import url_path_join
-
-
-def _load_server_fixtures():
-    # tests/server is not a package: load its conftest under a name of its own.
-    path = Path(__file__).resolve().parents[2] / "server" / "conftest.py"
-    spec = importlib.util.spec_from_file_location("autocoder_tests_server_conftest", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-globals().update(
-    {
-        name: value
-        for name, value in vars(_load_server_fixtures()).items()
-        if not name.startswith("__")
-    }
-)
+from jupyter_server_fixtures import *  # noqa: F403 - the fixtures
 
 
 class RawResponse:

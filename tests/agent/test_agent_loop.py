@@ -8,51 +8,12 @@ import threading
 import time
 
 import pytest
+from agent_support import SpyExecutor, of, py
 
 from jupyter_autocoder.agent import AgentSession, NotebookContext, SessionSettings, export_verified
 from jupyter_autocoder.agent.prompts import CellContext, VariableContext
 from jupyter_autocoder.agent.trace import read_trace
-from jupyter_autocoder.executors import Executor
 from jupyter_autocoder.testing.scripted_engine import ScriptedReply
-
-
-def of(events, kind):
-    return [event for event in events if event.type == kind]
-
-
-def py(code: str, prose: str = "Here is the code:") -> str:
-    return f"{prose}\n```python\n{code}\n```\n"
-
-
-class SpyExecutor(Executor):
-    """The real executor underneath; records what the loop asked of it."""
-
-    def __init__(self, inner: Executor):
-        self.inner = inner
-        self.runs: list[str] = []
-        self.installs: list[list[str]] = []
-        self.shell_runs: list[str] = []
-
-    def run(self, code, timeout=None):
-        self.runs.append(code)
-        return self.inner.run(code, timeout)
-
-    def install(self, packages, options=(), timeout=600.0):
-        self.installs.append(list(packages))
-        return self.inner.install(packages, options, timeout)
-
-    def run_shell(self, command, timeout=None):
-        self.shell_runs.append(command)
-        return self.inner.run_shell(command, timeout)
-
-    def defined_names(self, names):
-        return self.inner.defined_names(names)
-
-    def existing_files(self, paths):
-        return self.inner.existing_files(paths)
-
-    def interrupt(self):
-        self.inner.interrupt()
 
 
 def test_name_error_is_fixed_in_round_two(kernel, engine, make_session):

@@ -9,7 +9,7 @@ The kernel's pip is pointed at no index while these tests run: a form that gets 
 from __future__ import annotations
 
 import pytest
-from approval_support import SpyExecutor
+from agent_support import SpyExecutor
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ scripted double (a model that writes an escape on purpose); the kernel is real.
 from __future__ import annotations
 
 import pytest
-from approval_support import Approver, of, py, told
+from agent_support import Approver, of, py, told
 
 # name: (the model's code, the approval's kind, the exact command the user is shown)
 FORMS = {

@@ -14,7 +14,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from approval_support import Approver, of, py, told
+from agent_support import Approver, of, py, told
 
 from jupyter_autocoder.agent.packages import parse_pip_install, validate_requirement
 from jupyter_autocoder.errors import InvalidRequirementError

@@ -1,5 +1,6 @@
-"""Helpers of the approval tests: what the loop asked of the kernel, an approver that
-keeps what it was asked, and the events and messages of a turn."""
+"""Helpers of the agent loop's tests (tests/agent, tests/security/approvals): what the loop
+asked of the kernel, an approver that keeps what it was asked, and the events and
+messages of a turn."""
 
 from __future__ import annotations
 

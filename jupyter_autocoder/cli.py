@@ -124,6 +124,13 @@ def build_parser() -> argparse.ArgumentParser:
         "against the request (c.AutoCoder.check_results; default: its setting)",
     )
     evaluate.add_argument(
+        "--self-test",
+        action="store_true",
+        help="tasks without examples (BigCodeBench): after the first clean run, ask the model "
+        "for its own test of the function (assertions it makes up) instead of a second look; "
+        "the test is left out of the scored answer",
+    )
+    evaluate.add_argument(
         "--variable-guard",
         choices=["off", "warn", "strict"],
         default=None,
@@ -558,6 +565,7 @@ def command_eval(arguments: argparse.Namespace) -> int:
                 timeout=arguments.timeout,
                 check_results=arguments.check_results,
                 variable_guard=arguments.variable_guard,
+                self_test=arguments.self_test,
             )
         report["model"] = supervisor.status()["model"]
     finally:

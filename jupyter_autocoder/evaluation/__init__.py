@@ -5,8 +5,8 @@ It drives the loop (`agent/`) from outside; nothing in the loop imports it.
 - `tasks.py`: the `Task` type and one loader per task format, by name (`load_tasks`).
 - `examples.py`: the examples a prompt states, and `ExampleVerifier`, the loop's only
   feedback about what the code computes.
-- `self_test.py`: without examples, the model's own test of its function, asked after a
-  clean run and left out of the scored answer.
+- `self_test.py`: `--self-test`, without examples: the model's own test of its function,
+  asked after a clean run and left out of the scored answer.
 - `scoring.py`: the hidden test, in a fresh Python process, after the session.
 - `notebook.py`: notebook-state tasks, carried out by `%%autocoder` in a real kernel and
   scored there by their hidden test.

@@ -346,23 +346,39 @@ finally:
 
 _MARKER = "__AUTOCODER_EXAMPLES__"
 
+RECHECK_REQUEST = (
+    "Your code ran without errors. Check it once more against the task's description. "
+    "Reply with the complete function in a ```python block: corrected if you find a "
+    "mistake, otherwise unchanged."
+)
+
 
 class ExampleVerifier:
-    """Accepts code once the prompt's examples hold; without examples, once the model's own
-    test of it has run cleanly (`self_test.py`).
+    """Accepts code once the prompt's examples hold; without examples, after a second look
+    (a re-check round), or with `self_test`, once the model's own test of it has run
+    cleanly (`self_test.py`).
 
     It returns a `Verdict`: accepted, feedback listing the failed examples, or (no examples)
-    a request for a self-test. It remembers how many examples each attempt failed
-    (`failed_examples`), and without examples which attempts ran cleanly, so that a loop
-    that never got everything right can still return its best attempt (`best_attempt`).
+    a re-check: the second look or the request for a self-test. It remembers how many
+    examples each attempt failed (`failed_examples`), and without examples which attempts
+    ran cleanly, so that a loop that never got everything right can still return its best
+    attempt (`best_attempt`).
     """
 
-    def __init__(self, task: Task, timeout: float | None = 10.0, max_rounds: int = 3):
+    def __init__(
+        self,
+        task: Task,
+        timeout: float | None = 10.0,
+        max_rounds: int = 3,
+        self_test: bool = False,
+    ):
         self.task = task
+        self.self_test = self_test
         self.timeout = timeout
         self.max_rounds = max_rounds
         self.failed_examples: dict[str, int] = {}  # attempt_key(code) -> examples it failed
         self.asked_for_self_test = False
+        self._rechecked = False
         self._clean_attempts: list[str] = []  # attempt keys, in round order
 
     def __call__(
@@ -371,8 +387,11 @@ class ExampleVerifier:
         if not self.task.examples:
             # Called after clean runs only: the last of them is the fallback answer.
             self._clean_attempts.append(attempt_key(code))
-            if self.asked_for_self_test or round_number >= self.max_rounds:
+            if self._rechecked or round_number >= self.max_rounds:
                 return ACCEPTED
+            self._rechecked = True
+            if not self.self_test:
+                return Verdict(RECHECK_REQUEST, recheck=True)
             self.asked_for_self_test = True
             # A re-check: the same code again (no test written) is accepted as it ran.
             return Verdict(self_test_request(self.task.entry_point or "the function"), recheck=True)

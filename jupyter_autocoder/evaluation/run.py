@@ -75,6 +75,7 @@ class EvalOptions:
     trace_dir: str | None = None
     executor_factory: ExecutorFactory = default_executor_factory
     variable_guard: str | None = None
+    self_test: bool = False
 
 
 def evaluate(
@@ -93,6 +94,7 @@ def evaluate(
     progress: Callable[[dict[str, Any]], None] | None = None,
     trace_dir: str | None = None,
     variable_guard: str | None = None,
+    self_test: bool = False,
 ) -> dict[str, Any]:
     """pass@1 of the first answer ("one_shot") and of the loop ("loop") over `tasks`.
 
@@ -114,6 +116,8 @@ def evaluate(
     variable_guard: for notebook tasks, the magic's `c.AutoCoder.variable_guard` (None: its
         default, "warn"). Each notebook record says which of the task's own variables the
         code changed unasked ("touched"), and the report counts them ("variable_guard").
+    self_test: for tasks without examples, ask the model for its own test of the function
+        after the first clean run (`self_test.py`) instead of a second look at the code.
 
     Returns a JSON-ready dict: "tasks", "rounds", "pass@1" {"one_shot", "loop"},
     "passed" {"one_shot", "loop"}, "loop_fixed", "loop_broke", "mean_rounds",
@@ -130,6 +134,7 @@ def evaluate(
         trace_dir=trace_dir,
         executor_factory=executor_factory or default_executor_factory,
         variable_guard=variable_guard,
+        self_test=self_test,
     )
     selected = list(tasks)[:limit] if limit is not None else list(tasks)
     started = time.perf_counter()
@@ -160,6 +165,7 @@ def evaluate(
     return {
         "tasks": count,
         "rounds": rounds,
+        **({"self_test": True} if self_test else {}),
         "retry_temperature": retry_temperature,
         "seed": seed,
         "model": getattr(client, "model", None),
@@ -215,7 +221,9 @@ def evaluate_task(task: Task, client: ModelClient, options: EvalOptions) -> dict
     reason = "error"
     error = ""
     session: AgentSession | None = None
-    verifier = ExampleVerifier(task, options.timeout, max_rounds=options.rounds)
+    verifier = ExampleVerifier(
+        task, options.timeout, max_rounds=options.rounds, self_test=options.self_test
+    )
     try:
         # The prompt's own code first, so that helpers it defines exist for the examples.
         preamble = prompt_code(task)

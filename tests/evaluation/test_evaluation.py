@@ -67,8 +67,8 @@ def test_evaluate_reports_one_shot_and_loop_and_never_shows_the_hidden_tests(eng
     engine.enqueue(
         fence("def add(a, b):\n    return a - b"),  # wrong: the prompt's examples catch it
         fence("def add(a, b):\n    return a + b"),
-        fence("def square(x):\n    return x * x"),  # right; no examples, so a self-test asked
-        fence("def square(x):\n    return x * x"),  # kept as it is: accepted as it ran
+        fence("def square(x):\n    return x * x"),  # right; no examples, so one re-check round
+        fence("def square(x):\n    return x * x"),
     )
     seen = []
     with ModelClient(engine.base_url, engine.api_key, model="scripted") as client:
@@ -89,8 +89,8 @@ def test_evaluate_reports_one_shot_and_loop_and_never_shows_the_hidden_tests(eng
     assert "HIDDEN_TEST_MARKER" not in sent and "candidate(10, 5)" not in sent
     feedback = engine.history[1].messages[-1]["content"]
     assert "add(2, 3) returned -1, but the task says 5" in feedback
-    asked = engine.history[3].messages[-1]["content"]
-    assert "calls `square` on a small input you make up" in asked
+    recheck = engine.history[3].messages[-1]["content"]
+    assert "Check it once more" in recheck
 
 
 def test_humaneval_loads_with_examples():
@@ -226,11 +226,21 @@ def test_best_attempt_is_the_one_that_failed_fewest_examples(kernel):
     assert verifier.best_attempt(["def double(x):\n    return 0"]) is None  # never checked
 
 
-def test_without_examples_the_verifier_asks_for_a_self_test_then_accepts():
+def test_without_examples_the_verifier_asks_for_one_recheck_then_accepts():
     task = Task("demo/square", SQUARE_PROMPT, "", "square")
     verifier = ExampleVerifier(task, max_rounds=3)
     code = "def square(x):\n    return x * x"
     first = verifier(code, None, None, 1)  # no examples: the executor is not used
+    assert first.recheck and "Check it once more" in first.feedback
+    assert verifier(code, None, None, 2).accepted
+    assert verifier.answer(code + "\nassert square(3) == 9\n").endswith("== 9\n")  # as given
+
+
+def test_with_self_test_the_verifier_asks_for_the_model_s_own_test_then_accepts():
+    task = Task("demo/square", SQUARE_PROMPT, "", "square")
+    verifier = ExampleVerifier(task, max_rounds=3, self_test=True)
+    code = "def square(x):\n    return x * x"
+    first = verifier(code, None, None, 1)
     assert first.recheck and "calls `square`" in first.feedback and "assert" in first.feedback
     tested = code + "\nassert square(3) == 9\n"
     assert verifier(tested, None, None, 2).accepted

@@ -1,5 +1,6 @@
-"""A task without examples: after a clean run the model tests its own function, a failed
-assertion is corrected like any error, and the test is left out of the scored answer."""
+"""`eval --self-test`, a task without examples: after a clean run the model tests its own
+function, a failed assertion is corrected like any error, and the test is left out of the
+scored answer."""
 
 from __future__ import annotations
 
@@ -37,10 +38,10 @@ def mean_task(tmp_path):
     return load_task_file(str(path))
 
 
-def run(engine, tasks, *answers):
+def run(engine, tasks, *answers, self_test=True):
     engine.enqueue(*answers)
     with ModelClient(engine.base_url, engine.api_key, model="scripted") as client:
-        return evaluate(tasks, client, rounds=3, timeout=20)
+        return evaluate(tasks, client, rounds=3, timeout=20, self_test=self_test)
 
 
 def test_a_failed_self_test_is_corrected_and_the_test_is_not_scored(engine, mean_task):
@@ -77,6 +78,22 @@ def test_a_wrong_self_test_does_not_break_a_right_first_answer(engine, mean_task
     # No tested answer ran cleanly: the last code that did (the first answer) is scored.
     assert (record["passed_one_shot"], record["passed_loop"]) == (True, True)
     assert report["loop_broke"] == 0 and record["done_reason"] == "max_rounds"
+    assert report["self_test"] is True
+
+
+def test_without_self_test_a_second_look_that_fails_keeps_the_clean_answer(engine, mean_task):
+    broken = RIGHT + "\nraise ValueError('the second look broke it')"
+    report = run(engine, mean_task, fence(RIGHT), fence(broken), fence(broken), self_test=False)
+
+    (record,) = report["per_task"]
+    asked = engine.history[1].messages[-1]["content"]
+    assert "Check it once more" in asked and "make up" not in asked
+    assert (record["passed_one_shot"], record["passed_loop"], report["loop_broke"]) == (
+        True,
+        True,
+        0,
+    )
+    assert "self_test" not in report
 
 
 def test_the_same_code_again_is_accepted_as_it_ran(engine, mean_task):

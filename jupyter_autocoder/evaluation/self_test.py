@@ -9,6 +9,10 @@ its own test cases too); a failed assertion is an error the loop can correct.
 The test is the loop's tool, not part of the answer: `without_self_test` takes it out
 again before the answer is scored, so that a wrong assertion cannot fail a right
 function, and nothing of it runs beside the hidden tests.
+
+It is opt-in (`eval --self-test`): a 1.5B model's tests invent requirements and cost twice
+the tokens without fixing a task (README, "Measuring the loop"); a larger model may do
+better.
 """
 
 from __future__ import annotations
